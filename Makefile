@@ -1,0 +1,42 @@
+# opskit: every target works from a fresh clone. See README.md.
+GO          ?= go
+# Modules, library first. Each has its own go.mod so heavy dependencies
+# (exporters, peers, drivers) never reach the library's users.
+MODULES     := . examples benchmarks
+BENCH_COUNT ?= 6
+BENCH       ?= .
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: test fmt vet race benchsmoke bench run lint
+
+## test: formatting, vet, the race-enabled tests of every module, every benchmark once
+test: fmt vet race benchsmoke
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	@for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+race:
+	@for m in $(MODULES); do echo "go test -race ($$m)"; (cd $$m && $(GO) test -race -count=1 -timeout 20m ./...) || exit 1; done
+
+# Every benchmark runs once so none rots between `make bench` runs.
+benchsmoke:
+	@for m in $(MODULES); do echo "benchmarks once ($$m)"; (cd $$m && $(GO) test -run '^$$' -bench . -benchtime=1x -timeout 20m ./... > /dev/null) || exit 1; done
+
+## bench: the side-by-side benchmarks, enough runs for benchstat, into benchmarks/RESULTS.md
+bench:
+	@mkdir -p benchmarks/results
+	cd benchmarks && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -timeout 90m ./... | tee results/latest.txt
+	cd benchmarks && $(GO) run ./cmd/benchtable -in results/latest.txt -out RESULTS.md
+	@echo "wrote benchmarks/RESULTS.md (raw: benchmarks/results/latest.txt, for benchstat)"
+
+## run: the example service on 127.0.0.1:8080 (make run ARGS="-addr 127.0.0.1:9090 -demo=false")
+run:
+	cd examples && $(GO) run ./service $(ARGS)
+
+## lint: staticcheck at a pinned version
+lint:
+	@for m in $(MODULES); do echo "staticcheck ($$m)"; (cd $$m && $(GO) run $(STATICCHECK) ./...) || exit 1; done

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"time"
+)
+
+// demoScript is the downstream's story in demo mode: healthy, wobbly, an
+// outage long enough to burn budget and open breakers, then recovery.
+var demoScript = []struct {
+	mode string
+	for_ time.Duration
+}{
+	{"up", 60 * time.Second},
+	{"flaky", 30 * time.Second},
+	{"down", 90 * time.Second},
+	{"up", 60 * time.Second},
+	{"slow", 20 * time.Second},
+}
+
+var demoItems = []string{"book", "pen", "lamp", "desk", "chair"}
+
+// runDemo places orders from a handful of tenants about ten times a second
+// and walks the downstream through demoScript, until ctx is done.
+func runDemo(ctx context.Context, baseURL string, log *slog.Logger) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	step, stepEnds := -1, time.Time{}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if now.After(stepEnds) {
+				step = (step + 1) % len(demoScript)
+				stepEnds = now.Add(demoScript[step].for_)
+				post(ctx, client, baseURL+"/demo/downstream?mode="+demoScript[step].mode, "", nil)
+				log.Info("demo: downstream mode", "mode", demoScript[step].mode, "for", demoScript[step].for_)
+			}
+			body := fmt.Sprintf(`{"item": %q, "quantity": %d}`, demoItems[rand.IntN(len(demoItems))], 1+rand.IntN(5))
+			tenant := fmt.Sprintf("tenant-%02d", rand.IntN(12))
+			post(ctx, client, baseURL+"/api/orders", tenant, []byte(body))
+		}
+	}
+}
+
+func post(ctx context.Context, client *http.Client, url, tenant string, body []byte) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	if tenant != "" {
+		req.Header.Set("X-Tenant", tenant)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return // demo traffic: failures show up in the service's own telemetry
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// downstreamModes are the behaviours the simulated downstream can take.
+var downstreamModes = map[string]string{
+	"up":    "accepts every order at once",
+	"down":  "answers 503 to every order",
+	"slow":  "accepts every order after 2s",
+	"flaky": "answers 503 to about half the orders",
+}
+
+// downstream simulates the fulfilment system the order service depends on.
+// It runs in-process, behind real HTTP, so the service reaches it through
+// the same client stack it would use for a remote system.
+type downstream struct {
+	mu       sync.Mutex // guards mode
+	mode     string
+	received atomic.Int64 // orders accepted
+}
+
+func newDownstream() *downstream { return &downstream{mode: "up"} }
+
+func (d *downstream) Mode() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mode
+}
+
+// SetMode changes the behaviour; an unknown mode is an error naming it.
+func (d *downstream) SetMode(mode string) error {
+	if _, ok := downstreamModes[mode]; !ok {
+		return fmt.Errorf("unknown downstream mode %q: want one of up, down, slow, flaky", mode)
+	}
+	d.mu.Lock()
+	d.mode = mode
+	d.mu.Unlock()
+	return nil
+}
+
+type downstreamStatus struct {
+	Mode        string `json:"mode"`
+	Description string `json:"description"`
+	Received    int64  `json:"received"`
+}
+
+func (d *downstream) status() downstreamStatus {
+	mode := d.Mode()
+	return downstreamStatus{Mode: mode, Description: downstreamModes[mode], Received: d.received.Load()}
+}
+
+// serveStatus answers GET /demo/downstream.
+func (d *downstream) serveStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, d.status())
+}
+
+// serveSetMode answers POST /demo/downstream?mode=up|down|slow|flaky.
+func (d *downstream) serveSetMode(w http.ResponseWriter, r *http.Request) {
+	if err := d.SetMode(r.URL.Query().Get("mode")); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, d.status())
+}
+
+// serveOrder answers POST /demo/downstream/orders: the call the service makes.
+func (d *downstream) serveOrder(w http.ResponseWriter, r *http.Request) {
+	switch d.Mode() {
+	case "down":
+		writeError(w, http.StatusServiceUnavailable, "downstream is down")
+		return
+	case "flaky":
+		if rand.IntN(2) == 0 {
+			writeError(w, http.StatusServiceUnavailable, "downstream is flaky")
+			return
+		}
+	case "slow":
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	d.received.Add(1)
+	writeJSON(w, http.StatusOK, map[string]string{"status": "accepted"})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}

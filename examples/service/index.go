@@ -1,0 +1,29 @@
+package main
+
+import (
+	"html/template"
+	"net/http"
+)
+
+// endpoints is what the index page lists; each concern adds its own line.
+var endpoints = []struct{ Method, Path, What string }{
+	{"GET", "/metrics", "Prometheus text: opskit's metrics, Go runtime and process"},
+	{"POST", "/api/orders", `place an order: {"item": "book", "quantity": 2}, tenant in X-Tenant`},
+	{"GET", "/demo/downstream", "the simulated downstream: mode and orders received"},
+	{"POST", "/demo/downstream?mode=down", "change its mode: up, down, slow or flaky"},
+}
+
+var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>opskit example service</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}
+td{padding:.2rem .8rem .2rem 0;vertical-align:top}code{background:#f3f3f3;padding:0 .2rem}</style></head>
+<body><h1>opskit example service</h1>
+<p>An order service with opskit inside. Demo traffic is {{if .Demo}}on{{else}}off{{end}}.</p>
+<table>{{range .Endpoints}}<tr><td><code>{{.Method}}</code></td><td>{{if eq .Method "GET"}}<a href="{{.Path}}">{{.Path}}</a>{{else}}<code>{{.Path}}</code>{{end}}</td><td>{{.What}}</td></tr>
+{{end}}</table></body></html>
+`))
+
+func (a *app) serveIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	indexPage.Execute(w, map[string]any{"Demo": a.cfg.demo, "Endpoints": endpoints})
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// startService builds the service and runs it as a real process on a free
+// port; it returns the base URL and the running command.
+func startService(t *testing.T, args ...string) (string, *exec.Cmd, *logTail) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "service")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	args = append([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, args...)
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logs := &logTail{lines: make(chan string, 1024)}
+	go logs.read(stderr)
+	addr := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-logs.lines:
+			if !ok {
+				t.Fatal("service exited before logging its address")
+			}
+			if m := addr.FindStringSubmatch(line); m != nil {
+				return m[1], cmd, logs
+			}
+		case <-deadline:
+			t.Fatal("service did not log its address within 30s")
+		}
+	}
+}
+
+type logTail struct{ lines chan string }
+
+func (l *logTail) read(r io.Reader) {
+	s := bufio.NewScanner(r)
+	for s.Scan() {
+		select {
+		case l.lines <- s.Text():
+		default: // nobody is reading: drop rather than block the service
+		}
+	}
+	close(l.lines)
+}
+
+func get(t *testing.T, url string, header ...string) (int, string) {
+	t.Helper()
+	return do(t, http.MethodGet, url, "", header...)
+}
+
+func do(t *testing.T, method, url, body string, header ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
+	base, cmd, _ := startService(t, "-demo=false", "-drain-delay", "200ms")
+
+	code, body := get(t, base+"/metrics")
+	if code != 200 || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("/metrics = %d, want 200 with go_goroutines; body starts %.300q", code, body)
+	}
+	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, `href="/metrics"`) {
+		t.Fatalf("/ = %d, want 200 linking /metrics; body %.300q", code, body)
+	}
+
+	var st downstreamStatus
+	code, body = get(t, base+"/demo/downstream")
+	if code != 200 || json.Unmarshal([]byte(body), &st) != nil || st.Mode != "up" || st.Received != 0 {
+		t.Fatalf("GET /demo/downstream = %d %s, want 200 mode up received 0", code, body)
+	}
+	code, body = do(t, http.MethodPost, base+"/demo/downstream?mode=sideways", "")
+	if code != 400 || !strings.Contains(body, `sideways`) {
+		t.Fatalf("bad mode = %d %s, want 400 naming the mode", code, body)
+	}
+
+	code, body = do(t, http.MethodPost, base+"/api/orders", `{"item":"book","quantity":2}`, "X-Tenant", "acme")
+	if code != 200 {
+		t.Fatalf("order while up = %d %s, want 200", code, body)
+	}
+	code, body = get(t, base+"/demo/downstream")
+	if json.Unmarshal([]byte(body), &st) != nil || st.Received != 1 {
+		t.Fatalf("after one order: %s, want received 1", body)
+	}
+	if code, body := do(t, http.MethodPost, base+"/demo/downstream?mode=down", ""); code != 200 || !strings.Contains(body, `"down"`) {
+		t.Fatalf("set mode down = %d %s", code, body)
+	}
+
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("service exited with %v after SIGTERM, want exit 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("service still running %v after SIGTERM", time.Since(start))
+	}
+}
+
+func TestServiceRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"-drain-delay", "-1s"}, {"-nosuch"}, {"extra"}} {
+		if err := run(t.Context(), args, io.Discard); err == nil {
+			t.Errorf("run(%q) = nil, want an error", args)
+		}
+	}
+}
+
+func TestDecodeOrderNamesTheProblem(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{`{"item":"book","quantity":2}`, ""},
+		{`{"quantity":2}`, `"item" is required`},
+		{`{"item":"book","quantity":0}`, `"quantity" is 0`},
+		{`{"item":"book","quantity":2,"colour":"red"}`, `unknown field "colour"`},
+		{`not json`, "not a valid order"},
+		{`{"item":"book","quantity":1}{}`, "more than one"},
+	} {
+		_, err := decodeOrder(strings.NewReader(tc.body))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("decodeOrder(%s) = %v, want no error", tc.body, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("decodeOrder(%s) = %v, want an error containing %q", tc.body, err, tc.want)
+		}
+	}
+}
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
