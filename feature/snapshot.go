@@ -1,0 +1,321 @@
+package feature
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opskit/opskit/internal/atomicfile"
+)
+
+// The snapshot file: a magic string, then uvarint/varint fields, then the
+// CRC-32C of everything before it. Day bitmaps store only non-zero words.
+//
+//	"OPSKITF1" saved-unix-seconds instance
+//	nfeatures { name owner description since-unix-seconds total first last
+//	            ndays { day uses nwords { index word(8 bytes LE) } } }
+//	ndrift { name uses first last }
+//	crc32c(4 bytes LE)
+const (
+	snapMagic     = "OPSKITF1"
+	snapPrefix    = "feature-"
+	snapSuffix    = ".snap"
+	keyFile       = "feature-tenant.key"
+	maxSnapString = 4096
+	maxSnapItems  = 1 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func (r *Registry) snapshotPath() string {
+	return filepath.Join(r.dir, snapPrefix+r.instance+snapSuffix)
+}
+
+// Save writes this instance's snapshot now (atomically: readers see the old
+// file or the new one). It is a no-op without a directory.
+func (r *Registry) Save() error {
+	if r.dir == "" {
+		return nil
+	}
+	data := encodeState(r.capture())
+	return atomicfile.Write(r.snapshotPath(), data, 0o644)
+}
+
+// WriteSnapshot writes the registry's counts in the snapshot format to w,
+// for backups or for shipping to a host that merges instances.
+func (r *Registry) WriteSnapshot(w io.Writer) error {
+	_, err := w.Write(encodeState(r.capture()))
+	return err
+}
+
+func encodeState(st *state) []byte {
+	b := []byte(snapMagic)
+	b = binary.AppendVarint(b, st.Saved.Unix())
+	b = appendString(b, st.Instance)
+	b = binary.AppendUvarint(b, uint64(len(st.Features)))
+	for _, name := range sortedNames(st.Features) {
+		f := st.Features[name]
+		b = appendString(b, f.Name)
+		b = appendString(b, f.Owner)
+		b = appendString(b, f.Description)
+		b = binary.AppendVarint(b, f.Since.Unix())
+		b = binary.AppendUvarint(b, uint64(f.Total))
+		b = binary.AppendVarint(b, f.First)
+		b = binary.AppendVarint(b, f.Last)
+		b = binary.AppendUvarint(b, uint64(len(f.Days)))
+		for _, d := range sortedDays(f.Days) {
+			ds := f.Days[d]
+			b = binary.AppendVarint(b, d)
+			b = binary.AppendUvarint(b, uint64(ds.Uses))
+			n := 0
+			for _, w := range ds.Bits {
+				if w != 0 {
+					n++
+				}
+			}
+			b = binary.AppendUvarint(b, uint64(n))
+			for i, w := range ds.Bits {
+				if w != 0 {
+					b = binary.AppendUvarint(b, uint64(i))
+					b = binary.LittleEndian.AppendUint64(b, w)
+				}
+			}
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(st.Drift)))
+	for _, name := range sortedNames(st.Drift) {
+		d := st.Drift[name]
+		b = appendString(b, d.Name)
+		b = binary.AppendUvarint(b, uint64(d.Uses))
+		b = binary.AppendVarint(b, d.First)
+		b = binary.AppendVarint(b, d.Last)
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// CorruptError says where a snapshot stopped making sense. It matches
+// ErrCorrupt with errors.Is.
+type CorruptError struct {
+	Path   string // empty when decoding bytes
+	Offset int
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	where := "snapshot"
+	if e.Path != "" {
+		where = e.Path
+	}
+	return fmt.Sprintf("feature: %s: corrupt at byte %d: %s", where, e.Offset, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrCorrupt) true.
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+
+// decoder reads fields and remembers the first failure.
+type decoder struct {
+	b   []byte
+	off int
+	err *CorruptError
+}
+
+func (d *decoder) fail(reason string) {
+	if d.err == nil {
+		d.err = &CorruptError{Offset: d.off, Reason: reason}
+	}
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.fail("bad " + what)
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) varint(what string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b[d.off:])
+	if n <= 0 {
+		d.fail("bad " + what)
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) count(what string) int64 {
+	v := d.uvarint(what)
+	if v > math.MaxInt64 {
+		d.fail(what + " out of range")
+		return 0
+	}
+	return int64(v)
+}
+
+func (d *decoder) items(what string, limit uint64) int {
+	v := d.uvarint(what)
+	if v > limit {
+		d.fail(fmt.Sprintf("%s %d over the limit %d", what, v, limit))
+		return 0
+	}
+	return int(v)
+}
+
+func (d *decoder) str(what string) string {
+	n := d.items(what+" length", maxSnapString)
+	if d.err != nil {
+		return ""
+	}
+	if len(d.b)-d.off < n {
+		d.fail(what + " runs past the end")
+		return ""
+	}
+	s := string(d.b[d.off : d.off+n])
+	d.off += n
+	return s
+}
+
+// decodeState parses a snapshot. It never panics, whatever the input.
+func decodeState(b []byte) (*state, error) {
+	if len(b) < len(snapMagic)+4 || string(b[:len(snapMagic)]) != snapMagic {
+		return nil, &CorruptError{Reason: "not a feature snapshot (bad magic)"}
+	}
+	body := b[:len(b)-4]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return nil, &CorruptError{Offset: len(body), Reason: "checksum mismatch"}
+	}
+	d := &decoder{b: body, off: len(snapMagic)}
+	st := newState("", time.Unix(d.varint("saved time"), 0).UTC())
+	st.Instance = d.str("instance")
+	nf := d.items("feature count", maxSnapItems)
+	for i := 0; i < nf && d.err == nil; i++ {
+		f := &featState{Days: map[int64]*dayState{}}
+		f.Name = d.str("feature name")
+		f.Owner = d.str("owner")
+		f.Description = d.str("description")
+		f.Since = time.Unix(d.varint("since"), 0).UTC()
+		f.Total = d.count("total")
+		f.First = d.varint("first seen")
+		f.Last = d.varint("last seen")
+		nd := d.items("day count", maxSnapItems)
+		for j := 0; j < nd && d.err == nil; j++ {
+			day := d.varint("day")
+			ds := &dayState{Uses: d.count("uses")}
+			nw := d.items("bitmap word count", tenantWords)
+			for k := 0; k < nw && d.err == nil; k++ {
+				idx := d.items("bitmap word index", tenantWords-1)
+				if d.err == nil && len(d.b)-d.off < 8 {
+					d.fail("bitmap word runs past the end")
+				}
+				if d.err == nil {
+					ds.Bits[idx] = binary.LittleEndian.Uint64(d.b[d.off:])
+					d.off += 8
+				}
+			}
+			f.Days[day] = ds
+		}
+		st.Features[f.Name] = f
+	}
+	nd := d.items("drift count", maxSnapItems)
+	for i := 0; i < nd && d.err == nil; i++ {
+		e := &driftState{Name: d.str("drift name")}
+		e.Uses = d.count("drift uses")
+		e.First = d.varint("drift first")
+		e.Last = d.varint("drift last")
+		st.Drift[e.Name] = e
+	}
+	if d.err == nil && d.off != len(body) {
+		d.fail(fmt.Sprintf("%d bytes of trailing data", len(body)-d.off))
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return st, nil
+}
+
+func readSnapshotFile(path string) (*state, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("feature: read snapshot: %w", err)
+	}
+	st, err := decodeState(b)
+	if err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			ce.Path = path
+		}
+		return nil, err
+	}
+	return st, nil
+}
+
+// fleetState returns this registry's live state merged with the snapshots
+// of every other instance in the directory. Files that cannot be read are
+// skipped and named in the returned warnings.
+func (r *Registry) fleetState() (st *state, instances []string, warnings []string) {
+	st = r.capture()
+	instances = []string{r.instance}
+	if r.dir == "" {
+		return st, instances, nil
+	}
+	paths, _ := filepath.Glob(filepath.Join(r.dir, snapPrefix+"*"+snapSuffix))
+	own := r.snapshotPath()
+	for _, p := range paths {
+		if p == own {
+			continue
+		}
+		o, err := readSnapshotFile(p)
+		if err != nil {
+			warnings = append(warnings, err.Error())
+			continue
+		}
+		st.merge(o)
+		instances = append(instances, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), snapPrefix), snapSuffix))
+	}
+	return st, instances, warnings
+}
+
+// loadOrCreateKey reads the 16-byte tenant key, creating it on first use.
+func loadOrCreateKey(path string) ([2]uint64, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		k := randomKey()
+		b = binary.LittleEndian.AppendUint64(nil, k[0])
+		b = binary.LittleEndian.AppendUint64(b, k[1])
+		if err := atomicfile.Write(path, b, 0o600); err != nil {
+			return k, fmt.Errorf("feature: create tenant key: %w", err)
+		}
+		return k, nil
+	}
+	if err != nil {
+		return [2]uint64{}, fmt.Errorf("feature: read tenant key: %w", err)
+	}
+	if len(b) != 16 {
+		return [2]uint64{}, fmt.Errorf("%w: tenant key %s is %d bytes, want 16", ErrInvalid, path, len(b))
+	}
+	return [2]uint64{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])}, nil
+}
+
+func sortedDays(m map[int64]*dayState) []int64 { return slices.Sorted(maps.Keys(m)) }

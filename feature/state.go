@@ -1,0 +1,183 @@
+package feature
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// state is a plain, lock-free copy of a registry's counts: what a snapshot
+// holds and what reports are computed from. Minutes are Unix minutes and
+// days are UTC days since the Unix epoch; 0 means never.
+type state struct {
+	Instance string
+	Saved    time.Time
+	Features map[string]*featState
+	Drift    map[string]*driftState
+}
+
+type featState struct {
+	Name, Owner, Description string
+	Since                    time.Time
+	Total                    int64
+	First, Last              int64
+	Days                     map[int64]*dayState
+}
+
+type dayState struct {
+	Uses int64
+	Bits [tenantWords]uint64
+}
+
+type driftState struct {
+	Name        string
+	Uses        int64
+	First, Last int64
+}
+
+func newState(instance string, saved time.Time) *state {
+	return &state{Instance: instance, Saved: saved, Features: map[string]*featState{}, Drift: map[string]*driftState{}}
+}
+
+// capture copies the registry's live counts, restored-but-undeclared
+// features and drift table into a state.
+func (r *Registry) capture() *state {
+	now := r.clock.Now()
+	r.mu.Lock()
+	r.advanceLocked(now)
+	st := newState(r.instance, now)
+	for _, f := range r.features {
+		st.Features[f.name] = r.liveLocked(f)
+	}
+	cut := dayOf(r.curMinute) - daySlots + 1
+	for name, p := range r.pending {
+		st.Features[name] = p.trimmed(cut)
+	}
+	r.mu.Unlock()
+	for _, name := range r.drift.Keys() {
+		if e, ok := r.drift.Peek(name); ok {
+			st.Drift[name] = &driftState{Name: name, Uses: e.uses.Load(), First: e.first.Load(), Last: e.last.Load()}
+		}
+	}
+	return st
+}
+
+// restoreDriftLocked puts saved drift entries back in the table.
+func (r *Registry) restoreDriftLocked(drift map[string]*driftState) {
+	for name, d := range drift {
+		e := &driftEntry{}
+		e.uses.Store(d.Uses)
+		e.first.Store(d.First)
+		e.last.Store(d.Last)
+		r.drift.Add(name, e)
+	}
+}
+
+// trimmed returns a copy without the days before cut.
+func (f *featState) trimmed(cut int64) *featState {
+	c := *f
+	c.Days = map[int64]*dayState{}
+	for d, ds := range f.Days {
+		if d >= cut {
+			c.Days[d] = ds
+		}
+	}
+	return &c
+}
+
+// merge adds o into s: counts are summed, bitmaps ORed, first and last seen
+// widened. Catalog fields already in s win.
+func (s *state) merge(o *state) {
+	for name, of := range o.Features {
+		f, ok := s.Features[name]
+		if !ok {
+			f = &featState{Name: of.Name, Owner: of.Owner, Description: of.Description, Since: of.Since, Days: map[int64]*dayState{}}
+			s.Features[name] = f
+		}
+		f.Total += of.Total
+		f.First = minSeen(f.First, of.First)
+		f.Last = max(f.Last, of.Last)
+		for d, ods := range of.Days {
+			ds, ok := f.Days[d]
+			if !ok {
+				ds = &dayState{}
+				f.Days[d] = ds
+			}
+			ds.Uses += ods.Uses
+			for i, w := range ods.Bits {
+				ds.Bits[i] |= w
+			}
+		}
+	}
+	for name, od := range o.Drift {
+		d, ok := s.Drift[name]
+		if !ok {
+			d = &driftState{Name: name}
+			s.Drift[name] = d
+		}
+		d.Uses += od.Uses
+		d.First = minSeen(d.First, od.First)
+		d.Last = max(d.Last, od.Last)
+	}
+}
+
+func minSeen(a, b int64) int64 {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
+}
+
+// Stat is the live view of one declared feature in this process.
+type Stat struct {
+	Name         string
+	Total        int64     // uses since the counts began (restored totals included)
+	LastMinute   int64     // uses in the last complete minute
+	LastHour     int64     // uses in the last 60 complete minutes
+	Today        int64     // uses so far today (UTC)
+	TenantsToday int64     // estimated distinct tenants today
+	FirstSeen    time.Time // zero when never used
+	LastSeen     time.Time // to the minute; zero when never used
+}
+
+// Stats returns the live counts of every declared feature, in declaration
+// order.
+func (r *Registry) Stats() []Stat {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.advanceLocked(now)
+	cur := r.curMinute
+	today := dayOf(cur)
+	out := make([]Stat, 0, len(r.features))
+	for _, f := range r.features {
+		st := r.liveLocked(f)
+		s := Stat{Name: f.name, Total: st.Total, FirstSeen: seenTime(st.First), LastSeen: seenTime(st.Last)}
+		for slot := range minuteSlots {
+			mi := r.slotMinute[slot]
+			n := f.minutes[slot].Load()
+			if mi == cur-1 {
+				s.LastMinute = n
+			}
+			if mi >= cur-60 && mi < cur {
+				s.LastHour += n
+			}
+		}
+		if ds := st.Days[today]; ds != nil {
+			s.Today = ds.Uses
+			s.TenantsToday, _ = estimate(&ds.Bits)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func seenTime(m int64) time.Time {
+	if m == 0 {
+		return time.Time{}
+	}
+	return minuteTime(m)
+}
+
+// sortedNames returns the map's keys in order.
+func sortedNames[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

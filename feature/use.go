@@ -1,0 +1,169 @@
+package feature
+
+import (
+	"context"
+	"math/bits"
+	"sync/atomic"
+	"time"
+)
+
+// Feature is the handle of one declared feature. Its Use methods are the hot
+// path: an atomic load of the registry's coarse clock, one atomic add on the
+// current minute's slot and, with a tenant in the context, one atomic OR into
+// the day's tenant bitmap. They never allocate, lock, block or log.
+type Feature struct {
+	r       *Registry
+	name    string
+	owner   string
+	desc    string
+	since   time.Time
+	minutes [minuteSlots]atomic.Int64
+	days    [daySlots]dayBucket
+
+	// Guarded by r.mu.
+	total int64 // uses folded out of the minute slots since the counts began
+	first int64 // Unix minute of the first use, 0 = never
+	last  int64 // Unix minute of the last use folded, 0 = never
+}
+
+type dayBucket struct {
+	uses int64 // folded uses; guarded by r.mu
+	bits [tenantWords]atomic.Uint64
+}
+
+// Name returns the feature's declared name.
+func (f *Feature) Name() string { return f.name }
+
+// Owner returns the declared owner.
+func (f *Feature) Owner() string { return f.owner }
+
+// Since returns the declared ship date.
+func (f *Feature) Since() time.Time { return f.since }
+
+// Description returns the declared description.
+func (f *Feature) Description() string { return f.desc }
+
+// Use counts one use of the feature. With a context from
+// Registry.WithTenant it also marks the tenant in today's bitmap.
+func (f *Feature) Use(ctx context.Context) { f.UseN(ctx, 1) }
+
+// UseN counts n uses (n <= 0 is ignored). A nil *Feature, as left by a
+// failed Define, ignores every call.
+func (f *Feature) UseN(ctx context.Context, n int64) {
+	if f == nil || n <= 0 {
+		return
+	}
+	e := f.r.epoch.Load()
+	f.minutes[e&minuteMask].Add(n)
+	if ctx == nil {
+		return
+	}
+	if t, ok := ctx.Value(tenantKey{}).(*tenant); ok {
+		f.days[e>>daySlotShift].mark(t.hash)
+	}
+}
+
+// mark sets the tenant's bit, skipping the write when it is already set so
+// that busy tenants do not bounce the cache line between cores.
+func (d *dayBucket) mark(h uint64) {
+	bit := h & (tenantBits - 1)
+	w := &d.bits[bit>>6]
+	m := uint64(1) << (bit & 63)
+	if w.Load()&m == 0 {
+		w.Or(m)
+	}
+}
+
+type tenantKey struct{}
+
+type tenant struct{ hash uint64 }
+
+// WithTenant returns a context carrying the tenant id, hashed once with the
+// registry's secret key; the raw id is not kept. Do this once per request
+// and pass the context to Use.
+func (r *Registry) WithTenant(ctx context.Context, id string) context.Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithValue(ctx, tenantKey{}, &tenant{hash: sipHash(r.key, id)})
+}
+
+// driftEntry counts uses of one undeclared name.
+type driftEntry struct {
+	uses  atomic.Int64
+	first atomic.Int64 // Unix minute
+	last  atomic.Int64
+}
+
+// UseName counts a use by name. A declared name goes to its feature, as Use.
+// An undeclared one goes to a bounded table (the least recently used are
+// forgotten past the drift size) that reports show as catalog drift. This
+// path does a map lookup and, for undeclared names, takes the table's lock.
+func (r *Registry) UseName(ctx context.Context, name string) {
+	if f, ok := (*r.byName.Load())[name]; ok {
+		f.UseN(ctx, 1)
+		return
+	}
+	if name == "" {
+		return
+	}
+	now := r.nowMin.Load()
+	e, ok := r.drift.Get(name)
+	if !ok {
+		e = &driftEntry{}
+		e.first.Store(now)
+		if prev, found, _ := r.drift.PeekOrAdd(name, e); found {
+			e = prev
+		}
+	}
+	e.uses.Add(1)
+	e.last.Store(now)
+}
+
+// sipHash is SipHash-2-4 of s under key k: a keyed hash, so without the key
+// nobody can test guessed tenant ids against the bitmaps.
+func sipHash(k [2]uint64, s string) uint64 {
+	v0 := k[0] ^ 0x736f6d6570736575
+	v1 := k[1] ^ 0x646f72616e646f6d
+	v2 := k[0] ^ 0x6c7967656e657261
+	v3 := k[1] ^ 0x7465646279746573
+	round := func() {
+		v0 += v1
+		v1 = bits.RotateLeft64(v1, 13)
+		v1 ^= v0
+		v0 = bits.RotateLeft64(v0, 32)
+		v2 += v3
+		v3 = bits.RotateLeft64(v3, 16)
+		v3 ^= v2
+		v0 += v3
+		v3 = bits.RotateLeft64(v3, 21)
+		v3 ^= v0
+		v2 += v1
+		v1 = bits.RotateLeft64(v1, 17)
+		v1 ^= v2
+		v2 = bits.RotateLeft64(v2, 32)
+	}
+	n := len(s)
+	for len(s) >= 8 {
+		m := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		v3 ^= m
+		round()
+		round()
+		v0 ^= m
+		s = s[8:]
+	}
+	last := uint64(n) << 56
+	for i := len(s) - 1; i >= 0; i-- {
+		last |= uint64(s[i]) << (8 * uint(i))
+	}
+	v3 ^= last
+	round()
+	round()
+	v0 ^= last
+	v2 ^= 0xff
+	for range 4 {
+		round()
+	}
+	return v0 ^ v1 ^ v2 ^ v3
+}
