@@ -1,0 +1,232 @@
+package health
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Header values shared by every answer; net/http only reads them.
+var (
+	headerText     = []string{"text/plain; charset=utf-8"}
+	headerJSON     = []string{"application/health+json"}
+	headerNoStore  = []string{"no-store"}
+	headerNoSniff  = []string{"nosniff"}
+	headerAllowGet = []string{"GET, HEAD"}
+	bodyOK         = []byte("ok")
+)
+
+// Mount registers the four probe endpoints and their per-check paths on
+// mux: /livez, /readyz, /startupz, /healthz and /<probe>/<check>.
+func (c *Checker) Mount(mux *http.ServeMux) {
+	for _, p := range [...]Probe{Liveness, Readiness, Startup, AllProbes} {
+		h := c.Handler(p)
+		mux.Handle("/"+p.endpoint(), h)
+		mux.Handle("/"+p.endpoint()+"/", h)
+	}
+}
+
+// Handler serves one probe: Liveness, Readiness, Startup, or AllProbes for
+// /healthz. It answers the whole probe at a path ending in its endpoint
+// (/readyz) and one check at /readyz/NAME (404 if the probe has no such
+// check); any other path is taken as the whole probe.
+//
+// It understands ?verbose and repeatable ?exclude=NAME, and answers plain
+// text unless Accept asks for JSON (application/health+json or
+// application/json). pass and warn answer 200; fail and unknown answer 503.
+// Failure reasons appear only when the request is verbose and allowed by
+// the details authorizer.
+func (c *Checker) Handler(p Probe) http.Handler {
+	if p != Liveness && p != Readiness && p != Startup {
+		p = AllProbes
+	}
+	return probeHandler{c: c, probe: p}
+}
+
+type probeHandler struct {
+	c     *Checker
+	probe Probe
+}
+
+func (h probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		hdr["Allow"] = headerAllowGet
+		http.Error(w, "health: method "+r.Method+" not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	endpoint := h.probe.endpoint()
+	name, ok := checkName(r.URL.Path, endpoint)
+	if !ok {
+		http.Error(w, "health: no check at "+strconv.Quote(r.URL.Path), http.StatusNotFound)
+		return
+	}
+	var verbose bool
+	var excludes []string
+	if r.URL.RawQuery != "" {
+		verbose, excludes = parseQuery(r.URL.RawQuery)
+	}
+	var buf [16]item
+	var rep report
+	if name == "" {
+		rep = h.c.evaluate(r.Context(), h.probe, excludes, buf[:0])
+	} else if rep, ok = h.c.evaluateOne(r.Context(), h.probe, name, buf[:0]); !ok {
+		http.Error(w, "health: no check "+strconv.Quote(name)+" in "+endpoint, http.StatusNotFound)
+		return
+	}
+	code := http.StatusOK
+	if !rep.status.Healthy() {
+		code = http.StatusServiceUnavailable
+	}
+	details := verbose && h.c.authorize(r)
+	hdr["Cache-Control"] = headerNoStore
+	hdr["X-Content-Type-Options"] = headerNoSniff
+	if wantsJSON(r.Header["Accept"]) {
+		hdr["Content-Type"] = headerJSON
+		w.WriteHeader(code)
+		if r.Method != http.MethodHead {
+			writeJSON(w, &rep, details)
+		}
+		return
+	}
+	hdr["Content-Type"] = headerText
+	w.WriteHeader(code)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if code == http.StatusOK && !verbose && len(rep.unknown) == 0 {
+		_, _ = w.Write(bodyOK)
+		return
+	}
+	writeText(w, &rep, endpoint, verbose, details)
+}
+
+// wantsJSON reports whether an Accept header asks for JSON. Quality values
+// are not weighed: a client that lists JSON at all gets JSON.
+func wantsJSON(accept []string) bool {
+	for _, a := range accept {
+		if strings.Contains(a, "json") {
+			return true
+		}
+	}
+	return false
+}
+
+var textBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// writeText renders the Kubernetes text format: one line per check, then a
+// warning for excludes that matched nothing, then "<endpoint> check
+// passed|failed". A failing probe always lists its checks, like Kubernetes.
+func writeText(w http.ResponseWriter, rep *report, endpoint string, verbose, details bool) {
+	bp := textBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	if rep.status.Healthy() && !verbose {
+		b = append(b, "ok\n"...)
+	} else {
+		for i := range rep.items {
+			b = appendLine(b, &rep.items[i], details)
+		}
+	}
+	if len(rep.unknown) > 0 {
+		b = append(b, "warn: some health checks cannot be excluded: no matches for "...)
+		for i, name := range rep.unknown {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = strconv.AppendQuote(b, name)
+		}
+		b = append(b, '\n')
+	}
+	if !rep.status.Healthy() || verbose {
+		b = append(b, endpoint...)
+		if rep.single {
+			b = append(b, '/')
+			b = append(b, rep.items[0].name...)
+		}
+		switch rep.status {
+		case StatusPass:
+			b = append(b, " check passed\n"...)
+		case StatusWarn:
+			b = append(b, " check passed with warnings\n"...)
+		default:
+			b = append(b, " check failed\n"...)
+		}
+	}
+	_, _ = w.Write(b)
+	*bp = b
+	textBufs.Put(bp)
+}
+
+func appendLine(b []byte, it *item, details bool) []byte {
+	switch {
+	case it.excluded:
+		return append(append(append(b, "[+]"...), it.name...), " excluded: ok\n"...)
+	case it.status == StatusPass:
+		return append(append(append(b, "[+]"...), it.name...), " ok\n"...)
+	case it.status == StatusWarn:
+		b = append(append(append(b, "[!]"...), it.name...), " warn: "...)
+	default:
+		b = append(append(append(b, "[-]"...), it.name...), " failed: "...)
+	}
+	return append(append(b, reason(it, details)...), '\n')
+}
+
+// reason is the failure reason a client may see.
+func reason(it *item, details bool) string {
+	switch {
+	case !details:
+		return "reason withheld"
+	case it.res == nil:
+		return ErrNoResult.Error()
+	case it.res.err == nil:
+		return "ok"
+	default:
+		return it.res.err.Error()
+	}
+}
+
+// jsonReport is the application/health+json body (draft-inadarei-api-health-check).
+type jsonReport struct {
+	Status string                 `json:"status"`
+	Checks map[string][]jsonCheck `json:"checks,omitempty"`
+	Notes  []string               `json:"notes,omitempty"`
+}
+
+type jsonCheck struct {
+	Status string `json:"status"`
+	Time   string `json:"time,omitempty"`
+	Output string `json:"output,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, rep *report, details bool) {
+	out := jsonReport{Status: jsonStatus(rep.status), Checks: make(map[string][]jsonCheck, len(rep.items))}
+	for i := range rep.items {
+		it := &rep.items[i]
+		if it.excluded {
+			continue
+		}
+		jc := jsonCheck{Status: jsonStatus(it.status)}
+		if it.res != nil && !it.res.end.IsZero() {
+			jc.Time = it.res.end.UTC().Format(time.RFC3339Nano)
+		}
+		if details && it.status != StatusPass {
+			jc.Output = reason(it, true)
+		}
+		out.Checks[it.name] = []jsonCheck{jc}
+	}
+	for _, name := range rep.unknown {
+		out.Notes = append(out.Notes, "no check named "+strconv.Quote(name)+" to exclude")
+	}
+	_ = json.NewEncoder(w).Encode(&out)
+}
+
+// jsonStatus maps a status onto the draft's three values; unknown is fail.
+func jsonStatus(s Status) string {
+	if s == StatusUnknown {
+		return StatusFail.String()
+	}
+	return s.String()
+}

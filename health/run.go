@@ -1,0 +1,214 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// result is the outcome of one run. Never modified after it is published.
+type result struct {
+	err      error // nil on pass
+	end      time.Time
+	duration time.Duration
+}
+
+// entry is a registered check and its run state.
+type entry struct {
+	check Check
+	attrs metric.MeasurementOption // {check=name}, built once
+
+	last atomic.Pointer[result] // latest finished run; nil until the first
+
+	mu       sync.Mutex // guards inflight
+	inflight *call      // the run in flight, until its goroutine returns
+
+	stop chan struct{} // stops the background loop; guarded by Checker.mu
+}
+
+func newEntry(ch Check) *entry {
+	return &entry{
+		check: ch,
+		attrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("check", ch.Name))),
+	}
+}
+
+// statusOf is the status a result gives this check.
+func (e *entry) statusOf(r *result) Status {
+	switch {
+	case r == nil:
+		return StatusUnknown
+	case r.err == nil:
+		return StatusPass
+	case e.check.NonCritical:
+		return StatusWarn
+	default:
+		return StatusFail
+	}
+}
+
+// call is one run, shared by every probe that asks while it is in flight.
+// res is written once, before done is closed.
+type call struct {
+	done     chan struct{}
+	finished atomic.Bool
+	res      *result
+}
+
+// closedCall is what runs asked for after Close get.
+var closedCall = func() *call {
+	c := &call{done: make(chan struct{}), res: &result{err: ErrClosed}}
+	c.finished.Store(true)
+	close(c.done)
+	return c
+}()
+
+// startRun returns the run of e in flight, starting one if there is none.
+func (c *Checker) startRun(e *entry) *call {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.inflight != nil {
+		return e.inflight
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return closedCall
+	}
+	c.wg.Add(2) // the run and its timeout timer
+	c.mu.Unlock()
+	cl := &call{done: make(chan struct{})}
+	e.inflight = cl
+	go c.execute(e, cl)
+	return cl
+}
+
+// execute runs the check once. The timeout is enforced by a timer on the
+// Checker's clock, not by the check: when it fires the run is finished as
+// failed even if the check ignores its context, and the check's goroutine
+// keeps the in-flight slot until it returns, so a hung check never has more
+// than one goroutine.
+func (c *Checker) execute(e *entry, cl *call) {
+	defer c.wg.Done()
+	timeout := e.check.Timeout
+	start := c.clock.Now()
+	ctx, cancel := context.WithCancelCause(c.baseCtx)
+	defer cancel(nil)
+	if c.realClock { // a deadline the check can see (net.Dialer, database/sql)
+		var cancelDeadline context.CancelFunc
+		ctx, cancelDeadline = context.WithDeadlineCause(ctx, start.Add(timeout), ErrTimeout)
+		defer cancelDeadline()
+	}
+	timer := c.clock.AfterFunc(timeout, func() {
+		defer c.wg.Done()
+		cancel(ErrTimeout)
+		err := fmt.Errorf("%w: %q after %v", ErrTimeout, e.check.Name, timeout)
+		c.finish(e, cl, &result{err: err, end: start.Add(timeout), duration: timeout})
+	})
+	err := c.call(ctx, e)
+	if timer.Stop() {
+		c.wg.Done()
+	}
+	end := c.clock.Now()
+	c.finish(e, cl, &result{err: err, end: end, duration: end.Sub(start)})
+	e.mu.Lock()
+	e.inflight = nil
+	e.mu.Unlock()
+}
+
+// call runs the check function, turning a panic into a *PanicError.
+func (c *Checker) call(ctx context.Context, e *entry) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Check: e.check.Name, Value: v}
+			c.logger.Error("health: check panicked", slog.String("check", e.check.Name), slog.Any("panic", v))
+		}
+	}()
+	return e.check.Func(ctx)
+}
+
+// finish publishes the first result of cl and tells metrics and listeners
+// about a status change. Later results of the same call are dropped.
+func (c *Checker) finish(e *entry, cl *call, r *result) {
+	if !cl.finished.CompareAndSwap(false, true) {
+		return
+	}
+	cl.res = r
+	old := e.last.Swap(r)
+	close(cl.done)
+	c.metrics.recordRun(e, r)
+	if e.check.Probes&Startup != 0 && !c.started.Load() {
+		c.noteStartup()
+	}
+	from, to := e.statusOf(old), e.statusOf(r)
+	if from == to {
+		return
+	}
+	c.metrics.recordChange(e, to)
+	change := StatusChange{Check: e.check.Name, Old: from, New: to, Err: r.err, Duration: r.duration, Time: r.end}
+	level := slog.LevelInfo
+	if to != StatusPass {
+		level = slog.LevelWarn
+	}
+	c.logger.Log(context.Background(), level, "health: check status changed",
+		slog.String("check", change.Check), slog.String("old", from.String()),
+		slog.String("new", to.String()), slog.Any("error", r.err))
+	for _, fn := range c.listeners {
+		fn(change)
+	}
+}
+
+// noteStartup latches "started" when every startup check has a healthy
+// stored result, so a background startup check opens the gate without a
+// probe having to ask.
+func (c *Checker) noteStartup() {
+	now := c.clock.Now()
+	for _, e := range c.set.Load().entries {
+		if e.check.Probes&Startup != 0 && !e.statusOf(e.current(now)).Healthy() {
+			return
+		}
+	}
+	c.started.Store(true)
+}
+
+// current is the stored result of e as a probe at now should see it: a
+// background result older than staleIntervals intervals (plus the timeout)
+// becomes a failure.
+func (e *entry) current(now time.Time) *result {
+	r := e.last.Load()
+	if r == nil || e.check.Interval <= 0 {
+		return r
+	}
+	maxAge := staleAfter(e.check)
+	if age := now.Sub(r.end); age > maxAge {
+		return &result{err: fmt.Errorf("%w: last result %v old (limit %v)", ErrStale, age, maxAge),
+			end: r.end, duration: r.duration}
+	}
+	return r
+}
+
+// loop runs a background check at once and then every interval until stop
+// is closed. It never waits longer than the check's timeout for a run.
+func (c *Checker) loop(e *entry, stop <-chan struct{}) {
+	defer c.wg.Done()
+	ticker := c.clock.NewTicker(e.check.Interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-c.startRun(e).done:
+		case <-stop:
+			return
+		}
+		select {
+		case <-ticker.C():
+		case <-stop:
+			return
+		}
+	}
+}
