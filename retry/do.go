@@ -1,0 +1,189 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/opskit/opskit/internal/clock"
+)
+
+// Do calls fn until it succeeds, the policy's attempts run out, fn returns
+// a Permanent or non-retryable error, or ctx ends, waiting between attempts
+// as p says. It returns nil or an *Error.
+//
+// Do never sleeps past ctx's deadline: when the next wait would reach it,
+// Do returns at once with an *Error matching both context.DeadlineExceeded
+// and the last error. Do charges p.Budget, when set, for each retry; use a
+// Retrier (New) to get a budget, a breaker, a limiter and metrics.
+func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
+	e := engine{policy: p, budget: p.Budget, clock: clock.Real}
+	return e.run(ctx, fn)
+}
+
+// DoValue is Do for a function that returns a value: the value of the
+// successful call, or T's zero value with the error.
+func DoValue[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error)) (T, error) {
+	var v T
+	err := Do(ctx, p, func(ctx context.Context) error {
+		var err error
+		v, err = fn(ctx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v, nil
+}
+
+// engine is one retry loop's configuration. It lives on the caller's
+// stack; nil collaborators are skipped.
+type engine struct {
+	policy  Policy
+	budget  *Budget
+	breaker *Breaker
+	limiter *Limiter
+	clock   clock.Clock
+	stats   *retryStats
+}
+
+// run is the retry loop shared by Do, Retrier and Transport.
+func (e *engine) run(ctx context.Context, fn func(context.Context) error) error {
+	if err := e.policy.Validate(); err != nil {
+		return err
+	}
+	n := e.policy.attempts()
+	_, limit := e.policy.bounds()
+	var prev time.Duration
+	for attempt := 1; ; attempt++ {
+		err := e.attempt(ctx, fn)
+		if err == nil {
+			e.budget.Success()
+			e.stats.finish(resultOK, attempt)
+			return nil
+		}
+		e.stats.failedAttempt()
+		if callerStopped(ctx, err) {
+			return e.giveUp(resultCanceled, attempt, err, ctx.Err())
+		}
+		if !e.retryable(err) {
+			return e.giveUp(resultPermanent, attempt, err, nil)
+		}
+		if attempt >= n {
+			return e.giveUp(resultExhausted, attempt, err, nil)
+		}
+		d, hinted := hintOf(err)
+		if hinted {
+			d = min(max(d, 0), limit)
+		} else {
+			d = e.policy.NextDelay(attempt, prev)
+		}
+		prev = d
+		if deadline, ok := ctx.Deadline(); ok && !e.clock.Now().Add(d).Before(deadline) {
+			return e.giveUp(resultDeadline, attempt, err, context.DeadlineExceeded)
+		}
+		if !e.budget.TryRetry() {
+			return e.giveUp(resultBudget, attempt, err, ErrBudgetExhausted)
+		}
+		e.stats.retry(d)
+		if !e.sleep(ctx, d) {
+			return e.giveUp(resultCanceled, attempt, err, ctx.Err())
+		}
+	}
+}
+
+func (e *engine) giveUp(r result, attempts int, last, reason error) error {
+	e.stats.finish(r, attempts)
+	return &Error{Attempts: attempts, Last: unpermanent(last), Reason: reason}
+}
+
+// retryable applies the fixed rules, then the policy's classifier.
+func (e *engine) retryable(err error) bool {
+	if IsPermanent(err) || errors.Is(err, ErrCircuitOpen) || errors.Is(err, ErrRateLimited) {
+		return false
+	}
+	return e.policy.Retryable == nil || e.policy.Retryable(err)
+}
+
+// attempt makes one call through the limiter and the breaker, under the
+// per-attempt timeout.
+func (e *engine) attempt(ctx context.Context, fn func(context.Context) error) error {
+	var now time.Time // read at most once, only when something needs it
+	if e.limiter != nil || e.policy.AttemptTimeout > 0 {
+		now = e.clock.Now()
+	}
+	if e.limiter != nil {
+		if err := e.limiter.waitAt(ctx, now); err != nil {
+			return err
+		}
+	}
+	actx := ctx
+	if e.policy.AttemptTimeout > 0 {
+		ac, stop := newAttemptContext(ctx, e.clock, now, e.policy.AttemptTimeout)
+		defer stop()
+		actx = ac
+	}
+	if e.breaker != nil {
+		return e.breaker.execute(ctx, actx, fn)
+	}
+	return fn(actx)
+}
+
+// sleep waits d on the engine's clock; false means ctx ended first.
+func (e *engine) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := e.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C():
+		return true
+	}
+}
+
+// attemptContext is the context of one attempt: its parent's values and
+// cancellation, plus a deadline of its own driven by the injected clock
+// (context.WithTimeout would use the wall clock, which a fake clock cannot
+// move).
+type attemptContext struct {
+	context.Context
+	parent   context.Context
+	deadline time.Time
+	timedOut atomic.Bool
+}
+
+// newAttemptContext bounds ctx by timeout from now. When ctx's own deadline
+// comes first, ctx already bounds the attempt and is returned as is.
+func newAttemptContext(ctx context.Context, c clock.Clock, now time.Time, timeout time.Duration) (context.Context, func()) {
+	deadline := now.Add(timeout)
+	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
+		return ctx, func() {}
+	}
+	inner, cancel := context.WithCancel(ctx)
+	ac := &attemptContext{Context: inner, parent: ctx, deadline: deadline}
+	t := c.AfterFunc(timeout, func() {
+		ac.timedOut.Store(true)
+		cancel()
+	})
+	return ac, func() {
+		t.Stop()
+		cancel()
+	}
+}
+
+func (c *attemptContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// Err reports context.DeadlineExceeded when the attempt's own timeout
+// ended it, like a context.WithTimeout would.
+func (c *attemptContext) Err() error {
+	err := c.Context.Err()
+	if err != nil && c.timedOut.Load() && c.parent.Err() == nil {
+		return context.DeadlineExceeded
+	}
+	return err
+}
