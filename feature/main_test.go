@@ -2,6 +2,7 @@ package feature_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -81,3 +82,5 @@ func itoa(i int) string {
 	}
 	return string(b)
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
