@@ -1,0 +1,164 @@
+package queue
+
+import (
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/opskit/opskit/internal/atomicfile"
+)
+
+// Space is reclaimed from the head of the log only: the oldest segment is
+// deleted once nothing in it is needed. Deleting from the head only keeps
+// recovery simple: an ack in a later segment can never be replayed without
+// the enqueue it cancels, because that enqueue is in the same or an older
+// segment, which is deleted first.
+//
+// A head segment that still holds a few stored messages (a long delay, a
+// dead letter) is compacted: their records are copied to the end of the
+// log as snapshots (state, attempts, times, key, payload), fsynced, and the
+// old file is deleted. It is compacted when its stored bytes are at most a
+// quarter of it, or when the log as a whole is mostly garbage.
+
+// kickCompaction asks the compactor to look at the head segment.
+func (q *Queue) kickCompaction() {
+	select {
+	case q.compactC <- struct{}{}:
+	default:
+	}
+}
+
+// maybeCompactLocked kicks the compactor if s is a head segment that may
+// now be reclaimed. Requires mu held.
+func (q *Queue) maybeCompactLocked(s *segment) {
+	if len(q.segs) > 1 && s == q.segs[0] && s.live*4 <= s.size {
+		q.kickCompaction()
+	}
+}
+
+func (q *Queue) compactLoop() {
+	defer q.wg.Done()
+	for {
+		select {
+		case <-q.done:
+			return
+		case <-q.compactC:
+		}
+		for {
+			more, err := q.compactHead()
+			if err != nil {
+				q.cfg.log.Error("queue: compaction failed", "dir", q.dir, "err", err)
+				break
+			}
+			if !more {
+				break
+			}
+		}
+	}
+}
+
+// headReclaimableLocked reports whether the head segment should go.
+// Requires mu held.
+func (q *Queue) headReclaimableLocked() bool {
+	if len(q.segs) < 2 {
+		return false
+	}
+	head := q.segs[0]
+	if head.live == 0 || head.live*4 <= head.size {
+		return true
+	}
+	var size int64
+	for _, s := range q.segs {
+		size += s.size
+	}
+	return size > 2*q.idx.bytes+q.cfg.segmentSize
+}
+
+// compactHead reclaims the head segment if it should go, and reports
+// whether it did.
+func (q *Queue) compactHead() (bool, error) {
+	q.mu.Lock()
+	if q.closed || !q.headReclaimableLocked() {
+		q.mu.Unlock()
+		return false, nil
+	}
+	head := q.segs[0]
+	var last *batch
+	if head.live > 0 {
+		var err error
+		if last, err = q.relocateLocked(head); err != nil {
+			q.mu.Unlock()
+			return false, err
+		}
+	}
+	q.mu.Unlock()
+	if last != nil {
+		// The copies must be on disk before the originals go.
+		if err := q.w.wait(last, true); err != nil {
+			return false, err
+		}
+	}
+
+	q.mu.Lock()
+	if q.closed || head.live != 0 {
+		q.mu.Unlock()
+		return false, nil
+	}
+	q.segs = q.segs[1:]
+	q.mu.Unlock()
+	if err := os.Remove(head.path); err != nil {
+		return false, fmt.Errorf("queue: delete segment %s: %w", head.name(), err)
+	}
+	head.release()
+	if err := atomicfile.SyncDir(q.dir); err != nil {
+		return false, fmt.Errorf("queue: %w", err)
+	}
+	return true, nil
+}
+
+// relocateLocked copies the stored messages of head to the end of the log
+// and returns the batch holding the last copy. Requires mu held.
+func (q *Queue) relocateLocked(head *segment) (*batch, error) {
+	var es []*entry
+	for _, e := range q.idx.msgs {
+		if e.seg == head {
+			es = append(es, e)
+		}
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].id < es[j].id })
+	if head.written.Load() < head.size {
+		if err := q.w.flush(false); err != nil {
+			return nil, err
+		}
+	}
+	var last *batch
+	for _, e := range es {
+		r, _, err := head.readRecord(e.off, e.size)
+		if err != nil {
+			// Unreadable now: it could never be delivered; drop it.
+			q.corrupt.Add(1)
+			q.cfg.log.Error("queue: dropped a damaged message during compaction", "id", ID(e.id), "err", err)
+			q.idx.remove(e)
+			continue
+		}
+		r.flags |= flagRelocated
+		r.attempt = e.attempt
+		r.notBefore = 0
+		if e.state == stDelayed {
+			r.notBefore = e.notBefore
+		}
+		b, seg, off, err := q.w.append(&r, q.addSegmentLocked)
+		if err != nil {
+			return nil, err
+		}
+		q.idx.relocate(e, seg, off, int32(r.size()))
+		last = b
+		if e.state == stDead {
+			d := record{typ: recDead, id: e.id, attempt: e.attempt, time: e.dead.at, payload: []byte(e.dead.reason)}
+			if last, _, _, err = q.w.append(&d, q.addSegmentLocked); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return last, nil
+}

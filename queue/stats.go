@@ -1,0 +1,146 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+)
+
+// metrics holds the queue's OTel instruments. Counts are read from the
+// queue at collection time; only the fsync histogram is recorded as it
+// happens (once per group commit, never per message).
+type metrics struct {
+	fsync metric.Float64Histogram
+	reg   metric.Registration
+}
+
+func newMetrics(q *Queue) (*metrics, error) {
+	m := q.cfg.mp.Meter("github.com/opskit/opskit/queue")
+	var err error
+	wrap := func(e error) {
+		if err == nil && e != nil {
+			err = fmt.Errorf("queue: metrics: %w", e)
+		}
+	}
+	gauge := func(name, unit, desc string) metric.Int64ObservableGauge {
+		g, e := m.Int64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		wrap(e)
+		return g
+	}
+	counter := func(name, desc string) metric.Int64ObservableCounter {
+		c, e := m.Int64ObservableCounter(name, metric.WithUnit("{message}"), metric.WithDescription(desc))
+		wrap(e)
+		return c
+	}
+	depth := gauge("opskit.queue.depth", "{message}", "Messages ready, delayed or in flight.")
+	dead := gauge("opskit.queue.dead", "{message}", "Dead letters held.")
+	stored := gauge("opskit.queue.bytes", "By", "Record bytes of stored messages.")
+	age, e := m.Float64ObservableGauge("opskit.queue.oldest_age", metric.WithUnit("s"),
+		metric.WithDescription("Age of the oldest message not yet settled."))
+	wrap(e)
+	enq := counter("opskit.queue.enqueued", "Messages enqueued since open.")
+	ack := counter("opskit.queue.acked", "Messages acknowledged since open.")
+	nack := counter("opskit.queue.nacked", "Deliveries failed with Nack since open.")
+	dl := counter("opskit.queue.dead_lettered", "Messages moved to the dead letters since open.")
+	bad, e := m.Int64ObservableCounter("opskit.queue.corrupt_records", metric.WithUnit("{record}"),
+		metric.WithDescription("Damaged records found, at open or on read."))
+	wrap(e)
+	fsync, e := m.Float64Histogram("opskit.queue.fsync.duration", metric.WithUnit("s"),
+		metric.WithDescription("Time of one group commit's fsyncs."),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
+	wrap(e)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		s := q.snapshot()
+		o.ObserveInt64(depth, int64(s.Depth))
+		o.ObserveInt64(dead, int64(s.Dead))
+		o.ObserveInt64(stored, s.Bytes)
+		o.ObserveFloat64(age, s.OldestAgeSeconds)
+		o.ObserveInt64(enq, s.Enqueued)
+		o.ObserveInt64(ack, s.Acked)
+		o.ObserveInt64(nack, s.Nacked)
+		o.ObserveInt64(dl, s.DeadLettered)
+		o.ObserveInt64(bad, s.Corrupt)
+		return nil
+	}, depth, dead, stored, age, enq, ack, nack, dl, bad)
+	if err != nil {
+		return nil, fmt.Errorf("queue: metrics: %w", err)
+	}
+	return &metrics{fsync: fsync, reg: reg}, nil
+}
+
+func (m *metrics) recordSync(d time.Duration) {
+	m.fsync.Record(context.Background(), d.Seconds())
+}
+
+func (m *metrics) close() { m.reg.Unregister() }
+
+// Stats reports counts and ages; it fails only after Close.
+func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	q.mu.Lock()
+	closed := q.closed
+	q.mu.Unlock()
+	if closed {
+		return Stats{}, ErrClosed
+	}
+	return q.snapshot(), nil
+}
+
+func (q *Queue) snapshot() Stats {
+	q.mu.Lock()
+	x := q.idx
+	s := Stats{
+		Ready: x.ready.Len(), Delayed: x.delayed.Len(), InFlight: x.leased.Len(),
+		Depth: x.depth(), Dead: x.dead, Bytes: x.bytes,
+	}
+	if e := x.oldest(q.nextID); e != nil {
+		s.OldestAge = max(0, time.Duration(q.now()-e.enqueued))
+	}
+	q.mu.Unlock()
+	s.OldestAgeSeconds = s.OldestAge.Seconds()
+	s.Enqueued = q.enqueued.Load()
+	s.Acked = q.acked.Load()
+	s.Nacked = q.nacked.Load()
+	s.DeadLettered = q.deadN.Load()
+	s.Corrupt = q.corrupt.Load()
+	return s
+}
+
+// BacklogError is what a health check returns when a limit is exceeded.
+// It matches ErrBacklog.
+type BacklogError struct {
+	Depth     int
+	MaxDepth  int
+	OldestAge time.Duration
+	MaxAge    time.Duration
+}
+
+func (e *BacklogError) Error() string {
+	if e.MaxDepth > 0 && e.Depth > e.MaxDepth {
+		return fmt.Sprintf("queue: backlog of %d messages, limit %d", e.Depth, e.MaxDepth)
+	}
+	return fmt.Sprintf("queue: oldest message is %v old, limit %v", e.OldestAge.Round(time.Second), e.MaxAge)
+}
+
+func (e *BacklogError) Is(target error) bool { return target == ErrBacklog }
+
+// HealthCheck returns a check for health.Checker (any func(ctx) error
+// consumer): it fails when the depth exceeds maxDepth or the oldest
+// message is older than maxAge (a limit <= 0 is not checked), when the
+// backend cannot report its stats, or after Close. It works on any Backend.
+func HealthCheck(b Backend, maxDepth int, maxAge time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		s, err := b.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		if maxDepth > 0 && s.Depth > maxDepth || maxAge > 0 && s.OldestAge > maxAge {
+			return &BacklogError{Depth: s.Depth, MaxDepth: maxDepth, OldestAge: s.OldestAge, MaxAge: maxAge}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,212 @@
+package queue
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/opskit/opskit/internal/atomicfile"
+	"github.com/opskit/opskit/internal/clock"
+)
+
+// writer appends records to the log and commits them with group commit.
+//
+// Records are appended to the current batch in memory. Whoever needs a
+// batch on disk calls wait: if no commit is running it becomes the leader,
+// takes the whole batch (everything appended by everyone so far), writes it
+// and fsyncs once, then hands leadership to a waiter of the next batch, if
+// any. There is no timer: a lone caller commits at once, and callers that
+// arrive while a commit runs share the next one.
+type writer struct {
+	dir     string
+	segMax  int64
+	clk     clock.Clock
+	durable bool // fsync every batch (else only batches someone asked to sync)
+	onSync  func(d time.Duration)
+
+	mu      sync.Mutex // guards everything below
+	cur     *batch
+	leading bool
+	active  *segment
+	err     error // sticky: after a failed write or fsync nothing is trusted
+	spare   []byte
+
+	// Owned by the current leader (handed over through batch.lead).
+	dirty   []*segment // written since their last fsync
+	syncDir bool       // a segment was created since the last directory sync
+}
+
+// chunk is bytes for one segment at one offset.
+type chunk struct {
+	seg *segment
+	off int64
+	buf []byte
+}
+
+type batch struct {
+	chunks  []chunk
+	waiters int
+	sync    bool
+	newSeg  bool
+	done    chan struct{} // closed when committed; err then readable
+	lead    chan struct{} // handed leadership, buffered 1
+	err     error
+}
+
+func newBatch() *batch {
+	return &batch{done: make(chan struct{}), lead: make(chan struct{}, 1)}
+}
+
+// errBroken wraps the write or fsync error that broke the writer.
+type errBroken struct{ err error }
+
+func (e *errBroken) Error() string { return "queue: log unusable after I/O error: " + e.err.Error() }
+func (e *errBroken) Unwrap() error { return e.err }
+
+// append adds r to the current batch and returns the batch with where the
+// record will live. onRotate is called (with mu held) when a new segment
+// starts. Requires the caller to hold Queue.mu, so log order is state order.
+func (w *writer) append(r *record, onRotate func(*segment)) (*batch, *segment, int64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return nil, nil, 0, w.err
+	}
+	n := int64(r.size())
+	if w.active.size > 0 && w.active.size+n > w.segMax {
+		s, err := openSegment(w.dir, r.id, true)
+		if err != nil {
+			w.err = &errBroken{err}
+			return nil, nil, 0, w.err
+		}
+		w.active = s
+		w.cur.newSeg = true
+		onRotate(s)
+	}
+	s := w.active
+	b := w.cur
+	if k := len(b.chunks); k == 0 || b.chunks[k-1].seg != s {
+		buf := w.spare[:0]
+		w.spare = nil
+		b.chunks = append(b.chunks, chunk{seg: s, off: s.size, buf: buf})
+	}
+	c := &b.chunks[len(b.chunks)-1]
+	off := s.size
+	c.buf = appendRecord(c.buf, r)
+	s.size += n
+	return b, s, off, nil
+}
+
+// pending reports the bytes appended but not yet taken by a leader.
+func (w *writer) pending() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, c := range w.cur.chunks {
+		n += len(c.buf)
+	}
+	return n
+}
+
+// wait returns once b is committed (written, and fsynced when sync or in
+// durable mode), leading commits as needed.
+func (w *writer) wait(b *batch, sync bool) error {
+	w.mu.Lock()
+	select {
+	case <-b.done:
+		w.mu.Unlock()
+		return b.err
+	default:
+	}
+	b.waiters++
+	b.sync = b.sync || sync
+	lead := false
+	if !w.leading {
+		w.leading = true
+		lead = true
+	}
+	w.mu.Unlock()
+	for {
+		if lead {
+			w.lead()
+		}
+		select {
+		case <-b.done:
+			return b.err
+		case <-b.lead:
+			lead = true
+		}
+	}
+}
+
+// flush commits everything appended so far.
+func (w *writer) flush(sync bool) error {
+	w.mu.Lock()
+	b := w.cur
+	w.mu.Unlock()
+	return w.wait(b, sync)
+}
+
+// lead commits the current batch. Requires leadership; passes it on.
+func (w *writer) lead() {
+	w.mu.Lock()
+	b := w.cur
+	w.cur = newBatch()
+	err := w.err
+	w.mu.Unlock()
+
+	if err == nil {
+		err = w.commit(b)
+	}
+	b.err = err
+
+	w.mu.Lock()
+	if err != nil && w.err == nil {
+		w.err = &errBroken{err}
+		b.err = w.err
+	}
+	if len(b.chunks) > 0 && cap(b.chunks[0].buf) <= 4<<20 {
+		w.spare = b.chunks[0].buf[:0]
+	}
+	close(b.done)
+	if next := w.cur; next.waiters > 0 {
+		next.lead <- struct{}{}
+	} else {
+		w.leading = false
+	}
+	w.mu.Unlock()
+}
+
+// commit writes b's chunks and fsyncs what must be. Requires leadership.
+func (w *writer) commit(b *batch) error {
+	for _, c := range b.chunks {
+		if _, err := c.seg.f.WriteAt(c.buf, c.off); err != nil {
+			return fmt.Errorf("queue: write segment %s: %w", c.seg.name(), err)
+		}
+		c.seg.written.Store(c.off + int64(len(c.buf)))
+		if len(w.dirty) == 0 || w.dirty[len(w.dirty)-1] != c.seg {
+			w.dirty = append(w.dirty, c.seg)
+		}
+	}
+	w.syncDir = w.syncDir || b.newSeg
+	if !w.durable && !b.sync {
+		return nil
+	}
+	start := w.clk.Now()
+	for _, s := range w.dirty {
+		if err := s.f.Sync(); err != nil {
+			return fmt.Errorf("queue: fsync segment %s: %w", s.name(), err)
+		}
+	}
+	w.dirty = w.dirty[:0]
+	if w.syncDir {
+		if err := atomicfile.SyncDir(w.dir); err != nil {
+			return fmt.Errorf("queue: fsync directory: %w", err)
+		}
+		w.syncDir = false
+	}
+	if w.onSync != nil {
+		w.onSync(w.clk.Now().Sub(start))
+	}
+	return nil
+}
