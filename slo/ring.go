@@ -1,0 +1,206 @@
+package slo
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Bucket widths of the three tiers. Events land in the fine ring only; the
+// minute and hour tiers are filled by folding fine buckets into them, under
+// the series mutex, whenever a fine bucket is recycled or a reader needs a
+// window longer than the fine ring. Boundaries are aligned on the Unix
+// epoch, so a fine bucket lies inside exactly one minute and one hour.
+const (
+	fineWidth    = 10 * time.Second
+	fineSlots    = int64(time.Hour / fineWidth) // the last hour
+	minuteWidth  = time.Minute
+	minuteSlots  = int64(24 * time.Hour / minuteWidth) // the last day
+	hourWidth    = time.Hour
+	fineSpan     = time.Duration(fineSlots) * fineWidth
+	minuteSpan   = time.Duration(minuteSlots) * minuteWidth
+	fineInMinute = int64(minuteWidth / fineWidth)
+	fineInHour   = int64(hourWidth / fineWidth)
+)
+
+// fineSlot is a 10-second bucket written by recorders with atomics.
+type fineSlot struct {
+	epoch atomic.Int64 // bucket index: unix nanos / fineWidth
+	total atomic.Int64
+	bad   atomic.Int64
+	// What of total and bad is already in the coarse tiers; guarded by
+	// series.mu.
+	foldedTotal, foldedBad int64
+}
+
+// coarseSlot is a bucket of a coarse tier; guarded by series.mu.
+type coarseSlot struct {
+	epoch, total, bad int64
+}
+
+// counts is an exact number of events.
+type counts struct{ Total, Bad int64 }
+
+func (c *counts) add(o counts) { c.Total += o.Total; c.Bad += o.Bad }
+
+// series is the event history of one objective (or one latency threshold).
+type series struct {
+	fine [fineSlots]fineSlot
+
+	mu     sync.Mutex // guards the coarse tiers, the folded fields and cum
+	minute [minuteSlots]coarseSlot
+	hour   []coarseSlot // as many hours as the period, plus the current one
+	cum    counts       // every event folded since start (for the counters)
+}
+
+func newSeries(period time.Duration) *series {
+	return &series{hour: make([]coarseSlot, int64(period/hourWidth)+1)}
+}
+
+// add counts events at now (unix nanoseconds): one atomic load and one or
+// two atomic adds, plus a locked rotation once per bucket per 10 seconds.
+func (s *series) add(now int64, total, bad int64) {
+	idx := now / int64(fineWidth)
+	sl := &s.fine[idx%fineSlots]
+	if e := sl.epoch.Load(); e < idx {
+		s.rotate(sl, idx)
+	} // e > idx: a clock read that lost a race with a rotation; count it in the newer bucket
+	sl.total.Add(total)
+	if bad != 0 {
+		sl.bad.Add(bad)
+	}
+}
+
+// rotate recycles sl for bucket idx after folding what it held.
+func (s *series) rotate(sl *fineSlot, idx int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl.epoch.Load() >= idx {
+		return
+	}
+	// Swap, not Store: an add racing with the rotation lands in the new
+	// bucket instead of being lost.
+	b, t := sl.bad.Swap(0), sl.total.Swap(0)
+	s.foldLocked(sl.epoch.Load(), counts{t - sl.foldedTotal, b - sl.foldedBad})
+	sl.foldedTotal, sl.foldedBad = 0, 0
+	sl.epoch.Store(idx)
+}
+
+// fold brings the coarse tiers up to date with every fine bucket.
+// Requires mu held.
+func (s *series) foldAllLocked() {
+	for i := range s.fine {
+		sl := &s.fine[i]
+		b := sl.bad.Load() // bad before total: total >= bad in what we read
+		t := sl.total.Load()
+		if t == sl.foldedTotal && b == sl.foldedBad {
+			continue
+		}
+		s.foldLocked(sl.epoch.Load(), counts{t - sl.foldedTotal, b - sl.foldedBad})
+		sl.foldedTotal, sl.foldedBad = t, b
+	}
+}
+
+// foldLocked adds c, counted in fine bucket fineIdx, to the coarse tiers.
+// Requires mu held.
+func (s *series) foldLocked(fineIdx int64, c counts) {
+	if c.Total == 0 && c.Bad == 0 {
+		return
+	}
+	s.cum.add(c)
+	addCoarse(s.minute[:], fineIdx/fineInMinute, c)
+	addCoarse(s.hour, fineIdx/fineInHour, c)
+}
+
+// addCoarse adds c to the bucket for idx, recycling the slot if it held an
+// older bucket; counts older than the ring are dropped (out of every window).
+func addCoarse(ring []coarseSlot, idx int64, c counts) {
+	sl := &ring[idx%int64(len(ring))]
+	switch {
+	case sl.epoch < idx:
+		*sl = coarseSlot{epoch: idx, total: c.Total, bad: c.Bad}
+	case sl.epoch == idx:
+		sl.total += c.Total
+		sl.bad += c.Bad
+	}
+}
+
+// fineSum sums the fine buckets of the window of length w ending at now.
+// Lock free; w <= fineSpan.
+func (s *series) fineSum(now int64, w time.Duration) counts {
+	last := now / int64(fineWidth)
+	first := last - int64(w/fineWidth) + 1
+	var c counts
+	for i := range s.fine {
+		sl := &s.fine[i]
+		if e := sl.epoch.Load(); e >= first && e <= last {
+			b := sl.bad.Load()
+			c.Total += sl.total.Load()
+			c.Bad += b
+		}
+	}
+	return c
+}
+
+// coarseSum sums ring buckets of width in [now-w, now]. Requires mu held.
+func coarseSum(ring []coarseSlot, width time.Duration, now int64, w time.Duration) counts {
+	last := now / int64(width)
+	first := last - int64(w/width) + 1
+	var c counts
+	n := last - first + 1
+	if n > int64(len(ring)) {
+		n = int64(len(ring))
+		first = last - n + 1
+	}
+	for idx := first; idx <= last; idx++ {
+		sl := &ring[idx%int64(len(ring))]
+		if sl.epoch == idx {
+			c.Total += sl.total
+			c.Bad += sl.bad
+		}
+	}
+	return c
+}
+
+// sumLocked returns the exact counts of the window of length w ending at
+// now, from the finest tier that spans it. The window is rounded up to
+// whole buckets and includes the current, partial one. Requires mu held
+// and foldAllLocked called for now.
+func (s *series) sumLocked(now int64, w time.Duration) counts {
+	switch {
+	case w <= fineSpan:
+		return s.fineSum(now, w)
+	case w <= minuteSpan:
+		return coarseSum(s.minute[:], minuteWidth, now, roundUp(w, minuteWidth))
+	default:
+		return coarseSum(s.hour, hourWidth, now, roundUp(w, hourWidth))
+	}
+}
+
+func roundUp(d, unit time.Duration) time.Duration {
+	return (d + unit - 1) / unit * unit
+}
+
+// hourly returns, oldest first, the counts of each hour bucket of the last
+// n hours ending at now. Requires mu held and foldAllLocked called.
+func (s *series) hourlyLocked(now int64, n int) []counts {
+	last := now / int64(hourWidth)
+	out := make([]counts, n)
+	for i := range out {
+		idx := last - int64(n-1-i)
+		sl := &s.hour[idx%int64(len(s.hour))]
+		if idx >= 0 && sl.epoch == idx {
+			out[i] = counts{sl.total, sl.bad}
+		}
+	}
+	return out
+}
+
+// cumulative returns every event counted since the series was created,
+// folding first. It is what the OpenTelemetry counters report.
+func (s *series) cumulative() counts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.foldAllLocked()
+	return s.cum
+}

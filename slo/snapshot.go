@@ -1,0 +1,166 @@
+package slo
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/opskit/opskit/internal/atomicfile"
+)
+
+// snapshotVersion is the only format DecodeSnapshot reads.
+const snapshotVersion = 1
+
+// snapshot is the saved event history: per series, the non-empty buckets
+// of each tier as [index, total, bad] (index = unix time / bucket width).
+type snapshot struct {
+	Version int              `json:"version"`
+	Saved   time.Time        `json:"saved"`
+	Series  []snapshotSeries `json:"series"`
+}
+
+type snapshotSeries struct {
+	Name   string     `json:"name"`
+	Fine   [][3]int64 `json:"fine"`
+	Minute [][3]int64 `json:"minute"`
+	Hour   [][3]int64 `json:"hour"`
+}
+
+// ErrSnapshot matches every error about a snapshot file's contents.
+var ErrSnapshot = errors.New("slo: bad snapshot")
+
+// decodeSnapshot reads and checks a snapshot; it never panics.
+func decodeSnapshot(r io.Reader) (*snapshot, error) {
+	var s snapshot
+	dec := json.NewDecoder(io.LimitReader(r, 64<<20))
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSnapshot, err)
+	}
+	if s.Version != snapshotVersion {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrSnapshot, s.Version, snapshotVersion)
+	}
+	names := map[string]bool{}
+	for i, ser := range s.Series {
+		if ser.Name == "" || names[ser.Name] {
+			return nil, fmt.Errorf("%w: series %d: empty or duplicate name %q", ErrSnapshot, i, ser.Name)
+		}
+		names[ser.Name] = true
+		for _, tier := range [][][3]int64{ser.Fine, ser.Minute, ser.Hour} {
+			for _, b := range tier {
+				if b[0] <= 0 || b[1] < 0 || b[2] < 0 || b[2] > b[1] {
+					return nil, fmt.Errorf("%w: series %q: bad bucket %v", ErrSnapshot, ser.Name, b)
+				}
+			}
+		}
+	}
+	return &s, nil
+}
+
+// snapshotOf copies the history of in. It folds first, so the fine buckets
+// it saves are already in the coarse ones.
+func snapshotOf(in *indicator, now time.Time) snapshotSeries {
+	ss := snapshotSeries{Name: in.name}
+	s := in.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.foldAllLocked()
+	for i := range s.fine {
+		sl := &s.fine[i]
+		if t := sl.foldedTotal; t > 0 {
+			ss.Fine = append(ss.Fine, [3]int64{sl.epoch.Load(), t, sl.foldedBad})
+		}
+	}
+	for _, sl := range s.minute {
+		if sl.total > 0 {
+			ss.Minute = append(ss.Minute, [3]int64{sl.epoch, sl.total, sl.bad})
+		}
+	}
+	for _, sl := range s.hour {
+		if sl.total > 0 {
+			ss.Hour = append(ss.Hour, [3]int64{sl.epoch, sl.total, sl.bad})
+		}
+	}
+	return ss
+}
+
+// apply restores the saved buckets of in's series, skipping any from the
+// future or older than the tier keeps. It must run before in records.
+func (snap *snapshot) apply(in *indicator, now time.Time) {
+	for _, ss := range snap.Series {
+		if ss.Name != in.name {
+			continue
+		}
+		s := in.s
+		s.mu.Lock()
+		ns := now.UnixNano()
+		last := ns / int64(fineWidth)
+		for _, b := range ss.Fine {
+			if b[0] > last || b[0] <= last-fineSlots {
+				continue
+			}
+			sl := &s.fine[b[0]%fineSlots]
+			sl.epoch.Store(b[0])
+			sl.total.Store(b[1])
+			sl.bad.Store(b[2])
+			sl.foldedTotal, sl.foldedBad = b[1], b[2] // already in the coarse tiers below
+		}
+		restoreCoarse(s.minute[:], ss.Minute, ns/int64(minuteWidth))
+		restoreCoarse(s.hour, ss.Hour, ns/int64(hourWidth))
+		s.mu.Unlock()
+	}
+}
+
+func restoreCoarse(ring []coarseSlot, saved [][3]int64, last int64) {
+	n := int64(len(ring))
+	for _, b := range saved {
+		if b[0] > last || b[0] <= last-n {
+			continue
+		}
+		ring[b[0]%n] = coarseSlot{epoch: b[0], total: b[1], bad: b[2]}
+	}
+}
+
+// loadSnapshot reads the snapshot file. A missing file is a fresh start; a
+// damaged one is logged and moved aside to path+".corrupt" so that the
+// service still starts (with an empty history) and the file can be studied.
+func (m *Monitor) loadSnapshot(path string) *snapshot {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		m.log.Error("slo: snapshot not restored", "path", path, "err", err)
+		return nil
+	}
+	defer f.Close()
+	snap, err := decodeSnapshot(f)
+	if err != nil {
+		m.log.Error("slo: snapshot damaged, starting with an empty history", "path", path, "err", err)
+		if err := os.Rename(path, path+".corrupt"); err != nil {
+			m.log.Error("slo: moving damaged snapshot aside", "err", err)
+		}
+		return nil
+	}
+	return snap
+}
+
+// SaveSnapshot writes every objective's event history to the snapshot file
+// of WithSnapshotFile, atomically. The Monitor saves on its own every
+// interval and on Close.
+func (m *Monitor) SaveSnapshot() error {
+	if m.cfg.snapshotPath == "" {
+		return errors.New("slo: no snapshot file configured (WithSnapshotFile)")
+	}
+	now := m.clock.Now()
+	snap := snapshot{Version: snapshotVersion, Saved: now.UTC()}
+	for _, in := range m.indicators() {
+		snap.Series = append(snap.Series, snapshotOf(in, now))
+	}
+	return atomicfile.WriteFunc(m.cfg.snapshotPath, 0o600, func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(snap)
+	})
+}
