@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -96,9 +97,18 @@ type Monitor struct {
 	dispatchers []*dispatcher
 	metrics     metric.Registration
 
+	// coarse holds the wall clock in unix nanoseconds, refreshed every
+	// coarseTick by the Monitor's goroutine when the clock is the real one:
+	// Record then reads an atomic instead of the (on some machines slow)
+	// system clock. Nil with any other clock, so tests stay exact.
+	coarse *atomic.Int64
+
 	stop chan struct{}
 	done sync.WaitGroup
 }
+
+// coarseTick is how stale the cached time may be; buckets are 10 seconds.
+const coarseTick = 50 * time.Millisecond
 
 // New returns a Monitor. It opens the incident log and reads the snapshot
 // file if configured; its evaluation goroutine runs until Close.
@@ -147,6 +157,12 @@ func New(opts ...Option) (*Monitor, error) {
 		go d.run()
 	}
 	m.lastSave = m.clock.Now()
+	if cfg.clock == nil || cfg.clock == clock.Real {
+		m.coarse = new(atomic.Int64)
+		m.coarse.Store(time.Now().UnixNano())
+		m.done.Add(1)
+		go m.tickCoarse()
+	}
 	if cfg.interval > 0 {
 		tick := m.clock.NewTicker(cfg.interval)
 		m.done.Add(1)
@@ -165,6 +181,21 @@ func (m *Monitor) loop(tick clock.Ticker) {
 			return
 		case <-tick.C():
 			m.Evaluate()
+		}
+	}
+}
+
+// tickCoarse refreshes the cached time until Close.
+func (m *Monitor) tickCoarse() {
+	defer m.done.Done()
+	t := time.NewTicker(coarseTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case now := <-t.C:
+			m.coarse.Store(now.UnixNano())
 		}
 	}
 }
@@ -259,10 +290,20 @@ type Tracker struct {
 	clock clock.Clock
 	ind   []*indicator // one per series; thresholds in Latency order
 	max   []int64      // latency thresholds in nanoseconds, parallel to ind
+	// coarse is the Monitor's cached time, nil when the clock is not real.
+	coarse *atomic.Int64
+}
+
+// now is the time to count an event at, in unix nanoseconds.
+func (t *Tracker) now() int64 {
+	if t.coarse != nil {
+		return t.coarse.Load()
+	}
+	return t.clock.Now().UnixNano()
 }
 
 func newTracker(m *Monitor, o Objective) *Tracker {
-	t := &Tracker{m: m, obj: o, clock: m.clock}
+	t := &Tracker{m: m, obj: o, clock: m.clock, coarse: m.coarse}
 	for _, sd := range o.series() {
 		t.ind = append(t.ind, newIndicator(o, sd.name, sd.target, sd.max))
 		if sd.max > 0 {
@@ -292,7 +333,7 @@ func (t *Tracker) RecordN(total, bad int64) {
 		return
 	}
 	bad = min(max(bad, 0), total)
-	now := t.clock.Now().UnixNano()
+	now := t.now()
 	for _, in := range t.ind {
 		in.s.add(now, total, bad)
 	}
@@ -301,7 +342,7 @@ func (t *Tracker) RecordN(total, bad int64) {
 // RecordLatency counts one event that took d. On an availability
 // objective it counts a good event.
 func (t *Tracker) RecordLatency(d time.Duration) {
-	now := t.clock.Now().UnixNano()
+	now := t.now()
 	if len(t.max) == 0 {
 		t.ind[0].s.add(now, 1, 0)
 		return
@@ -320,7 +361,7 @@ func (t *Tracker) RecordLatencies(ds []time.Duration) {
 	if len(ds) == 0 {
 		return
 	}
-	now := t.clock.Now().UnixNano()
+	now := t.now()
 	if len(t.max) == 0 {
 		t.ind[0].s.add(now, int64(len(ds)), 0)
 		return
