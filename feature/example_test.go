@@ -1,0 +1,89 @@
+package feature_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/opskit/opskit/feature"
+)
+
+func ExampleRegistry_Define() {
+	reg, err := feature.New(feature.WithMeterProvider(noop.NewMeterProvider()))
+	if err != nil {
+		panic(err)
+	}
+	defer reg.Close()
+	since := time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
+	export, _ := reg.Define("csv-export", "team-reports", since, "Export any table as CSV")
+	_, err = reg.Define("csv-export", "team-reports", since, "again")
+	fmt.Println(export.Name(), "by", export.Owner())
+	fmt.Println(err)
+	// Output:
+	// csv-export by team-reports
+	// feature: duplicate feature name: "csv-export" is already defined
+}
+
+func ExampleFeature_Use() {
+	reg, _ := feature.New(feature.WithMeterProvider(noop.NewMeterProvider()))
+	defer reg.Close()
+	search := reg.MustDefine("search", "team-find", time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC), "Full-text search")
+	for _, tenant := range []string{"acme", "globex", "acme"} {
+		ctx := reg.WithTenant(context.Background(), tenant) // once per request
+		search.Use(ctx)
+	}
+	s := reg.Stats()[0]
+	fmt.Printf("%s: %d uses today by %d tenants\n", s.Name, s.Today, s.TenantsToday)
+	// Output:
+	// search: 3 uses today by 2 tenants
+}
+
+func ExampleRegistry_Report() {
+	reg, _ := feature.New(feature.WithMeterProvider(noop.NewMeterProvider()))
+	defer reg.Close()
+	shipped := time.Now().AddDate(0, -3, 0)
+	reg.MustDefine("search", "team-find", shipped, "Full-text search").UseN(context.Background(), 40)
+	reg.MustDefine("fax", "team-legacy", shipped, "Send an invoice by fax")
+	reg.UseName(context.Background(), "dark-mode") // used but never declared
+	rep, _ := reg.Report(feature.Policy{Days: 7})
+	fmt.Printf("declared %d, used %d, never used %v (%.0f%%), drift %s\n",
+		rep.Summary.Declared, rep.Summary.Used, rep.NeverUsed, rep.Summary.NeverPct, rep.Drift[0].Name)
+	// Output:
+	// declared 2, used 1, never used [fax] (50%), drift dark-mode
+}
+
+func ExampleRegistry_Handler() {
+	reg, _ := feature.New(feature.WithMeterProvider(noop.NewMeterProvider()))
+	defer reg.Close()
+	reg.MustDefine("search", "team-find", time.Now(), "Full-text search")
+	h := reg.Handler(feature.Policy{})
+	for _, q := range []string{"?format=csv", "?period=90d"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/features"+q, nil))
+		fmt.Println(rec.Code, rec.Header().Get("Content-Type"))
+	}
+	// Output:
+	// 200 text/csv; charset=utf-8
+	// 400 text/plain; charset=utf-8
+}
+
+func ExampleWithDir() {
+	dir, _ := os.MkdirTemp("", "features")
+	defer os.RemoveAll(dir)
+	for run := 1; run <= 2; run++ { // two runs of the same service
+		reg, _ := feature.New(feature.WithDir(dir), feature.WithInstance("web-1"),
+			feature.WithMeterProvider(noop.NewMeterProvider()))
+		search := reg.MustDefine("search", "team-find", time.Now(), "Full-text search")
+		search.UseN(context.Background(), 10)
+		fmt.Printf("run %d: %d uses in total\n", run, reg.Stats()[0].Total)
+		reg.Close() // saves the snapshot the next run restores
+	}
+	// Output:
+	// run 1: 10 uses in total
+	// run 2: 20 uses in total
+}
