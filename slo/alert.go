@@ -159,7 +159,7 @@ func (in *indicator) evaluate(st Status, resend time.Duration) change {
 		if a.tier.Name != BudgetExhausted && next == Firing {
 			faster = true
 		}
-		prev := a.state
+		prev, prevSince := a.state, a.since
 		if next != prev {
 			a.state, a.since = next, now
 		}
@@ -175,7 +175,7 @@ func (in *indicator) evaluate(st Status, resend time.Duration) change {
 				ch.records = append(ch.records, IncidentRecord{Change: "resolved", At: now, Incident: *a.inc})
 			}
 			al := in.alert(a, st, false)
-			al.State, al.EndsAt = Resolved, now
+			al.State, al.StartsAt, al.EndsAt = Resolved, prevSince, now
 			ch.alerts = append(ch.alerts, al)
 			a.inc = nil
 		case next == Firing:
@@ -254,6 +254,9 @@ func (m *Monitor) Evaluate() []Status {
 			}
 		}
 		for _, a := range ch.alerts {
+			if m.quiet {
+				break
+			}
 			for _, d := range m.dispatchers {
 				d.enqueue(a)
 			}

@@ -1,6 +1,7 @@
 package slo_test
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 
@@ -13,6 +14,10 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// quietLog discards what the Monitor logs (drops and failures are expected
+// in several tests and checked through DeliveryStats).
+var quietLog = slog.New(slog.DiscardHandler)
+
 // start is a fixed time aligned on an hour, so bucket edges are predictable.
 var start = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 
@@ -20,7 +25,7 @@ var start = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 func newMonitor(t *testing.T, opts ...slo.Option) (*slo.Monitor, *clock.Fake) {
 	t.Helper()
 	fc := clock.NewFake(start)
-	opts = append([]slo.Option{slo.WithClock(fc), slo.WithEvaluationInterval(-1),
+	opts = append([]slo.Option{slo.WithClock(fc), slo.WithEvaluationInterval(-1), slo.WithLogger(quietLog),
 		slo.WithMeterProvider(noop.NewMeterProvider())}, opts...)
 	m, err := slo.New(opts...)
 	if err != nil {

@@ -89,7 +89,8 @@ type Monitor struct {
 	trackers []*Tracker
 	closed   bool
 
-	evalMu    sync.Mutex // serializes evaluations and incident writes
+	evalMu    sync.Mutex // serializes evaluations and incident writes; guards quiet
+	quiet     bool       // Close has closed the notifier queues: enqueue nothing
 	incidents *incidentLog
 	restored  *snapshot // decoded snapshot not yet applied, guarded by mu
 	lastSave  time.Time // guarded by evalMu
@@ -272,6 +273,9 @@ func (m *Monitor) Close() error {
 	if m.cfg.snapshotPath != "" {
 		errs = append(errs, m.SaveSnapshot())
 	}
+	m.evalMu.Lock() // an evaluation in progress finishes enqueueing first
+	m.quiet = true
+	m.evalMu.Unlock()
 	for _, d := range m.dispatchers {
 		d.close()
 	}
