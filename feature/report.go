@@ -158,7 +158,9 @@ func (r *Registry) Report(p Policy) (*Report, error) {
 	r.mu.Lock()
 	declared := make([]*featState, 0, len(r.features))
 	for _, f := range r.features {
-		declared = append(declared, st.Features[f.name])
+		if fs := st.Features[f.name]; fs != nil { // nil: defined after the capture
+			declared = append(declared, fs)
+		}
 	}
 	evicted := r.driftEvicted.Load()
 	r.mu.Unlock()
