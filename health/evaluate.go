@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -179,3 +180,22 @@ func unmatched(excludes []string, items []item) []string {
 // staleAfter is how old a background result of ch may get before it counts
 // as failed.
 func staleAfter(ch Check) time.Duration { return staleIntervals*ch.Interval + ch.Timeout }
+
+// Run runs the named check now, or joins its run in flight, and returns
+// its failure (nil on pass) once the run ends, within the check's timeout,
+// or ctx's error if ctx ends first. It works for background checks too and
+// stores the result like any run. It returns an error wrapping ErrNotFound
+// for an unknown name and ErrClosed after Close.
+func (c *Checker) Run(ctx context.Context, name string) error {
+	e := c.set.Load().lookup(name, AllProbes)
+	if e == nil {
+		return fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	cl := c.startRun(e)
+	select {
+	case <-cl.done:
+		return cl.res.err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

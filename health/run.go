@@ -26,7 +26,7 @@ type entry struct {
 
 	last atomic.Pointer[result] // latest finished run; nil until the first
 
-	mu       sync.Mutex // guards inflight
+	mu       sync.Mutex // guards inflight and publishing a call's result
 	inflight *call      // the run in flight, until its goroutine returns
 
 	stop chan struct{} // stops the background loop; guarded by Checker.mu
@@ -54,17 +54,16 @@ func (e *entry) statusOf(r *result) Status {
 }
 
 // call is one run, shared by every probe that asks while it is in flight.
-// res is written once, before done is closed.
+// res is written once, under entry.mu, before done is closed.
 type call struct {
 	done     chan struct{}
-	finished atomic.Bool
+	finished bool // guarded by entry.mu
 	res      *result
 }
 
 // closedCall is what runs asked for after Close get.
 var closedCall = func() *call {
-	c := &call{done: make(chan struct{}), res: &result{err: ErrClosed}}
-	c.finished.Store(true)
+	c := &call{done: make(chan struct{}), res: &result{err: ErrClosed}, finished: true}
 	close(c.done)
 	return c
 }()
@@ -109,17 +108,14 @@ func (c *Checker) execute(e *entry, cl *call) {
 		defer c.wg.Done()
 		cancel(ErrTimeout)
 		err := fmt.Errorf("%w: %q after %v", ErrTimeout, e.check.Name, timeout)
-		c.finish(e, cl, &result{err: err, end: start.Add(timeout), duration: timeout})
+		c.finish(e, cl, &result{err: err, end: start.Add(timeout), duration: timeout}, false)
 	})
 	err := c.call(ctx, e)
 	if timer.Stop() {
 		c.wg.Done()
 	}
 	end := c.clock.Now()
-	c.finish(e, cl, &result{err: err, end: end, duration: end.Sub(start)})
-	e.mu.Lock()
-	e.inflight = nil
-	e.mu.Unlock()
+	c.finish(e, cl, &result{err: err, end: end, duration: end.Sub(start)}, true)
 }
 
 // call runs the check function, turning a panic into a *PanicError.
@@ -133,15 +129,25 @@ func (c *Checker) call(ctx context.Context, e *entry) (err error) {
 	return e.check.Func(ctx)
 }
 
-// finish publishes the first result of cl and tells metrics and listeners
-// about a status change. Later results of the same call are dropped.
-func (c *Checker) finish(e *entry, cl *call, r *result) {
-	if !cl.finished.CompareAndSwap(false, true) {
+// finish publishes the first result of cl and then, outside the lock,
+// tells metrics and listeners. Later results of the same call are dropped.
+// release frees the in-flight slot (the check's goroutine is done) in the
+// same critical section, so the next probe starts a fresh run rather than
+// joining this finished one, and no newer result can be overwritten.
+func (c *Checker) finish(e *entry, cl *call, r *result, release bool) {
+	e.mu.Lock()
+	if release {
+		e.inflight = nil
+	}
+	if cl.finished {
+		e.mu.Unlock()
 		return
 	}
+	cl.finished = true
 	cl.res = r
 	old := e.last.Swap(r)
 	close(cl.done)
+	e.mu.Unlock()
 	c.metrics.recordRun(e, r)
 	if e.check.Probes&Startup != 0 && !c.started.Load() {
 		c.noteStartup()

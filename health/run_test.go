@@ -17,15 +17,17 @@ func TestHangingCheckAnswersAtItsTimeout(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release) // let the hung goroutine end before goleak looks
 	var runs atomic.Int32
+	started := make(chan struct{}, 2)
 	f.MustRegister(Check{Name: "hang", Timeout: 2 * time.Second, Func: func(context.Context) error {
 		runs.Add(1)
+		started <- struct{}{}
 		<-release // ignores its context on purpose
 		return nil
 	}})
 	h := f.Handler(Readiness)
 	answer := make(chan probe, 1)
 	go func() { answer <- get(t, h, "/readyz?verbose", loopback, "") }()
-	f.clock.WaitForTimers(1) // the run's timeout timer is armed
+	<-started // the run is under way and its timeout timer is armed
 	select {
 	case got := <-answer:
 		t.Fatalf("answered before the timeout: %+v", got)
@@ -172,5 +174,20 @@ func TestRegisterAfterStartRunsAtOnce(t *testing.T) {
 	f.MustRegister(Check{Name: "late", Interval: time.Minute, Func: pass})
 	if sc := f.next(t); sc.Check != "late" || sc.New != StatusPass {
 		t.Fatalf("change %+v, want late→pass", sc)
+	}
+}
+
+func TestRun(t *testing.T) {
+	f := newFixture(t)
+	f.MustRegister(Check{Name: "x", Interval: time.Hour, Func: func(context.Context) error { return errors.New("nope") }})
+	if err := f.Run(context.Background(), "x"); err == nil || err.Error() != "nope" {
+		t.Fatalf("Run = %v, want nope", err)
+	}
+	if err := f.Run(context.Background(), "y"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Run unknown = %v, want ErrNotFound", err)
+	}
+	_ = f.Close()
+	if err := f.Run(context.Background(), "x"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Run after Close = %v, want ErrClosed", err)
 	}
 }
