@@ -80,10 +80,14 @@ type tenant struct{ hash uint64 }
 
 // WithTenant returns a context carrying the tenant id, hashed once with the
 // registry's secret key; the raw id is not kept. Do this once per request
-// and pass the context to Use.
+// and pass the context to Use. An empty id returns ctx unchanged, so a
+// request without a tenant header counts uses but no tenant.
 func (r *Registry) WithTenant(ctx context.Context, id string) context.Context {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if id == "" {
+		return ctx
 	}
 	return context.WithValue(ctx, tenantKey{}, &tenant{hash: sipHash(r.key, id)})
 }

@@ -214,3 +214,16 @@ func TestDefineAfterClose(t *testing.T) {
 		t.Errorf("Define after Close = %v, want ErrClosed", err)
 	}
 }
+
+func TestEmptyTenantIsNoTenant(t *testing.T) {
+	r, _ := newRegistry(t)
+	f := define(t, r, "anon", start)
+	ctx := context.Background()
+	if got := r.WithTenant(ctx, ""); got != ctx {
+		t.Error("WithTenant with an empty id wrapped the context")
+	}
+	f.Use(r.WithTenant(ctx, ""))
+	if s := stat(t, r, "anon"); s.Today != 1 || s.TenantsToday != 0 {
+		t.Errorf("stat = %+v, want 1 use and no tenant", s)
+	}
+}
