@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -111,6 +112,10 @@ func (c *Checker) execute(e *entry, cl *call) {
 		c.finish(e, cl, &result{err: err, end: start.Add(timeout), duration: timeout}, false)
 	})
 	err := c.call(ctx, e)
+	if err != nil && errors.Is(context.Cause(ctx), ErrTimeout) {
+		// The check noticed its deadline first: report it as the timeout.
+		err = fmt.Errorf("%w: %q after %v: %w", ErrTimeout, e.check.Name, timeout, err)
+	}
 	if timer.Stop() {
 		c.wg.Done()
 	}
