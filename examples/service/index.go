@@ -8,6 +8,7 @@ import (
 // endpoints is what the index page lists; each concern adds its own line.
 var endpoints = []struct{ Method, Path, What string }{
 	{"GET", "/metrics", "Prometheus text: opskit's metrics, Go runtime and process"},
+	{"GET", "/features", "feature usage report (?format=html|md|csv|json, ?period=30d)"},
 	{"POST", "/api/orders", `place an order: {"item": "book", "quantity": 2}, tenant in X-Tenant`},
 	{"GET", "/demo/downstream", "the simulated downstream: mode and orders received"},
 	{"POST", "/demo/downstream?mode=down", "change its mode: up, down, slow or flaky"},

@@ -88,14 +88,21 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	baseURL := "http://" + ln.Addr().String()
 
+	features, err := newFeatures(cfg.dataDir, telemetry)
+	if err != nil {
+		return err
+	}
+	defer closeLogged(log, "features", features)
+
 	a := &app{
 		cfg:        cfg,
 		log:        log,
 		telemetry:  telemetry,
 		downstream: newDownstream(),
+		features:   features,
 		baseURL:    baseURL,
 	}
-	a.orders = newOrders(a.downstreamClient(), baseURL+"/demo/downstream/orders", log)
+	a.orders = newOrders(a.downstreamClient(), baseURL+"/demo/downstream/orders", features, log)
 
 	srv := &http.Server{
 		Handler:           a.routes(),
@@ -144,8 +151,17 @@ type app struct {
 	log        *slog.Logger
 	telemetry  *telemetry
 	downstream *downstream
+	features   *features
 	orders     *orders
 	baseURL    string
+}
+
+// closeLogged closes c at shutdown; an error is logged, not returned, so
+// one component failing to close does not stop the others from closing.
+func closeLogged(log *slog.Logger, what string, c io.Closer) {
+	if err := c.Close(); err != nil {
+		log.Error("close "+what, "err", err)
+	}
 }
 
 // downstreamClient is the HTTP client the service uses to reach the
@@ -159,6 +175,7 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", a.serveIndex)
 	mux.Handle("GET /metrics", a.telemetry.handler)
 	mux.HandleFunc("POST /api/orders", a.orders.serveCreate)
+	mux.Handle("GET /features", a.features.handler())
 	mux.HandleFunc("GET /demo/downstream", a.downstream.serveStatus)
 	mux.HandleFunc("POST /demo/downstream", a.downstream.serveSetMode)
 	mux.HandleFunc("POST /demo/downstream/orders", a.downstream.serveOrder)

@@ -46,13 +46,14 @@ func decodeOrder(body io.Reader) (order, error) {
 
 // orders places orders with the downstream.
 type orders struct {
-	client *http.Client
-	url    string
-	log    *slog.Logger
+	client   *http.Client
+	url      string
+	features *features
+	log      *slog.Logger
 }
 
-func newOrders(client *http.Client, url string, log *slog.Logger) *orders {
-	return &orders{client: client, url: url, log: log}
+func newOrders(client *http.Client, url string, features *features, log *slog.Logger) *orders {
+	return &orders{client: client, url: url, features: features, log: log}
 }
 
 // serveCreate answers POST /api/orders.
@@ -64,6 +65,11 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	ord.ID = newOrderID()
 	ord.Tenant = r.Header.Get("X-Tenant")
+	ctx := o.features.withTenant(r.Context(), r)
+	o.features.placeOrder.Use(ctx)
+	if ord.Quantity > 3 {
+		o.features.bulkOrder.Use(ctx)
+	}
 	if err := o.deliver(r, ord); err != nil {
 		o.log.Warn("order not delivered", "order", ord.ID, "err", err)
 		writeError(w, http.StatusBadGateway, "downstream unavailable: "+err.Error())
