@@ -30,6 +30,10 @@ type snapshotSeries struct {
 	Hour   [][3]int64 `json:"hour"`
 }
 
+// maxBucket bounds one saved bucket so that sums over a period cannot
+// overflow: 2^40 events in one bucket is far beyond any real traffic.
+const maxBucket = 1 << 40
+
 // ErrSnapshot matches every error about a snapshot file's contents.
 var ErrSnapshot = errors.New("slo: bad snapshot")
 
@@ -51,7 +55,7 @@ func decodeSnapshot(r io.Reader) (*snapshot, error) {
 		names[ser.Name] = true
 		for _, tier := range [][][3]int64{ser.Fine, ser.Minute, ser.Hour} {
 			for _, b := range tier {
-				if b[0] <= 0 || b[1] < 0 || b[2] < 0 || b[2] > b[1] {
+				if b[0] <= 0 || b[1] < 0 || b[2] < 0 || b[2] > b[1] || b[1] > maxBucket {
 					return nil, fmt.Errorf("%w: series %q: bad bucket %v", ErrSnapshot, ser.Name, b)
 				}
 			}
