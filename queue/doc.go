@@ -1,0 +1,110 @@
+// Package queue is a durable retry queue on local disk: what a service
+// accepted survives a crash, is handed on when the downstream is back, and
+// ends as a dead letter, never silently lost, when it cannot be delivered.
+//
+//	package main
+//
+//	import (
+//		"context"
+//		"log"
+//		"time"
+//
+//		"github.com/opskit/opskit/queue"
+//	)
+//
+//	func main() {
+//		q, err := queue.Open("data/queue")
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		defer q.Close() // after the worker: deferred calls run last first
+//
+//		w, err := queue.StartWorker(q, func(ctx context.Context, m *queue.Message) error {
+//			log.Printf("deliver %s: %s", m.ID, m.Payload)
+//			return nil // an error would nack: redelivery after backoff
+//		}, queue.WorkerConfig{Concurrency: 4, Visibility: time.Minute})
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		defer w.Close()
+//
+//		id, err := q.Enqueue(context.Background(), []byte(`{"item":"book"}`))
+//		if err != nil {
+//			log.Fatal(err) // not stored; when err is nil the message is fsynced
+//		}
+//		log.Println("queued", id)
+//	}
+//
+// # Storage
+//
+// A queue is a directory (mode 0700) of segment files (mode 0600) holding
+// checksummed records (CRC32C) for every event: enqueue, lease, ack, nack,
+// dead, requeue, purge. An exclusive flock on dir/LOCK keeps a second
+// process out (ErrLocked). Only an index (id, location, state, attempt,
+// times, dedupe key) lives in memory, about 100 bytes per stored message;
+// payloads are read from disk when delivered, so memory does not grow with
+// the payload bytes of a backlog. The oldest segment is deleted once none
+// of its messages is stored any more; a segment that keeps only a few (a
+// long delay, a dead letter) has them copied forward and is deleted too.
+//
+// # Durability
+//
+// By default every call that changes state (Enqueue, Ack, Nack, Reject,
+// Requeue, Purge) returns after its record is fsynced. Concurrent callers
+// share fsyncs: the first caller to find no commit running writes and
+// fsyncs everything appended so far, while later callers gather for the
+// next commit, so throughput grows with the number of producers and a lone
+// producer waits for exactly one fsync. WithSyncInterval selects relaxed
+// mode, which returns at once and fsyncs on an interval; its documentation
+// says what it can lose. The lease record written by Receive is not
+// waited for; it reaches disk with the next commit, so a crash before that
+// does not count the interrupted delivery as an attempt.
+//
+// # Recovery
+//
+// Open never refuses a damaged queue. A torn tail (a write cut by a crash)
+// is cut off. A damaged record followed by valid ones is skipped, counted
+// (Stats.Corrupt, the opskit.queue.corrupt_records metric) and reported by
+// Recovered as a *CorruptionError; a damaged record is never returned as
+// data. A record found damaged when it is read for delivery is dropped and
+// counted the same way.
+//
+// # Delivery
+//
+// Receive leases the ready message with the lowest id for a visibility
+// timeout; Ack deletes it, Nack schedules a redelivery after the retry
+// policy's delay for its attempt, Reject dead-letters it, Extend keeps the
+// lease. An expired lease makes it ready again. Delivery is at least once:
+// a consumer must tolerate a message it already handled, for example after
+// a crash between its side effect and its Ack. A message whose attempt
+// number has reached the policy's MaxAttempts becomes a dead letter on its
+// next failure; dead letters are listed by DeadLetters and are requeued or
+// purged by id.
+//
+// # Concurrency
+//
+// A Queue is safe for concurrent use. Worker runs a Handler with bounded
+// concurrency; close the Worker before the Queue, so handlers can settle
+// their messages. Close waits for the queue's background goroutines.
+//
+// # Defaults
+//
+// Durable mode; DefaultRetryPolicy (10 attempts, 1s doubling to 5m, full
+// jitter); 64 MiB segments; 16 MiB largest payload; no bound on bytes or
+// messages (WithMaxBytes, WithMaxMessages answer ErrFull, or block with
+// WithBlockWhenFull); the global OTel meter provider; slog.Default().
+//
+// # Errors
+//
+// Callers branch on ErrFull, ErrDuplicate, ErrEmpty, ErrLeaseLost,
+// ErrNotFound, ErrClosed, ErrLocked, ErrCorrupt and ErrBacklog with
+// errors.Is; *CorruptionError and *BacklogError carry details. After a
+// failed write or fsync the queue refuses further changes: what the disk
+// holds after such a failure is unknown, and reopening re-reads it.
+//
+// # Other backends
+//
+// Backend is the contract *Queue implements; package queuetest checks any
+// implementation (the queue/postgres module is one). Worker and
+// HealthCheck work on any Backend.
+package queue
