@@ -191,3 +191,47 @@ func TestRun(t *testing.T) {
 		t.Fatalf("Run after Close = %v, want ErrClosed", err)
 	}
 }
+
+func TestProbeDoesNotWaitForOtherProbesSlowCheck(t *testing.T) {
+	f := newFixture(t)
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	f.MustRegister(
+		Check{Name: "slow", Func: func(context.Context) error { entered <- struct{}{}; <-release; return nil }},
+		Check{Name: "quick", Probes: Liveness, Func: pass},
+	)
+	m := mux(f.Checker)
+	done := make(chan probe, 1)
+	go func() { done <- get(t, m, "/readyz", "", "") }()
+	<-entered
+	if got := get(t, m, "/livez", "", ""); got.code != http.StatusOK {
+		t.Fatalf("/livez while a readiness check hangs: %d, want 200", got.code)
+	}
+	close(release)
+	if got := <-done; got.code != http.StatusOK {
+		t.Fatalf("/readyz after release: %d, want 200", got.code)
+	}
+}
+
+func TestRegisterWhileProbing(t *testing.T) {
+	f := newFixture(t)
+	_ = f.Start()
+	h := f.Handler(AllProbes)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := range 50 {
+			name := "c" + string(rune('a'+i%26))
+			_ = f.Register(Check{Name: name, Func: pass, Interval: time.Second * time.Duration(i%2)})
+			_ = f.Unregister(name)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for range 50 {
+			get(t, h, "/healthz?verbose", "", "")
+		}
+	}()
+	wg.Wait()
+}
