@@ -205,3 +205,21 @@ func TestRecordAllocatesNothing(t *testing.T) {
 		t.Errorf("Record and RecordLatency: %v allocs per call, want 0", allocs)
 	}
 }
+
+// On the real clock Record reads the Monitor's cached time; the event must
+// land in the current window and Close must stop the refreshing goroutine.
+func TestRealClockRecords(t *testing.T) {
+	m, err := slo.New(slo.WithEvaluationInterval(-1), slo.WithLogger(quietLog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := m.MustAdd(slo.Objective{Name: "real", Target: 0.99})
+	tr.Record(false)
+	tr.RecordLatency(time.Millisecond)
+	if w, _ := m.Status()[0].Window(5 * time.Minute); w.Total != 2 || w.Bad != 1 {
+		t.Errorf("got %d/%d, want 2 events, 1 bad", w.Total, w.Bad)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
