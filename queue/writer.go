@@ -29,7 +29,7 @@ type writer struct {
 	leading bool
 	active  *segment
 	err     error // sticky: after a failed write or fsync nothing is trusted
-	spare   []byte
+	spares  [][]byte // buffers of committed batches, for reuse
 
 	// Owned by the current leader (handed over through batch.lead).
 	dirty   []*segment // written since their last fsync
@@ -86,8 +86,10 @@ func (w *writer) append(r *record, onRotate func(*segment)) (*batch, *segment, i
 	s := w.active
 	b := w.cur
 	if k := len(b.chunks); k == 0 || b.chunks[k-1].seg != s {
-		buf := w.spare[:0]
-		w.spare = nil
+		var buf []byte
+		if k := len(w.spares); k > 0 {
+			buf, w.spares = w.spares[k-1], w.spares[:k-1]
+		}
 		b.chunks = append(b.chunks, chunk{seg: s, off: s.size, buf: buf})
 	}
 	c := &b.chunks[len(b.chunks)-1]
@@ -165,8 +167,10 @@ func (w *writer) lead() {
 		w.err = &errBroken{err}
 		b.err = w.err
 	}
-	if len(b.chunks) > 0 && cap(b.chunks[0].buf) <= 4<<20 {
-		w.spare = b.chunks[0].buf[:0]
+	for _, c := range b.chunks {
+		if cap(c.buf) <= 8<<20 && len(w.spares) < 4 {
+			w.spares = append(w.spares, c.buf[:0])
+		}
 	}
 	close(b.done)
 	if next := w.cur; next.waiters > 0 {
