@@ -57,8 +57,11 @@ func TestBadInput(t *testing.T) {
 	for name, err := range map[string]error{
 		"payload": func() error { _, err := q.Enqueue(bg, make([]byte, 11)); return err }(),
 		"delay":   func() error { _, err := q.Enqueue(bg, nil, queue.WithDelay(-1)); return err }(),
-		"key":     func() error { _, err := q.Enqueue(bg, nil, queue.WithDedupeKey(string(make([]byte, 2000)))); return err }(),
-		"vis":     func() error { _, err := q.TryReceive(bg, 0); return err }(),
+		"key": func() error {
+			_, err := q.Enqueue(bg, nil, queue.WithDedupeKey(string(make([]byte, 2000))))
+			return err
+		}(),
+		"vis": func() error { _, err := q.TryReceive(bg, 0); return err }(),
 	} {
 		if err == nil {
 			t.Errorf("%s: no error", name)

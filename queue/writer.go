@@ -28,7 +28,7 @@ type writer struct {
 	cur     *batch
 	leading bool
 	active  *segment
-	err     error // sticky: after a failed write or fsync nothing is trusted
+	err     error    // sticky: after a failed write or fsync nothing is trusted
 	spares  [][]byte // buffers of committed batches, for reuse
 
 	// Owned by the current leader (handed over through batch.lead).
