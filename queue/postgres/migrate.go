@@ -1,0 +1,152 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotMigrated is returned by Open when the queue's tables are missing
+// or older than this package needs: run Migrate first.
+var ErrNotMigrated = errors.New("postgres: queue schema not migrated")
+
+// step is one versioned schema change. Steps are applied in order, each in
+// the transaction that records it, and never edited once released: a
+// change is a new step.
+type step struct {
+	version     int
+	description string
+	sql         string // {table} {schema} and {idx_*} are replaced
+}
+
+// States of a row. A ready row whose available_at is in the future is
+// delayed (a not-before time or a Nack backoff); a leased row's
+// available_at is its lease deadline.
+const (
+	stateReady  = 0
+	stateLeased = 1
+	stateDead   = 2
+)
+
+var steps = []step{{
+	version:     1,
+	description: "queue table, lease and dead-letter indexes, dedupe key index",
+	sql: `
+CREATE TABLE {table} (
+	id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	state        smallint NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)),
+	available_at timestamptz NOT NULL,
+	attempts     integer NOT NULL DEFAULT 0,
+	lease        bigint NOT NULL DEFAULT 0,
+	owner        bigint NOT NULL DEFAULT 0,
+	enqueued_at  timestamptz NOT NULL,
+	dedupe_key   bytea,
+	payload      bytea NOT NULL,
+	dead_at      timestamptz,
+	reason       text
+);
+-- The lease query: the first due row that is not dead, oldest due first.
+CREATE INDEX {idx_available} ON {table} (available_at, id) WHERE state <> 2;
+-- Expired leases (to dead-letter exhausted ones) and the in-flight count.
+CREATE INDEX {idx_leased} ON {table} (available_at) WHERE state = 1;
+-- Dead letters in id order.
+CREATE INDEX {idx_dead} ON {table} (id) WHERE state = 2;
+-- A dedupe key is held while its message is stored, dead letters included.
+CREATE UNIQUE INDEX {idx_dedupe} ON {table} (dedupe_key) WHERE dedupe_key IS NOT NULL;
+`,
+}}
+
+// SchemaVersion is the migration version this package needs.
+func SchemaVersion() int { return steps[len(steps)-1].version }
+
+// Migrate creates or upgrades the queue's schema, table and indexes, and
+// records each applied step in a "<table>_migrations" table beside it. It
+// is idempotent and safe to run from several processes at once (they
+// serialise on an advisory lock); run it at deploy or start-up, before
+// Open. It reads only WithSchema and WithTable from opts.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...Option) error {
+	if pool == nil {
+		return errors.New("postgres: Migrate needs a pool")
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return err
+	}
+	n := newNames(c.schema, c.table)
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, n.lockKey); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+n.schema); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+n.migrations+` (
+	version     integer PRIMARY KEY,
+	description text NOT NULL,
+	applied_at  timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return err
+		}
+		var have int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+n.migrations).Scan(&have); err != nil {
+			return err
+		}
+		if have > SchemaVersion() {
+			return fmt.Errorf("schema version %d is newer than this package's %d", have, SchemaVersion())
+		}
+		for _, s := range steps {
+			if s.version <= have {
+				continue
+			}
+			if _, err := tx.Exec(ctx, expand(s.sql, c.table, n)); err != nil {
+				return fmt.Errorf("step %d: %w", s.version, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO `+n.migrations+` (version, description) VALUES ($1, $2)`,
+				s.version, s.description); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: migrate %s: %w", n.plain, err)
+	}
+	return nil
+}
+
+// expand fills a step's placeholders with quoted names.
+func expand(sql, table string, n names) string {
+	return strings.NewReplacer(
+		"{table}", n.table,
+		"{schema}", n.schema,
+		"{idx_available}", n.index(table, "available"),
+		"{idx_leased}", n.index(table, "leased"),
+		"{idx_dead}", n.index(table, "dead"),
+		"{idx_dedupe}", n.index(table, "dedupe"),
+	).Replace(sql)
+}
+
+// checkVersion returns ErrNotMigrated unless the queue's schema is at
+// SchemaVersion.
+func checkVersion(ctx context.Context, pool *pgxpool.Pool, n names) error {
+	var have int
+	err := pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+n.migrations).Scan(&have)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000") { // undefined table / schema
+		return fmt.Errorf("%w: %s has no migrations table", ErrNotMigrated, n.plain)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: reading schema version of %s: %w", n.plain, err)
+	}
+	switch {
+	case have < SchemaVersion():
+		return fmt.Errorf("%w: %s is at version %d, want %d", ErrNotMigrated, n.plain, have, SchemaVersion())
+	case have > SchemaVersion():
+		return fmt.Errorf("postgres: %s is at schema version %d, newer than this package's %d", n.plain, have, SchemaVersion())
+	}
+	return nil
+}

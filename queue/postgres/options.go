@@ -1,0 +1,165 @@
+package postgres
+
+import (
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/queue"
+	"github.com/opskit/opskit/retry"
+)
+
+// Defaults for the options of Open and Migrate.
+const (
+	DefaultSchema       = "opskit"
+	DefaultTable        = "queue"
+	DefaultPollInterval = time.Second
+	DefaultMaxPayload   = 16 << 20
+	// maxIdent leaves room under PostgreSQL's 63-byte identifier limit for
+	// the suffixes of the index and migration-table names.
+	maxIdent = 48
+)
+
+// Option configures Open and Migrate. Migrate reads only WithSchema and
+// WithTable.
+type Option func(*config)
+
+type config struct {
+	schema, table string
+	mp            metric.MeterProvider
+	log           *slog.Logger
+	clk           clock.Clock
+	policy        retry.Policy
+	poll          time.Duration
+	maxPayload    int
+}
+
+// WithSchema sets the schema holding the queue's tables; default
+// DefaultSchema. It must be a lower-case SQL identifier (letters, digits,
+// underscores, not starting with a digit), at most 48 bytes.
+func WithSchema(name string) Option { return func(c *config) { c.schema = name } }
+
+// WithTable sets the queue table's name, with the same rules as
+// WithSchema; default DefaultTable. Several queues can share a schema
+// under different table names.
+func WithTable(name string) Option { return func(c *config) { c.table = name } }
+
+// WithMeterProvider sets where metrics go; default otel.GetMeterProvider().
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(c *config) { c.mp = mp } }
+
+// WithLogger sets the logger for background errors (the notification
+// listener reconnecting, leases that could not be released at Close);
+// default slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithClock sets the clock for not-before times, lease deadlines, backoff
+// and ages; default the real clock. The database's own now() is never
+// used for these, so every process sharing a queue should run on a clock
+// that agrees (NTP) within a small fraction of the visibility timeout.
+func WithClock(clk clock.Clock) Option { return func(c *config) { c.clk = clk } }
+
+// WithRetryPolicy sets the Nack backoff and the dead-letter threshold, as
+// for the file queue: a delivery that fails (Nack or an expired lease)
+// once its attempt number has reached p.MaxAttempts dead-letters the
+// message. Without this option queue.DefaultRetryPolicy applies.
+func WithRetryPolicy(p retry.Policy) Option { return func(c *config) { c.policy = p } }
+
+// WithPollInterval bounds how long an idle Receive waits, in wall-clock
+// time, before it looks at the table again without having been notified;
+// default DefaultPollInterval. Notifications (LISTEN/NOTIFY) normally wake
+// it at once; the poll covers a listener that is reconnecting and
+// messages that become due on another process's clock.
+func WithPollInterval(d time.Duration) Option { return func(c *config) { c.poll = d } }
+
+// WithMaxPayload sets the largest accepted payload; default
+// DefaultMaxPayload.
+func WithMaxPayload(n int) Option { return func(c *config) { c.maxPayload = n } }
+
+func newConfig(opts []Option) (config, error) {
+	c := config{schema: DefaultSchema, table: DefaultTable, policy: queue.DefaultRetryPolicy,
+		poll: DefaultPollInterval, maxPayload: DefaultMaxPayload}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.mp == nil {
+		c.mp = otel.GetMeterProvider()
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	c.clk = clock.OrReal(c.clk)
+	if c.policy.MaxAttempts == 0 {
+		c.policy.MaxAttempts = retry.DefaultMaxAttempts
+	}
+	if err := ValidIdentifier(c.schema); err != nil {
+		return c, fmt.Errorf("postgres: Schema: %w", err)
+	}
+	if err := ValidIdentifier(c.table); err != nil {
+		return c, fmt.Errorf("postgres: Table: %w", err)
+	}
+	switch {
+	case c.poll <= 0:
+		return c, fmt.Errorf("postgres: PollInterval is %v, want > 0", c.poll)
+	case c.maxPayload <= 0 || c.maxPayload > 1<<30-1:
+		return c, fmt.Errorf("postgres: MaxPayload is %d, want 1..%d", c.maxPayload, 1<<30-1)
+	}
+	if err := c.policy.Validate(); err != nil {
+		return c, fmt.Errorf("postgres: retry policy: %w", err)
+	}
+	return c, nil
+}
+
+// ValidIdentifier reports why name cannot be a schema or table name: it
+// must be 1 to 48 bytes of lower-case ASCII letters, digits and
+// underscores, not starting with a digit. Names are quoted in every
+// statement anyway; the rule keeps them portable and unambiguous.
+func ValidIdentifier(name string) error {
+	if name == "" || len(name) > maxIdent {
+		return fmt.Errorf("name %q is %d bytes, want 1..%d", name, len(name), maxIdent)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c == '_':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return fmt.Errorf("name %q has %q at byte %d, want lower-case letters, digits (not first) and underscores", name, c, i)
+		}
+	}
+	return nil
+}
+
+// names are the quoted SQL names of one queue's objects.
+type names struct {
+	table      string // "schema"."table"
+	migrations string // "schema"."table_migrations"
+	schema     string // "schema"
+	channel    string // NOTIFY channel, unquoted
+	lockKey    int64  // advisory lock key for Migrate
+	plain      string // schema.table, for messages and metric attributes
+}
+
+func newNames(schema, table string) names {
+	h := fnv.New64a()
+	h.Write([]byte(schema + "." + table))
+	sum := h.Sum64()
+	return names{
+		table:      pgx.Identifier{schema, table}.Sanitize(),
+		migrations: pgx.Identifier{schema, table + "_migrations"}.Sanitize(),
+		schema:     pgx.Identifier{schema}.Sanitize(),
+		channel:    fmt.Sprintf("opskit_queue_%016x", sum),
+		lockKey:    int64(sum),
+		plain:      schema + "." + table,
+	}
+}
+
+// index returns the quoted name of the table's index with suffix.
+func (n names) index(table, suffix string) string {
+	return pgx.Identifier{table + "_" + suffix}.Sanitize()
+}

@@ -1,0 +1,95 @@
+package postgres
+
+import (
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// statements are a queue's SQL, with its quoted table name filled in. Every
+// time in them is a parameter read from the queue's clock; none calls
+// now(). The comments name the index each statement runs on (checked by
+// TestQueryPlansUseIndexes).
+type statements struct {
+	enqueue, dedupeHolder, notify                        string
+	sweep, pick, next                                    string
+	ack, nack, dead, extend, release                     string
+	deadList, requeue, purge                             string
+	counts, deadCount, oldest, size, boundedDepth, check string
+}
+
+// exhaustedReason is the dead letter reason of a message whose last
+// attempt's lease expired.
+const exhaustedReason = "attempts exhausted: last delivery was never settled"
+
+func newStatements(table string) statements {
+	s := statements{
+		// $1 available_at, $2 enqueued_at, $3 dedupe key or NULL, $4 payload.
+		enqueue: `INSERT INTO {t} (available_at, enqueued_at, dedupe_key, payload) VALUES ($1, $2, $3, $4)
+ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id`,
+		// _dedupe.
+		dedupeHolder: `SELECT id FROM {t} WHERE dedupe_key = $1`,
+		notify:       `SELECT pg_notify($1, '')`,
+
+		// _leased: dead-letter expired leases whose attempts are spent.
+		// $1 now, $2 max attempts.
+		sweep: `UPDATE {t} SET state = 2, dead_at = $1, lease = 0, reason = '` + exhaustedReason + `'
+WHERE id IN (SELECT id FROM {t} WHERE state = 1 AND available_at <= $1 AND attempts >= $2
+	ORDER BY available_at LIMIT 100 FOR UPDATE SKIP LOCKED)`,
+		// _available: lease the first due row nobody else is locking.
+		// $1 now, $2 deadline, $3 lease, $4 owner, $5 max attempts.
+		pick: `UPDATE {t} SET state = 1, attempts = attempts + 1, available_at = $2, lease = $3, owner = $4
+WHERE id = (SELECT id FROM {t} WHERE state <> 2 AND available_at <= $1 AND (state = 0 OR attempts < $5)
+	ORDER BY available_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING id, payload, attempts, enqueued_at`,
+		// _available: when the next row falls due (or its lease ends).
+		next: `SELECT available_at FROM {t} WHERE state <> 2 ORDER BY available_at, id LIMIT 1`,
+
+		// Primary key. $1 id, $2 lease, $3 now: the lease must still hold.
+		ack: `DELETE FROM {t} WHERE id = $1 AND state = 1 AND lease = $2 AND available_at > $3`,
+		// $4 not-before, $5 reason, $6 attempt.
+		nack: `UPDATE {t} SET state = 0, available_at = $4, lease = 0, reason = $5
+WHERE id = $1 AND state = 1 AND lease = $2 AND available_at > $3 AND attempts = $6`,
+		// $4 reason.
+		dead: `UPDATE {t} SET state = 2, dead_at = $3, lease = 0, reason = $4
+WHERE id = $1 AND state = 1 AND lease = $2 AND available_at > $3`,
+		// $4 new deadline.
+		extend: `UPDATE {t} SET available_at = $4 WHERE id = $1 AND state = 1 AND lease = $2 AND available_at > $3`,
+		// _leased: end this handle's leases now. $1 now, $2 owner.
+		release: `UPDATE {t} SET available_at = $1, lease = 0 WHERE state = 1 AND available_at > $1 AND owner = $2`,
+
+		// _dead. $1 limit or NULL.
+		deadList: `SELECT id, payload, attempts, enqueued_at, dead_at, coalesce(reason, '') FROM {t}
+WHERE state = 2 ORDER BY id LIMIT $1`,
+		// Primary key. $1 id, $2 now.
+		requeue: `UPDATE {t} SET state = 0, attempts = 0, available_at = $2, lease = 0, owner = 0, dead_at = NULL, reason = NULL
+WHERE id = $1 AND state = 2`,
+		purge: `DELETE FROM {t} WHERE id = $1 AND state = 2`,
+
+		// _available (index-only when the visibility map allows): O(depth).
+		counts: `SELECT count(*) FILTER (WHERE available_at <= $1),
+	count(*) FILTER (WHERE state = 0 AND available_at > $1),
+	count(*) FILTER (WHERE state = 1 AND available_at > $1)
+FROM {t} WHERE state <> 2`,
+		deadCount: `SELECT count(*) FROM {t} WHERE state = 2`,
+		// Primary key: ids follow enqueue order, so the lowest live id is
+		// the oldest message.
+		oldest:       `SELECT enqueued_at FROM {t} WHERE state <> 2 ORDER BY id LIMIT 1`,
+		size:         `SELECT pg_total_relation_size($1::regclass)`,
+		boundedDepth: `SELECT count(*) FROM (SELECT 1 FROM {t} WHERE state <> 2 LIMIT $1) AS d`,
+		check:        `SELECT 1 FROM {t} WHERE false`,
+	}
+	r := strings.NewReplacer("{t}", table)
+	for _, p := range []*string{
+		&s.enqueue, &s.dedupeHolder, &s.sweep, &s.pick, &s.next, &s.ack, &s.nack, &s.dead, &s.extend,
+		&s.release, &s.deadList, &s.requeue, &s.purge, &s.counts, &s.deadCount, &s.oldest,
+		&s.boundedDepth, &s.check,
+	} {
+		*p = r.Replace(*p)
+	}
+	return s
+}
+
+// newBatch returns an empty batch; its statements run in one round trip
+// and, outside a caller's transaction, in one implicit transaction.
+func newBatch() *pgx.Batch { return &pgx.Batch{} }
