@@ -73,24 +73,41 @@ func (d *downstream) serveSetMode(w http.ResponseWriter, r *http.Request) {
 
 // serveOrder answers POST /demo/downstream/orders: the call the service makes.
 func (d *downstream) serveOrder(w http.ResponseWriter, r *http.Request) {
+	if !d.behave(w, r) {
+		return
+	}
+	d.received.Add(1)
+	writeJSON(w, http.StatusOK, map[string]string{"status": "accepted"})
+}
+
+// servePing answers GET /demo/downstream/ping, the readiness check's call:
+// it behaves like an order under the current mode but accepts nothing.
+func (d *downstream) servePing(w http.ResponseWriter, r *http.Request) {
+	if d.behave(w, r) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}
+}
+
+// behave applies the current mode to a request; false means it has
+// already been answered (or abandoned) and must not be accepted.
+func (d *downstream) behave(w http.ResponseWriter, r *http.Request) bool {
 	switch d.Mode() {
 	case "down":
 		writeError(w, http.StatusServiceUnavailable, "downstream is down")
-		return
+		return false
 	case "flaky":
 		if rand.IntN(2) == 0 {
 			writeError(w, http.StatusServiceUnavailable, "downstream is flaky")
-			return
+			return false
 		}
 	case "slow":
 		select {
 		case <-time.After(2 * time.Second):
 		case <-r.Context().Done():
-			return
+			return false
 		}
 	}
-	d.received.Add(1)
-	writeJSON(w, http.StatusOK, map[string]string{"status": "accepted"})
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -7,6 +7,11 @@ import (
 
 // endpoints is what the index page lists; each concern adds its own line.
 var endpoints = []struct{ Method, Path, What string }{
+	{"GET", "/livez?verbose", "liveness: restart me if this fails"},
+	{"GET", "/readyz?verbose", "readiness: send me traffic (the downstream check is non-critical: warn, still 200)"},
+	{"GET", "/startupz?verbose", "startup: have I finished starting"},
+	{"GET", "/healthz?verbose", "every check; add Accept: application/health+json for JSON, ?exclude=NAME to skip one"},
+	{"GET", "/readyz/downstream?verbose", "one check on its own"},
 	{"GET", "/metrics", "Prometheus text: opskit's metrics, Go runtime and process"},
 	{"GET", "/features", "feature usage report (?format=html|md|csv|json, ?period=30d)"},
 	{"POST", "/api/orders", `place an order: {"item": "book", "quantity": 2}, tenant in X-Tenant`},

@@ -22,6 +22,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/opskit/opskit/health"
 )
 
 func main() {
@@ -94,12 +96,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer closeLogged(log, "features", features)
 
+	checks, err := newHealth(cfg.dataDir, baseURL+"/demo/downstream/ping", telemetry, log)
+	if err != nil {
+		return err
+	}
+	defer checks.Close()
+
 	a := &app{
 		cfg:        cfg,
 		log:        log,
 		telemetry:  telemetry,
 		downstream: newDownstream(),
 		features:   features,
+		checks:     checks,
 		baseURL:    baseURL,
 	}
 	a.orders = newOrders(a.downstreamClient(), baseURL+"/demo/downstream/orders", features, log)
@@ -111,6 +120,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if err := checks.Start(); err != nil {
+		return err
+	}
 	log.Info("listening on " + baseURL)
 
 	workers, cancelWorkers := context.WithCancel(context.Background())
@@ -126,19 +138,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "drain_delay", cfg.drainDelay)
+	// Drain: readiness fails at once (liveness keeps passing) so the load
+	// balancer stops sending traffic, then the server shuts down.
+	log.Info("draining", "drain_delay", cfg.drainDelay)
 	cancelWorkers()
 	if demoDone != nil {
 		<-demoDone
 	}
-	select {
-	case <-time.After(cfg.drainDelay):
-	case err := <-serveErr:
-		return err
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.drainDelay+10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := checks.DrainAndShutdown(shutdownCtx, srv, cfg.drainDelay); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
@@ -152,6 +161,7 @@ type app struct {
 	telemetry  *telemetry
 	downstream *downstream
 	features   *features
+	checks     *health.Checker
 	orders     *orders
 	baseURL    string
 }
@@ -176,7 +186,9 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /metrics", a.telemetry.handler)
 	mux.HandleFunc("POST /api/orders", a.orders.serveCreate)
 	mux.Handle("GET /features", a.features.handler())
+	a.checks.Mount(mux)
 	mux.HandleFunc("GET /demo/downstream", a.downstream.serveStatus)
+	mux.HandleFunc("GET /demo/downstream/ping", a.downstream.servePing)
 	mux.HandleFunc("POST /demo/downstream", a.downstream.serveSetMode)
 	mux.HandleFunc("POST /demo/downstream/orders", a.downstream.serveOrder)
 	return mux

@@ -91,7 +91,7 @@ func do(t *testing.T, method, url, body string, header ...string) (int, string) 
 }
 
 func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
-	base, cmd, _ := startService(t, "-demo=false", "-drain-delay", "200ms")
+	base, cmd, _ := startService(t, "-demo=false", "-drain-delay", "2s")
 
 	code, body := get(t, base+"/metrics")
 	if code != 200 || !strings.Contains(body, "go_goroutines") {
@@ -123,9 +123,33 @@ func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("set mode down = %d %s", code, body)
 	}
 
+	// Health: the four probes, one check, exclude, JSON. The downstream is
+	// down and non-critical, so readiness is 200 with a warning.
+	for _, p := range []string{"/livez", "/startupz", "/healthz"} {
+		if code, body := get(t, base+p); code != 200 || body != "ok" {
+			t.Errorf("GET %s = %d %q, want 200 ok", p, code, body)
+		}
+	}
+	waitFor(t, "readiness to warn about the downstream", func() bool {
+		code, body := get(t, base+"/readyz?verbose")
+		return code == 200 && strings.Contains(body, "[!]downstream warn")
+	})
+	if code, body := get(t, base+"/readyz/downstream", "Accept", "application/health+json"); code != 200 || !strings.Contains(body, `"status":"warn"`) {
+		t.Errorf("/readyz/downstream as JSON = %d %s, want 200 with status warn", code, body)
+	}
+	if code, body := get(t, base+"/healthz?verbose&exclude=downstream&exclude=nosuch"); code != 200 ||
+		!strings.Contains(body, "[+]downstream excluded") || !strings.Contains(body, "nosuch") {
+		t.Errorf("/healthz with excludes = %d %q", code, body)
+	}
+
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
+	}
+	// Draining: readiness fails while liveness passes.
+	waitFor(t, "readiness to fail during the drain", func() bool { code, _ := get(t, base+"/readyz"); return code == 503 })
+	if code, _ := get(t, base+"/livez"); code != 200 {
+		t.Errorf("/livez during drain = %d, want 200", code)
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
@@ -136,6 +160,18 @@ func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatalf("service still running %v after SIGTERM", time.Since(start))
+	}
+}
+
+// waitFor polls a real process until cond holds; it fails after 20s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
