@@ -125,55 +125,81 @@ func addCoarse(ring []coarseSlot, idx int64, c counts) {
 	}
 }
 
-// fineSum sums the fine buckets of the window of length w ending at now.
-// Lock free; w <= fineSpan.
-func (s *series) fineSum(now int64, w time.Duration) counts {
-	last := now / int64(fineWidth)
-	first := last - int64(w/fineWidth) + 1
-	var c counts
-	for i := range s.fine {
-		sl := &s.fine[i]
-		if e := sl.epoch.Load(); e >= first && e <= last {
-			b := sl.bad.Load()
-			c.Total += sl.total.Load()
-			c.Bad += b
-		}
-	}
-	return c
-}
-
-// coarseSum sums ring buckets of width in [now-w, now]. Requires mu held.
-func coarseSum(ring []coarseSlot, width time.Duration, now int64, w time.Duration) counts {
-	last := now / int64(width)
-	first := last - int64(w/width) + 1
-	var c counts
-	n := last - first + 1
-	if n > int64(len(ring)) {
-		n = int64(len(ring))
-		first = last - n + 1
-	}
-	for idx := first; idx <= last; idx++ {
-		sl := &ring[idx%int64(len(ring))]
-		if sl.epoch == idx {
-			c.Total += sl.total
-			c.Bad += sl.bad
-		}
-	}
-	return c
-}
-
-// sumLocked returns the exact counts of the window of length w ending at
-// now, from the finest tier that spans it. The window is rounded up to
-// whole buckets and includes the current, partial one. Requires mu held
-// and foldAllLocked called for now.
-func (s *series) sumLocked(now int64, w time.Duration) counts {
+// tierOf returns the width of the finest tier that spans window w.
+func tierOf(w time.Duration) time.Duration {
 	switch {
 	case w <= fineSpan:
-		return s.fineSum(now, w)
+		return fineWidth
 	case w <= minuteSpan:
-		return coarseSum(s.minute[:], minuteWidth, now, roundUp(w, minuteWidth))
+		return minuteWidth
 	default:
-		return coarseSum(s.hour, hourWidth, now, roundUp(w, hourWidth))
+		return hourWidth
+	}
+}
+
+// ringLen is the number of buckets of the tier of the given width.
+func (s *series) ringLen(width time.Duration) int64 {
+	switch width {
+	case fineWidth:
+		return fineSlots
+	case minuteWidth:
+		return minuteSlots
+	}
+	return int64(len(s.hour))
+}
+
+// slotCounts returns what slot pos of the tier of the given width holds
+// for bucket idx, zero if it holds another bucket. Requires mu held.
+func (s *series) slotCounts(width time.Duration, pos, idx int64) counts {
+	switch width {
+	case fineWidth:
+		sl := &s.fine[pos]
+		if sl.epoch.Load() != idx {
+			return counts{}
+		}
+		b := sl.bad.Load() // bad before total: total >= bad in what we read
+		return counts{sl.total.Load(), b}
+	case minuteWidth:
+		if sl := &s.minute[pos]; sl.epoch == idx {
+			return counts{sl.total, sl.bad}
+		}
+	default:
+		if sl := &s.hour[pos]; sl.epoch == idx {
+			return counts{sl.total, sl.bad}
+		}
+	}
+	return counts{}
+}
+
+// bucket returns the counts of bucket idx of the tier of the given width.
+// Requires mu held.
+func (s *series) bucket(width time.Duration, idx int64) counts {
+	return s.slotCounts(width, idx%s.ringLen(width), idx)
+}
+
+// sumsLocked fills out[i] with the exact counts of the window ws[i] ending
+// at now, from the finest tier that spans it; ws must be sorted. A window
+// is rounded up to whole buckets and includes the current, partial one.
+// Each tier is walked once, newest bucket first, handing out the running
+// sum at each window's edge. Requires mu held and foldAllLocked called.
+func (s *series) sumsLocked(now int64, ws []time.Duration, out []counts) {
+	for i := 0; i < len(ws); {
+		width := tierOf(ws[i])
+		idx := now / int64(width)
+		n := s.ringLen(width)
+		pos := idx % n // walked backwards without a division per bucket
+		var run counts
+		var walked int64
+		for ; i < len(ws) && tierOf(ws[i]) == width; i++ {
+			for k := min(int64(roundUp(ws[i], width)/width), n); walked < k; walked++ {
+				run.add(s.slotCounts(width, pos, idx))
+				idx--
+				if pos--; pos < 0 {
+					pos = n - 1
+				}
+			}
+			out[i] = run
+		}
 	}
 }
 
@@ -187,10 +213,8 @@ func (s *series) hourlyLocked(now int64, n int) []counts {
 	last := now / int64(hourWidth)
 	out := make([]counts, n)
 	for i := range out {
-		idx := last - int64(n-1-i)
-		sl := &s.hour[idx%int64(len(s.hour))]
-		if idx >= 0 && sl.epoch == idx {
-			out[i] = counts{sl.total, sl.bad}
+		if idx := last - int64(n-1-i); idx >= 0 {
+			out[i] = s.bucket(hourWidth, idx)
 		}
 	}
 	return out

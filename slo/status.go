@@ -86,14 +86,16 @@ func (in *indicator) computeStatus(now time.Time) Status {
 	}
 	ns := now.UnixNano()
 	s := in.s
+	sums := make([]counts, len(in.windows))
 	s.mu.Lock()
 	s.foldAllLocked()
+	s.sumsLocked(ns, in.windows, sums)
+	s.mu.Unlock()
 	for i, w := range in.windows {
-		c := s.sumLocked(ns, w)
+		c := sums[i]
 		ratio, burn := burnRate(c, in.target)
 		st.Windows[i] = WindowStatus{Window: w, Total: c.Total, Bad: c.Bad, ErrorRatio: ratio, BurnRate: burn}
 	}
-	s.mu.Unlock()
 	st.Budget = budgetOf(st.Windows[len(st.Windows)-1], in.target)
 	hour, _ := st.Window(time.Hour)
 	st.TimeToExhaustion = timeToExhaustion(st.Budget.Remaining, hour.BurnRate, in.obj.Period)
