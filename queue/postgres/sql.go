@@ -61,7 +61,7 @@ WHERE id = $1 AND state = 1 AND lease = $2 AND available_at > $3`,
 		// _dead. $1 limit or NULL.
 		deadList: `SELECT id, payload, attempts, enqueued_at, dead_at, coalesce(reason, '') FROM {t}
 WHERE state = 2 ORDER BY id LIMIT $1`,
-		// Primary key. $1 id, $2 now.
+		// _dead (or the primary key). $1 id, $2 now.
 		requeue: `UPDATE {t} SET state = 0, attempts = 0, available_at = $2, lease = 0, owner = 0, dead_at = NULL, reason = NULL
 WHERE id = $1 AND state = 2`,
 		purge: `DELETE FROM {t} WHERE id = $1 AND state = 2`,

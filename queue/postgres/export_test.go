@@ -1,0 +1,35 @@
+package postgres
+
+import "time"
+
+// PlanTarget is a statement with sample arguments and the index it must
+// run on, for TestQueryPlansUseIndexes.
+type PlanTarget struct {
+	Name, SQL, Index string
+	Args             []any
+}
+
+// PlanTargets lists q's statements that run per message or per scrape.
+func PlanTargets(q *Queue) []PlanTarget {
+	s, t := q.sql, q.cfg.table
+	now := time.Now()
+	idx := func(suffix string) string { return t + "_" + suffix }
+	return []PlanTarget{
+		{"sweep", s.sweep, idx("leased"), []any{now, 3}},
+		{"pick", s.pick, idx("available"), []any{now, now, int64(1), int64(1), 3}},
+		{"next", s.next, idx("available"), nil},
+		{"ack", s.ack, t + "_pkey", []any{int64(1), int64(1), now}},
+		{"nack", s.nack, t + "_pkey", []any{int64(1), int64(1), now, now, "r", 1}},
+		{"dead", s.dead, t + "_pkey", []any{int64(1), int64(1), now, "r"}},
+		{"extend", s.extend, t + "_pkey", []any{int64(1), int64(1), now, now}},
+		{"release", s.release, idx("leased"), []any{now, int64(1)}},
+		{"dedupeHolder", s.dedupeHolder, idx("dedupe"), []any{[]byte("k")}},
+		{"deadList", s.deadList, idx("dead"), []any{int64(10)}},
+		{"requeue", s.requeue, idx("dead"), []any{int64(1), now}},
+		{"purge", s.purge, idx("dead"), []any{int64(1)}},
+		{"counts", s.counts, idx("available"), []any{now}},
+		{"deadCount", s.deadCount, idx("dead"), nil},
+		{"oldest", s.oldest, t + "_pkey", nil},
+		{"boundedDepth", s.boundedDepth, idx("available"), []any{int64(10)}},
+	}
+}
