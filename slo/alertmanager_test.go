@@ -21,7 +21,7 @@ func TestRealAlertmanager(t *testing.T) {
 	bin, err := exec.LookPath("prometheus-alertmanager")
 	if err != nil {
 		if bin, err = exec.LookPath("alertmanager"); err != nil {
-			t.Skip("Alertmanager not installed (Debian package prometheus-alertmanager): skipping the real Alertmanager test")
+			componentMissing(t, "Alertmanager not installed (Debian package prometheus-alertmanager): skipping the real Alertmanager test")
 		}
 	}
 	dir := t.TempDir()

@@ -16,9 +16,19 @@ func promtool(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Skip("promtool not installed (Debian package prometheus): skipping the rule checks")
+		componentMissing(t, "promtool not installed (Debian package prometheus): skipping the rule checks")
 	}
 	return p
+}
+
+// componentMissing skips a test that needs a system component, or fails it
+// when CI (OPSKIT_REQUIRE_COMPONENTS=1) promised the component is there.
+func componentMissing(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("OPSKIT_REQUIRE_COMPONENTS") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
 
 func runPromtool(t *testing.T, dir string, args ...string) {
