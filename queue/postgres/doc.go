@@ -1,0 +1,123 @@
+// Package postgres is the durable queue of package queue stored in
+// PostgreSQL, for services that run as several replicas or outgrow one
+// machine's disk. A *Queue implements queue.Backend, so queue.StartWorker,
+// queue.HealthCheck and the queuetest conformance suite work on it
+// unchanged; EnqueueTx adds what a local file cannot: enqueueing in the
+// same transaction as the service's own writes.
+//
+//	package main
+//
+//	import (
+//		"context"
+//		"log"
+//		"os"
+//		"time"
+//
+//		"github.com/jackc/pgx/v5/pgxpool"
+//
+//		"github.com/opskit/opskit/queue"
+//		"github.com/opskit/opskit/queue/postgres"
+//	)
+//
+//	func main() {
+//		ctx := context.Background()
+//		pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		defer pool.Close() // last: deferred calls run last first
+//
+//		if err := postgres.Migrate(ctx, pool); err != nil { // idempotent
+//			log.Fatal(err)
+//		}
+//		q, err := postgres.Open(ctx, pool)
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		defer q.Close() // after the worker, before the pool
+//
+//		w, err := queue.StartWorker(q, func(ctx context.Context, m *queue.Message) error {
+//			log.Printf("deliver %s: %s", m.ID, m.Payload)
+//			return nil // an error would nack: redelivery after backoff
+//		}, queue.WorkerConfig{Concurrency: 4, Visibility: time.Minute})
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		defer w.Close()
+//
+//		id, err := q.Enqueue(ctx, []byte(`{"item":"book"}`))
+//		if err != nil {
+//			log.Fatal(err) // not stored; when err is nil the row is committed
+//		}
+//		log.Println("queued", id)
+//	}
+//
+// # Schema
+//
+// Migrate creates a schema (default "opskit"), a table (default "queue")
+// and a "<table>_migrations" table recording the versioned steps applied;
+// it is explicit, idempotent, and serialised across processes by an
+// advisory lock. Open refuses a table that is not migrated
+// (ErrNotMigrated). One row is one message: its state (ready, leased,
+// dead), available_at (the not-before time of a ready row, the lease
+// deadline of a leased one), attempts, lease token, payload and dedupe
+// key. The indexes, each checked against its statements by a test with
+// EXPLAIN:
+//
+//   - <table>_available (available_at, id) WHERE state <> dead: the lease
+//     query, the next due time, the counts of Stats;
+//   - <table>_leased (available_at) WHERE state = leased: expired leases,
+//     and releasing a closed handle's leases;
+//   - <table>_dead (id) WHERE state = dead: listing dead letters;
+//   - <table>_dedupe UNIQUE (dedupe_key) WHERE dedupe_key IS NOT NULL;
+//   - the primary key: Ack, Nack, Extend and the oldest message's age.
+//
+// # Leases and time
+//
+// Receive leases the first due row with SELECT ... FOR UPDATE SKIP
+// LOCKED in the same statement that marks it leased, so concurrent
+// consumers in any number of processes never take the same row, and
+// never wait on each other. A lease is a deadline and a random token in
+// the row, not a lock held by a connection: a consumer that dies keeps
+// its messages hidden until their deadline, then they are delivered
+// again, and its token can no longer settle them (queue.ErrLeaseLost).
+// Close releases the handle's own leases at once.
+//
+// Every time decision (not-before times, lease deadlines, backoff, ages)
+// uses the Queue's clock (WithClock) and is passed to PostgreSQL as a
+// parameter; the database's now() is never used. Processes sharing a
+// table should have clocks that agree far more closely than the
+// visibility timeout.
+//
+// # Waiting
+//
+// Enqueue sends NOTIFY on a channel named after the table (at commit, for
+// EnqueueTx); each Queue LISTENs on one connection taken out of the pool
+// and wakes its waiting receivers. While nothing is due, Receive also
+// wakes when the queue's clock reaches the next due time and, as a
+// safety net, after the poll interval of wall-clock time (WithPollInterval,
+// default 1s): one indexed query per idle receiver per interval.
+//
+// # Concurrency
+//
+// A Queue is safe for concurrent use. One goroutine, the listener,
+// belongs to each Queue; Close stops it and waits for calls in progress.
+// Close the Queue before the pool. Metrics are atomics read at collection
+// time, except the gauges (depth, dead, oldest age, bytes), which query the
+// table when collected.
+//
+// # Defaults
+//
+// Schema "opskit", table "queue", queue.DefaultRetryPolicy (ten attempts,
+// 1s doubling to 5m), payloads up to 16 MiB, poll interval 1s, the real
+// clock, otel.GetMeterProvider(), slog.Default().
+//
+// # Errors
+//
+// The sentinels of package queue: ErrClosed, ErrEmpty, ErrDuplicate,
+// ErrLeaseLost, ErrNotFound, ErrBacklog; plus ErrNotMigrated. Database
+// errors are wrapped with the operation and the table, and keep matching
+// context.Canceled and context.DeadlineExceeded. Bad options and inputs are
+// errors naming the field and the value. The queue never answers
+// queue.ErrFull: space is the database's to manage.
+package postgres

@@ -1,0 +1,111 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/opskit/opskit/queue"
+	"github.com/opskit/opskit/queue/postgres"
+)
+
+// Names are checked before any SQL is built from them.
+func ExampleValidIdentifier() {
+	fmt.Println(postgres.ValidIdentifier("orders_queue"))
+	fmt.Println(postgres.ValidIdentifier("Orders"))
+	// Output:
+	// <nil>
+	// name "Orders" has 'O' at byte 0, want lower-case letters, digits (not first) and underscores
+}
+
+// Open on a table that Migrate has not created says so, and nothing else
+// runs. This example needs a database, so it has no checked output: go
+// test compiles it but does not run it (the package's tests run the same
+// calls against a real PostgreSQL).
+func ExampleOpen() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("OPSKIT_POSTGRES_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+
+	q, err := postgres.Open(ctx, pool, postgres.WithSchema("shop"), postgres.WithTable("orders"))
+	if errors.Is(err, postgres.ErrNotMigrated) {
+		if err = postgres.Migrate(ctx, pool, postgres.WithSchema("shop"), postgres.WithTable("orders")); err == nil {
+			q, err = postgres.Open(ctx, pool, postgres.WithSchema("shop"), postgres.WithTable("orders"))
+		}
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer q.Close()
+
+	if _, err := q.Enqueue(ctx, []byte("order 42"), queue.WithDedupeKey("order-42")); err != nil {
+		log.Fatal(err)
+	}
+	m, err := q.Receive(ctx, 30*time.Second)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s attempt %d\n", m.Payload, m.Attempt)
+	if err := q.Ack(ctx, m); err != nil {
+		log.Fatal(err) // queue.ErrLeaseLost: the lease expired, someone else has it
+	}
+}
+
+// EnqueueTx stores the message in the caller's transaction: the order row
+// and its message commit together or not at all. Compile-only, like
+// ExampleOpen, because it needs a database.
+func ExampleQueue_EnqueueTx() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("OPSKIT_POSTGRES_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	q, err := postgres.Open(ctx, pool)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer q.Close()
+
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO orders (id, item) VALUES ($1, $2)`, 42, "book"); err != nil {
+			return err
+		}
+		_, err := q.EnqueueTx(ctx, tx, []byte(`{"order":42}`), queue.WithDedupeKey("order-42"))
+		return err
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// A readiness check that stays cheap however long the backlog grows.
+// Compile-only: it needs a database.
+func ExampleQueue_HealthCheck() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("OPSKIT_POSTGRES_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	q, err := postgres.Open(ctx, pool)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer q.Close()
+
+	check := q.HealthCheck(10_000, 15*time.Minute) // register with health.Checker
+	var backlog *queue.BacklogError
+	if err := check(ctx); errors.As(err, &backlog) {
+		fmt.Println("backlog:", backlog.Depth, backlog.OldestAge)
+	}
+}
