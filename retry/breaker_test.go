@@ -1,0 +1,263 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+func ok(context.Context) error   { return nil }
+func fail(context.Context) error { return errBoom }
+
+func newTestBreaker(t *testing.T, s BreakerSettings) *Breaker {
+	t.Helper()
+	b, err := NewBreaker(s, WithName("db"))
+	if err != nil {
+		t.Fatalf("NewBreaker: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+func TestBreakerTripsOnFailureRatioWithMinVolume(t *testing.T) {
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 10, FailureRatio: 0.5, OpenTimeout: time.Hour})
+	ctx := context.Background()
+	// 9 failures: below the minimum volume, stays closed.
+	for range 9 {
+		_ = b.Execute(ctx, fail)
+	}
+	if s := b.State(); s != StateClosed {
+		t.Fatalf("after 9 failures (min volume 10): %v, want closed", s)
+	}
+	_ = b.Execute(ctx, fail) // 10 completed, all failed
+	if s := b.State(); s != StateOpen {
+		t.Fatalf("after 10 failures: %v, want open", s)
+	}
+	called := false
+	err := b.Execute(ctx, func(context.Context) error { called = true; return nil })
+	if called {
+		t.Fatal("open breaker called the function")
+	}
+	if !errors.Is(err, ErrCircuitOpen) || !errors.Is(err, gobreaker.ErrOpenState) {
+		t.Fatalf("open breaker returned %v, want ErrCircuitOpen and gobreaker.ErrOpenState", err)
+	}
+	var oe *OpenError
+	if !errors.As(err, &oe) || oe.Breaker != "db" || oe.State != StateOpen {
+		t.Fatalf("OpenError = %+v, want breaker db, open", oe)
+	}
+	if err := b.Check(ctx); !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("Check = %v, want ErrCircuitOpen", err)
+	}
+}
+
+func TestBreakerStaysClosedBelowRatio(t *testing.T) {
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 10, FailureRatio: 0.5})
+	ctx := context.Background()
+	for i := range 40 {
+		if i%3 == 0 { // a third fail
+			_ = b.Execute(ctx, fail)
+		} else {
+			_ = b.Execute(ctx, ok)
+		}
+	}
+	if s := b.State(); s != StateClosed {
+		t.Fatalf("a third failing: %v, want closed", s)
+	}
+	if err := b.Check(ctx); err != nil {
+		t.Fatalf("Check = %v, want nil", err)
+	}
+}
+
+func TestBreakerIgnoresCallerCancellation(t *testing.T) {
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, FailureRatio: 0.01})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 10 {
+		err := b.Execute(ctx, func(ctx context.Context) error { return ctx.Err() })
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Execute = %v, want the caller's Canceled back", err)
+		}
+	}
+	if s := b.State(); s != StateClosed {
+		t.Fatalf("after cancelled calls: %v, want closed", s)
+	}
+	c := b.Counts()
+	if c.TotalFailures != 0 || c.TotalSuccesses != 0 || c.TotalExclusions != 10 {
+		t.Fatalf("counts %+v, want 10 exclusions only", c)
+	}
+}
+
+func TestBreakerIsFailureClassifier(t *testing.T) {
+	errNotFound := errors.New("not found")
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, IsFailure: func(err error) bool { return !errors.Is(err, errNotFound) }})
+	for range 5 {
+		if err := b.Execute(context.Background(), func(context.Context) error { return errNotFound }); err != errNotFound {
+			t.Fatalf("Execute = %v, want errNotFound passed through", err)
+		}
+	}
+	if s := b.State(); s != StateClosed {
+		t.Fatalf("after not-found errors: %v, want closed", s)
+	}
+}
+
+func TestBreakerHalfOpenProbeCloses(t *testing.T) {
+	// A 1ns open timeout expires before the next call: gobreaker reads
+	// the wall clock, which always moves on between two calls.
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Nanosecond})
+	var mu sync.Mutex
+	var changes []string
+	b.OnStateChange(func(c StateChange) {
+		mu.Lock()
+		changes = append(changes, fmt.Sprintf("%v->%v", c.From, c.To))
+		mu.Unlock()
+	})
+	ctx := context.Background()
+	_ = b.Execute(ctx, fail) // trips
+	for b.State() != StateHalfOpen {
+	}
+	if err := b.Execute(ctx, ok); err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if s := b.State(); s != StateClosed {
+		t.Fatalf("after a good probe: %v, want closed", s)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got, want := strings.Join(changes, " "), "closed->open open->half-open half-open->closed"; got != want {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}
+
+// TestBreakerListenerReadingStateDoesNotDeadlock is gobreaker issue 37:
+// a listener that reads the breaker would deadlock under gobreaker's own
+// OnStateChange, which runs with its mutex held.
+func TestBreakerListenerReadingStateDoesNotDeadlock(t *testing.T) {
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Hour})
+	var seen []State
+	var counts []gobreaker.Counts
+	b.OnStateChange(func(c StateChange) {
+		seen = append(seen, b.State())
+		counts = append(counts, b.Counts())
+		// Even calling through the breaker from the listener must work.
+		_ = b.Execute(context.Background(), ok)
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = b.Execute(context.Background(), fail)
+	}()
+	<-done // a deadlock would hang here (and the test binary times out)
+	if len(seen) != 1 || seen[0] != StateOpen {
+		t.Fatalf("listener saw %v, want [open]", seen)
+	}
+}
+
+func TestBreakerListenerPanicIsContained(t *testing.T) {
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Hour})
+	heard := false
+	b.OnStateChange(func(StateChange) { panic("listener bug") })
+	b.OnStateChange(func(StateChange) { heard = true })
+	_ = b.Execute(context.Background(), fail)
+	if !heard {
+		t.Fatal("a panicking listener stopped the next one")
+	}
+}
+
+func TestBreakerEventsInOrderUnderConcurrency(t *testing.T) {
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Nanosecond})
+	var mu sync.Mutex
+	var last State = StateClosed
+	bad := 0
+	b.OnStateChange(func(c StateChange) {
+		mu.Lock()
+		if c.From != last {
+			bad++
+		}
+		last = c.To
+		mu.Unlock()
+	})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				if (i+g)%2 == 0 {
+					_ = b.Execute(context.Background(), fail)
+				} else {
+					_ = b.Execute(context.Background(), ok)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	_ = b.State()
+	mu.Lock()
+	defer mu.Unlock()
+	if bad != 0 {
+		t.Fatalf("%d events did not start from the previous event's state", bad)
+	}
+}
+
+func TestBreakerSettingsValidation(t *testing.T) {
+	for _, s := range []BreakerSettings{{Window: -1}, {Buckets: -1}, {FailureRatio: 1.5}, {OpenTimeout: -time.Second}} {
+		if _, err := NewBreaker(s); err == nil || !strings.Contains(err.Error(), "BreakerSettings.") {
+			t.Errorf("NewBreaker(%+v) = %v, want an error naming the field", s, err)
+		}
+	}
+	if _, err := NewBreakers(BreakerSettings{}, -1); err == nil {
+		t.Error("NewBreakers accepted size -1")
+	}
+}
+
+func TestBreakerSuccessAllocatesNothing(t *testing.T) {
+	b := newTestBreaker(t, BreakerSettings{})
+	ctx := context.Background()
+	if n := testing.AllocsPerRun(200, func() { _ = b.Execute(ctx, ok) }); n != 0 {
+		t.Errorf("Execute allocates %v times, want 0", n)
+	}
+	open := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Hour})
+	_ = open.Execute(ctx, fail)
+	if n := testing.AllocsPerRun(200, func() { _ = open.Execute(ctx, ok) }); n != 0 {
+		t.Errorf("rejecting allocates %v times, want 0", n)
+	}
+}
+
+func TestBreakersPerKeyBoundedByLRU(t *testing.T) {
+	bs, err := NewBreakers(BreakerSettings{MinRequests: 1, OpenTimeout: time.Hour}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	var events []string
+	bs.OnStateChange(func(c StateChange) { events = append(events, c.Breaker+":"+c.To.String()) })
+	ctx := context.Background()
+	a := bs.Get("a.example")
+	if bs.Get("a.example") != a {
+		t.Fatal("Get returned a different breaker for the same key")
+	}
+	_ = a.Execute(ctx, fail)
+	if s := bs.Get("b.example").State(); s != StateClosed {
+		t.Fatalf("b's state %v, want closed: breakers must be independent", s)
+	}
+	if err := bs.Check(ctx); err == nil || !errors.Is(err, ErrCircuitOpen) || !strings.Contains(err.Error(), "a.example") {
+		t.Fatalf("Check = %v, want it to name a.example", err)
+	}
+	if got := fmt.Sprint(bs.States()); got != "map[a.example:open b.example:closed]" {
+		t.Fatalf("States = %s", got)
+	}
+	bs.Get("c.example") // evicts a.example, the least recently used
+	if got := len(bs.States()); got != 2 {
+		t.Fatalf("%d breakers kept, want 2", got)
+	}
+	if bs.Get("a.example") == a {
+		t.Fatal("an evicted breaker came back")
+	}
+	if len(events) != 1 || events[0] != "a.example:open" {
+		t.Fatalf("set listener heard %v, want [a.example:open]", events)
+	}
+}
