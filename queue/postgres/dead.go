@@ -48,12 +48,8 @@ func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]queue.DeadLetter,
 func (q *Queue) Requeue(ctx context.Context, id queue.ID) error {
 	err := q.deadOp(ctx, "requeue", q.sql.requeue, id, q.now())
 	if err == nil {
-		b := newBatch()
-		b.Queue(q.sql.notify, q.names.channel)
-		if err := q.pool.SendBatch(ctx, b).Close(); err != nil {
-			q.cfg.log.Warn("postgres: notify after requeue failed", "table", q.names.plain, "err", err)
-		}
 		q.wake()
+		q.notifySoon()
 	}
 	return err
 }

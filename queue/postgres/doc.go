@@ -91,17 +91,24 @@
 //
 // # Waiting
 //
-// Enqueue sends NOTIFY on a channel named after the table (at commit, for
-// EnqueueTx); each Queue LISTENs on one connection taken out of the pool
-// and wakes its waiting receivers. While nothing is due, Receive also
-// wakes when the queue's clock reaches the next due time and, as a
-// safety net, after the poll interval of wall-clock time (WithPollInterval,
-// default 1s): one indexed query per idle receiver per interval.
+// Each Queue LISTENs on a channel named after the table, on one
+// connection taken out of the pool, and wakes its waiting receivers on
+// every notification. After an Enqueue commits, the Queue wakes its own
+// receivers at once and its notifier goroutine sends one NOTIFY for all
+// the enqueues since its last one; EnqueueTx puts the NOTIFY in the
+// caller's transaction, so it is sent at commit. (A NOTIFY in every
+// enqueue's own transaction would serialise concurrent producers' commits
+// on PostgreSQL's notification lock: about 1.5k instead of 4k commits/s
+// here.) While nothing is due, Receive also wakes when the queue's clock
+// reaches the next due time and, as a safety net, after the poll interval
+// of wall-clock time (WithPollInterval, default 1s): one indexed query per
+// idle receiver per interval.
 //
 // # Concurrency
 //
-// A Queue is safe for concurrent use. One goroutine, the listener,
-// belongs to each Queue; Close stops it and waits for calls in progress.
+// A Queue is safe for concurrent use. Two goroutines, the listener and
+// the notifier, belong to each Queue; Close stops them and waits for calls
+// in progress.
 // Close the Queue before the pool. Metrics are atomics read at collection
 // time, except the gauges (depth, dead, oldest age, bytes), which query the
 // table when collected.

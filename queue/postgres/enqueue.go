@@ -21,16 +21,20 @@ type batcher interface {
 // Enqueue stores payload and returns its id once the row is committed.
 // With a dedupe key held by a stored message (ready, delayed, in flight or
 // dead) it stores nothing and returns that message's id and an error
-// matching queue.ErrDuplicate. Waiting receivers, in every process, are
-// notified.
+// matching queue.ErrDuplicate. Waiting receivers are woken: this Queue's
+// at once, other processes' by a NOTIFY that the Queue's notifier sends
+// after the commit, one for any number of enqueues made meanwhile (a
+// NOTIFY inside each enqueue's own transaction would serialise the
+// commits of concurrent producers on PostgreSQL's notification lock).
 func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...queue.EnqueueOption) (queue.ID, error) {
 	if err := q.begin(); err != nil {
 		return 0, err
 	}
 	defer q.ops.Done()
-	id, err := q.enqueue(ctx, q.pool, payload, opts)
+	id, err := q.enqueue(ctx, q.pool, payload, opts, false)
 	if err == nil {
 		q.wake()
+		q.notifySoon()
 	}
 	return id, err
 }
@@ -41,7 +45,9 @@ func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...queue.Enque
 // is reserved at once; on rollback it is never used. A duplicate dedupe
 // key returns the holder's id and queue.ErrDuplicate without aborting tx;
 // if the holder is itself uncommitted in another transaction, EnqueueTx
-// waits for that transaction to end.
+// waits for that transaction to end. The NOTIFY is part of tx, so that
+// receivers wake when it commits and not before; it takes PostgreSQL's
+// notification lock at commit.
 func (q *Queue) EnqueueTx(ctx context.Context, tx pgx.Tx, payload []byte, opts ...queue.EnqueueOption) (queue.ID, error) {
 	if tx == nil {
 		return 0, errors.New("postgres: EnqueueTx needs a transaction")
@@ -50,10 +56,12 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx pgx.Tx, payload []byte, opts .
 		return 0, err
 	}
 	defer q.ops.Done()
-	return q.enqueue(ctx, tx, payload, opts)
+	return q.enqueue(ctx, tx, payload, opts, true)
 }
 
-func (q *Queue) enqueue(ctx context.Context, db batcher, payload []byte, opts []queue.EnqueueOption) (queue.ID, error) {
+// enqueue inserts the row, with a NOTIFY in the same round trip and
+// transaction when notify is set.
+func (q *Queue) enqueue(ctx context.Context, db batcher, payload []byte, opts []queue.EnqueueOption, notify bool) (queue.ID, error) {
 	c := queue.NewEnqueueConfig(opts...)
 	if err := c.Validate(); err != nil {
 		return 0, fmt.Errorf("postgres: %w", err)
@@ -79,20 +87,11 @@ func (q *Queue) enqueue(ctx context.Context, db batcher, payload []byte, opts []
 	// A holder of the key can be acked between the insert that conflicts
 	// and the look-up of its id; then the insert is tried again.
 	for range 3 {
-		b := newBatch()
-		b.Queue(q.sql.enqueue, due, now, key, payload)
-		b.Queue(q.sql.notify, q.names.channel)
-		br := db.SendBatch(ctx, b)
-		var id int64
-		err := br.QueryRow().Scan(&id)
+		id, err := q.insert(ctx, db, notify, due, now, key, payload)
 		if err == nil {
-			if err = br.Close(); err != nil {
-				return 0, q.fail("enqueue", err)
-			}
 			q.enqueued.Add(1)
 			return queue.ID(id), nil
 		}
-		br.Close()
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return 0, q.fail("enqueue", err)
 		}
@@ -106,4 +105,23 @@ func (q *Queue) enqueue(ctx context.Context, db batcher, payload []byte, opts []
 		}
 	}
 	return 0, fmt.Errorf("postgres: enqueue on %s: dedupe key %q kept changing hands", q.names.plain, c.DedupeKey)
+}
+
+// insert runs the INSERT (and the NOTIFY when notify is set) and returns
+// the new id; pgx.ErrNoRows means the dedupe key is taken.
+func (q *Queue) insert(ctx context.Context, db batcher, notify bool, args ...any) (int64, error) {
+	var id int64
+	if !notify {
+		err := db.QueryRow(ctx, q.sql.enqueue, args...).Scan(&id)
+		return id, err
+	}
+	b := newBatch()
+	b.Queue(q.sql.enqueue, args...)
+	b.Queue(q.sql.notify, q.names.channel)
+	br := db.SendBatch(ctx, b)
+	err := br.QueryRow().Scan(&id)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return id, err
 }

@@ -79,3 +79,30 @@ func closeConn(conn *pgx.Conn) {
 	defer cancel()
 	_ = conn.Close(ctx) // the connection is discarded either way
 }
+
+// notifySoon asks the notifier to send one NOTIFY; requests made while one
+// is pending or in flight share it.
+func (q *Queue) notifySoon() {
+	select {
+	case q.notifyCh <- struct{}{}:
+	default:
+	}
+}
+
+// notifier sends the NOTIFYs that notifySoon asks for, each in its own
+// short transaction, until ctx ends. A NOTIFY that fails costs other
+// processes at most a poll interval of latency, so it is logged at debug
+// level only.
+func (q *Queue) notifier(ctx context.Context) {
+	defer q.bg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.notifyCh:
+		}
+		if _, err := q.pool.Exec(ctx, q.sql.notify, q.names.channel); err != nil && ctx.Err() == nil {
+			q.cfg.log.Debug("postgres: queue NOTIFY failed", "table", q.names.plain, "err", err)
+		}
+	}
+}

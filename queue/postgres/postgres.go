@@ -36,8 +36,10 @@ type Queue struct {
 	wakeMu sync.Mutex    // guards wakeCh
 	wakeCh chan struct{} // closed and replaced when something may be ready
 
+	notifyCh chan struct{} // a NOTIFY is wanted; capacity 1
+
 	stopListen context.CancelFunc
-	bg         sync.WaitGroup // the listener goroutine
+	bg         sync.WaitGroup // the listener and notifier goroutines
 }
 
 var _ queue.Backend = (*Queue)(nil)
@@ -46,8 +48,8 @@ var _ queue.Backend = (*Queue)(nil)
 // which Migrate must have created: otherwise the error matches
 // ErrNotMigrated. The pool stays the caller's: close the Queue before the
 // pool. Open takes one connection out of the pool for LISTEN (it no longer
-// counts against the pool's MaxConns) and starts the goroutine that waits
-// on it; Close stops it.
+// counts against the pool's MaxConns) and starts two goroutines, one
+// waiting for notifications on it and one sending them; Close stops both.
 func Open(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Queue, error) {
 	if pool == nil {
 		return nil, errors.New("postgres: Open needs a pool")
@@ -59,6 +61,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Queue, erro
 	q := &Queue{
 		pool: pool, cfg: cfg, names: newNames(cfg.schema, cfg.table),
 		owner: int64(rand.Uint64() >> 1), done: make(chan struct{}), wakeCh: make(chan struct{}),
+		notifyCh: make(chan struct{}, 1),
 	}
 	q.sql = newStatements(q.names.table)
 	if err := checkVersion(ctx, pool, q.names); err != nil {
@@ -74,8 +77,9 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Queue, erro
 	}
 	lctx, stop := context.WithCancel(context.Background())
 	q.stopListen = stop
-	q.bg.Add(1)
+	q.bg.Add(2)
 	go q.listen(lctx, conn)
+	go q.notifier(lctx)
 	return q, nil
 }
 

@@ -291,3 +291,37 @@ func TestMetricsReportTheTable(t *testing.T) {
 		t.Errorf("opskit.queue.bytes = %v, want > 0", got["opskit.queue.bytes"])
 	}
 }
+
+// TestReceiveWakesOnAnotherProcesssEnqueue parks a receiver with an hour's
+// poll interval and a clock that never moves: only the NOTIFY sent after
+// another Queue's Enqueue can wake it. The context bounds a broken run; it
+// is not what the test waits for.
+func TestReceiveWakesOnAnotherProcesssEnqueue(t *testing.T) {
+	pool := newPool(t, 4)
+	schema := migrated(t, pool)
+	clk := clock.NewFake(start)
+	consumer := open(t, newPool(t, 2), schema, clk, postgres.WithPollInterval(time.Hour))
+	producer := open(t, pool, schema, clk)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A message due in a day makes the parked receiver arm a clock timer,
+	// which tells the test it is parked.
+	if _, err := producer.Enqueue(ctx, []byte("tomorrow"), queue.WithDelay(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		m, err := consumer.Receive(ctx, time.Minute)
+		if err == nil && string(m.Payload) != "hello" {
+			err = errors.New("wrong payload " + string(m.Payload))
+		}
+		got <- err
+	}()
+	clk.WaitForTimers(1)
+	if _, err := producer.Enqueue(ctx, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("Receive on the other Queue: %v", err)
+	}
+}
