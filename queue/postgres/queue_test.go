@@ -18,6 +18,9 @@ import (
 
 var start = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// Allocation budgets of TestHotPathAllocations.
+const enqueueAllocs, cycleAllocs = 50, 65
+
 // TestQueryPlansUseIndexes checks that every per-message and per-scrape
 // statement runs on its index over a table of 20,000 analysed rows (most
 // due, some leased, some dead), with sequential scans priced out: a plan
@@ -323,5 +326,35 @@ func TestReceiveWakesOnAnotherProcesssEnqueue(t *testing.T) {
 	}
 	if err := <-got; err != nil {
 		t.Fatalf("Receive on the other Queue: %v", err)
+	}
+}
+
+// TestHotPathAllocations bounds the allocations of one Enqueue and of one
+// TryReceive+Ack, most of which are pgx's own (encoding, result reading).
+// The budgets sit a little above what was measured (Enqueue 41,
+// TryReceive+Ack 53), to catch a regression such as a per-call batch or
+// statement string.
+func TestHotPathAllocations(t *testing.T) {
+	pool := newPool(t, 2)
+	q := open(t, pool, migrated(t, pool), clock.NewFake(start))
+	ctx := context.Background()
+	payload := make([]byte, 1024)
+	enq := testing.AllocsPerRun(50, func() {
+		if _, err := q.Enqueue(ctx, payload); err != nil {
+			t.Fatal(err)
+		}
+	})
+	cycle := testing.AllocsPerRun(50, func() {
+		m, err := q.TryReceive(ctx, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Ack(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("allocations: Enqueue %.0f, TryReceive+Ack %.0f", enq, cycle)
+	if enq > enqueueAllocs || cycle > cycleAllocs {
+		t.Fatalf("allocations: Enqueue %.0f (budget %d), TryReceive+Ack %.0f (budget %d)", enq, enqueueAllocs, cycle, cycleAllocs)
 	}
 }
