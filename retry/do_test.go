@@ -88,9 +88,9 @@ func TestDoExhaustedReturnsTypedError(t *testing.T) {
 	done := runAsync(func() error {
 		return r.Do(context.Background(), func(context.Context) error { return errBoom })
 	})
-	for range 2 {
+	for _, d := range []time.Duration{time.Millisecond, 2 * time.Millisecond} {
 		fake.WaitForTimers(1)
-		fake.Advance(time.Second)
+		fake.Advance(d) // exactly: a longer step could also fire the next wait
 	}
 	err := <-done
 	var re *Error
@@ -242,9 +242,9 @@ func TestDoBudgetExhaustedDuringOutage(t *testing.T) {
 	fail := func(context.Context) error { calls.Add(1); return errBoom }
 	// First call: two retries spend both tokens.
 	done := runAsync(func() error { return r.Do(context.Background(), fail) })
-	for range 2 {
+	for _, d := range []time.Duration{time.Millisecond, 2 * time.Millisecond} {
 		fake.WaitForTimers(1)
-		fake.Advance(time.Second)
+		fake.Advance(d) // exactly: a longer step could also fire the next wait
 	}
 	if err := <-done; errors.Is(err, ErrBudgetExhausted) {
 		t.Fatalf("first call: %v, want the attempts to run out first", err)

@@ -124,9 +124,10 @@ func TestRetrierStopsOnOpenBreaker(t *testing.T) {
 	done := runAsync(func() error {
 		return r.Do(context.Background(), func(context.Context) error { calls++; return errBoom })
 	})
-	for range 2 { // the second failure trips it; the third attempt is refused
+	// The second failure trips it; the third attempt is refused.
+	for _, d := range []time.Duration{time.Millisecond, 2 * time.Millisecond} {
 		fake.WaitForTimers(1)
-		fake.Advance(time.Second)
+		fake.Advance(d)
 	}
 	err := <-done
 	if !errors.Is(err, ErrCircuitOpen) || calls != 2 {
