@@ -2,7 +2,7 @@
 GO          ?= go
 # Modules, library first. Each has its own go.mod so heavy dependencies
 # (exporters, peers, drivers) never reach the library's users.
-MODULES     := . examples benchmarks
+MODULES     := . queue/postgres examples benchmarks
 BENCH_COUNT ?= 6
 BENCH       ?= .
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
