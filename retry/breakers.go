@@ -150,7 +150,7 @@ type breakerStats struct {
 func (s *breakerStats) register(mp metric.MeterProvider, each iter.Seq[*Breaker]) (metric.Registration, error) {
 	m := mp.Meter(meterName)
 	state, err1 := m.Int64ObservableGauge("opskit.retry.breaker.state",
-		metric.WithUnit("1"), metric.WithDescription("Breaker state: 0 closed, 1 half-open, 2 open."))
+		metric.WithUnit("{state}"), metric.WithDescription("Breaker state: 0 closed, 1 half-open, 2 open."))
 	transitions, err2 := m.Int64ObservableCounter("opskit.retry.breaker.transitions",
 		metric.WithUnit("{transition}"), metric.WithDescription("Breaker state changes, by the state entered."))
 	requests, err3 := m.Int64ObservableCounter("opskit.retry.breaker.requests",

@@ -68,6 +68,9 @@ func (e *engine) run(ctx context.Context, fn func(context.Context) error) error 
 		if callerStopped(ctx, err) {
 			return e.giveUp(resultCanceled, attempt, err, ctx.Err())
 		}
+		if errors.Is(err, ErrCircuitOpen) || errors.Is(err, ErrRateLimited) {
+			return e.giveUp(resultRejected, attempt, err, nil)
+		}
 		if !e.retryable(err) {
 			return e.giveUp(resultPermanent, attempt, err, nil)
 		}

@@ -22,10 +22,11 @@ const (
 	resultDeadline
 	resultBudget
 	resultCanceled
+	resultRejected // by the breaker or the limiter
 	numResults
 )
 
-var resultNames = [numResults]string{"ok", "exhausted", "permanent", "deadline", "budget_exhausted", "canceled"}
+var resultNames = [numResults]string{"ok", "exhausted", "permanent", "deadline", "budget_exhausted", "canceled", "rejected"}
 
 // retryStats counts what the retry loop does. The loop only touches
 // atomics; the observable instruments read them at collection time. A nil
