@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
-	"go.opentelemetry.io/otel/metric"
 
 	"github.com/opskit/opskit/internal/clock"
 )
@@ -111,7 +110,7 @@ type Breaker struct {
 	clock   clock.Clock
 	logger  *slog.Logger
 	stats   *breakerStats
-	reg     metric.Registration
+	reg     registration
 
 	pending  atomic.Bool // events are queued
 	draining atomic.Bool // some goroutine is delivering them
@@ -130,7 +129,8 @@ func NewBreaker(s BreakerSettings, opts ...Option) (*Breaker, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.reg, err = b.stats.register(cfg.meterProvider, func(yield func(*Breaker) bool) { yield(b) })
+	reg, err := b.stats.register(cfg.meterProvider, func(yield func(*Breaker) bool) { yield(b) })
+	b.reg.set(reg)
 	if err != nil {
 		return nil, fmt.Errorf("retry: breaker metrics: %w", err)
 	}
@@ -255,12 +255,7 @@ func (b *Breaker) OnStateChange(f func(StateChange)) {
 // Close releases the breaker's metrics registration. It is safe to call
 // more than once.
 func (b *Breaker) Close() error {
-	if b.reg == nil {
-		return nil
-	}
-	err := b.reg.Unregister()
-	b.reg = nil
-	return err
+	return b.reg.release()
 }
 
 // enqueue records a transition; called under gobreaker's mutex.

@@ -27,7 +27,7 @@ type Breakers struct {
 	cfg      config
 	stats    *breakerStats
 	cache    *lru.Cache[string, *Breaker]
-	reg      metric.Registration
+	reg      registration
 
 	mu     sync.Mutex // guards creating breakers and listen
 	listen []func(StateChange)
@@ -48,7 +48,8 @@ func NewBreakers(s BreakerSettings, size int, opts ...Option) (*Breakers, error)
 		return nil, fmt.Errorf("retry: breakers cache: %w", err)
 	}
 	bs := &Breakers{settings: s, cfg: newConfig(opts), stats: &breakerStats{}, cache: cache}
-	bs.reg, err = bs.stats.register(bs.cfg.meterProvider, bs.all)
+	reg, err := bs.stats.register(bs.cfg.meterProvider, bs.all)
+	bs.reg.set(reg)
 	if err != nil {
 		return nil, fmt.Errorf("retry: breaker metrics: %w", err)
 	}
@@ -111,12 +112,7 @@ func (bs *Breakers) Check(context.Context) error {
 // Close releases the set's metrics registration. It is safe to call more
 // than once.
 func (bs *Breakers) Close() error {
-	if bs.reg == nil {
-		return nil
-	}
-	err := bs.reg.Unregister()
-	bs.reg = nil
-	return err
+	return bs.reg.release()
 }
 
 // all yields the breakers the cache holds now.

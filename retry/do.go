@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/opskit/opskit/internal/clock"
-	"go.opentelemetry.io/otel/metric"
 )
 
 // Do calls fn until it succeeds, the policy's attempts run out, fn returns
@@ -203,7 +202,7 @@ type Retrier struct {
 	limiter *Limiter
 	clock   clock.Clock
 	stats   retryStats
-	reg     metric.Registration
+	reg     registration
 }
 
 // New returns a Retrier for p. It reads WithName, WithBudget,
@@ -226,7 +225,7 @@ func New(p Policy, opts ...Option) (*Retrier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("retry: metrics: %w", err)
 	}
-	r.reg = reg
+	r.reg.set(reg)
 	return r, nil
 }
 
@@ -251,12 +250,7 @@ func (r *Retrier) Policy() Policy { return r.policy }
 // Close releases the Retrier's metrics registration. It is safe to call
 // more than once.
 func (r *Retrier) Close() error {
-	if r.reg == nil {
-		return nil
-	}
-	err := r.reg.Unregister()
-	r.reg = nil
-	return err
+	return r.reg.release()
 }
 
 // Value is Retrier.Do for a function that returns a value.

@@ -42,7 +42,7 @@ type Limiter struct {
 	wait    bool
 	maxWait time.Duration
 	clock   clock.Clock
-	reg     metric.Registration
+	reg     registration
 
 	waits      atomic.Int64 // calls that had to wait
 	waitedNs   atomic.Int64 // total time waited
@@ -73,8 +73,9 @@ func NewLimiter(cfg LimiterConfig, opts ...Option) (*Limiter, error) {
 	}
 	// rate.NewLimiter starts full at its zero time; anchor it to our clock.
 	l.lim.SetLimitAt(c.clock.Now(), rate.Limit(cfg.Rate))
-	var err error
-	if l.reg, err = l.register(c.meterProvider, c.downstream()); err != nil {
+	reg, err := l.register(c.meterProvider, c.downstream())
+	l.reg.set(reg)
+	if err != nil {
 		return nil, fmt.Errorf("retry: limiter metrics: %w", err)
 	}
 	return l, nil
@@ -129,12 +130,7 @@ func (l *Limiter) waitAt(ctx context.Context, now time.Time) error {
 
 // Close releases the limiter's metrics registration.
 func (l *Limiter) Close() error {
-	if l.reg == nil {
-		return nil
-	}
-	err := l.reg.Unregister()
-	l.reg = nil
-	return err
+	return l.reg.release()
 }
 
 func (l *Limiter) register(mp metric.MeterProvider, downstream string) (metric.Registration, error) {

@@ -108,3 +108,22 @@ func (s *retryStats) register(mp metric.MeterProvider, downstream string, budget
 		return nil
 	}, instruments...)
 }
+
+// registration is a metrics registration that Close releases at most
+// once, from any goroutine.
+type registration struct {
+	r atomic.Pointer[metric.Registration]
+}
+
+func (g *registration) set(r metric.Registration) {
+	if r != nil {
+		g.r.Store(&r)
+	}
+}
+
+func (g *registration) release() error {
+	if p := g.r.Swap(nil); p != nil {
+		return (*p).Unregister()
+	}
+	return nil
+}

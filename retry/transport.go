@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/opskit/opskit/internal/clock"
-	"go.opentelemetry.io/otel/metric"
 )
 
 // ErrBodyNotRewindable is the Reason of the *Error a Transport returns
@@ -50,7 +49,7 @@ type Transport struct {
 	limiter  *Limiter
 	clock    clock.Clock
 	stats    retryStats
-	reg      metric.Registration
+	reg      registration
 }
 
 // NewTransport returns a Transport for p. It reads WithBase, WithName,
@@ -87,7 +86,7 @@ func NewTransport(p Policy, opts ...Option) (*Transport, error) {
 		}
 		return nil, fmt.Errorf("retry: metrics: %w", err)
 	}
-	t.reg = reg
+	t.reg.set(reg)
 	return t, nil
 }
 
@@ -105,10 +104,7 @@ func (t *Transport) Check(ctx context.Context) error { return t.breakers.Check(c
 // breakers', and closes the base transport's idle connections.
 func (t *Transport) Close() error {
 	var errs []error
-	if t.reg != nil {
-		errs = append(errs, t.reg.Unregister())
-		t.reg = nil
-	}
+	errs = append(errs, t.reg.release())
 	if t.ownsBrks {
 		errs = append(errs, t.breakers.Close())
 	}
