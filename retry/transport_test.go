@@ -369,3 +369,64 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// TestTransportOutageScenario is the example service's case: a downstream
+// that answers 503 to everything. The budget limits retries to its tokens,
+// then the breaker stops the traffic altogether, so the downstream's
+// received count stops growing while it is down.
+func TestTransportOutageScenario(t *testing.T) {
+	var received atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		http.Error(w, "downstream is down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	budget, err := NewBudget(BudgetConfig{}) // 10 tokens
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := NewBreakers(BreakerSettings{MinRequests: 20, FailureRatio: 0.5, OpenTimeout: time.Hour}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	// 1ns waits: the backoff itself is tested elsewhere with a fake clock;
+	// here only the counting matters.
+	tr, err := NewTransport(Policy{MaxAttempts: 3, BaseDelay: time.Nanosecond, MaxDelay: time.Nanosecond},
+		WithBase(base), WithBudget(budget), WithBreakers(bs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	client := &http.Client{Transport: tr}
+	var rejected int
+	for i := range 50 {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/orders", strings.NewReader(`{"item":"book"}`))
+		req.Header.Set(IdempotencyKeyHeader, "order-"+string(rune('a'+i%26)))
+		res, err := client.Do(req)
+		if err == nil {
+			res.Body.Close()
+			t.Fatal("a down downstream answered success")
+		}
+		if errors.Is(err, ErrCircuitOpen) {
+			rejected++
+		}
+	}
+	// 5 calls × 3 attempts spend the 10 tokens; 5 more single attempts
+	// reach 20 failures and open the breaker; the other 40 never leave.
+	if got := received.Load(); got != 20 {
+		t.Fatalf("downstream received %d requests, want 20", got)
+	}
+	if rejected != 40 {
+		t.Fatalf("%d calls refused by the breaker, want 40", rejected)
+	}
+	if st := budget.Stats(); st.Allowed != 10 || st.Denied != 5 {
+		t.Fatalf("budget %+v, want 10 allowed, 5 denied", st)
+	}
+	if err := tr.Check(context.Background()); !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("Check = %v, want ErrCircuitOpen", err)
+	}
+}
