@@ -71,9 +71,9 @@
 //
 // Before each wait, Do compares the wait with the context's deadline; if
 // the retry could not start before it, Do returns at once, with an *Error
-// matching context.DeadlineExceeded and the last error. Policy.
-// AttemptTimeout bounds each attempt, and never beyond the caller's own
-// deadline. A server's Retry-After is honoured, clamped to MaxDelay, and
+// matching context.DeadlineExceeded and the last error.
+// Policy.AttemptTimeout bounds each attempt, and never beyond the caller's
+// own deadline. A server's Retry-After is honoured, clamped to MaxDelay, and
 // ends the call at once when it points past the deadline.
 //
 // # Budgets and breakers
