@@ -37,12 +37,13 @@ type WindowStatus struct {
 
 // Budget is the error budget over the period.
 type Budget struct {
-	Total, Bad int64   // events in the period
-	Allowed    float64 // bad events the target allows: Total*(1-Target)
+	Total   int64   `json:"total"`   // events in the period
+	Bad     int64   `json:"bad"`     // bad events in the period
+	Allowed float64 `json:"allowed"` // bad events the target allows: Total*(1-Target)
 	// Remaining is the unspent fraction, 1 untouched, 0 spent, negative
 	// when overspent; 1 without events.
-	Remaining       float64
-	RemainingEvents float64 // Allowed - Bad
+	Remaining       float64 `json:"remaining"`
+	RemainingEvents float64 `json:"remaining_events"` // Allowed - Bad
 }
 
 // Window returns the status of the window of length w, if present.

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/opskit/opskit/health"
+	"github.com/opskit/opskit/queue"
 	"go.opentelemetry.io/otel/metric"
 )
 
@@ -15,7 +17,10 @@ import (
 //   - readiness: the downstream answers. It is not critical: when it is
 //     down the service still takes orders into its queue, so it stays
 //     ready and reports warn instead of being pulled from the load balancer.
-func newHealth(dataDir, downstreamPing string, mp metric.MeterProvider, log *slog.Logger) (*health.Checker, error) {
+//   - readiness: the downstream's circuit breaker is closed, and the
+//     order queue's backlog is bounded (also non-critical:
+//     a long backlog is a warning to look at, not a reason to refuse work).
+func newHealth(dataDir, downstreamPing string, q queue.Backend, client *downstreamClient, mp metric.MeterProvider, log *slog.Logger) (*health.Checker, error) {
 	hc, err := health.New(health.WithMeterProvider(mp), health.WithLogger(log))
 	if err != nil {
 		return nil, err
@@ -27,6 +32,9 @@ func newHealth(dataDir, downstreamPing string, mp metric.MeterProvider, log *slo
 		{Name: "downstream", Probes: health.Readiness, NonCritical: true,
 			Interval: 2 * time.Second, Timeout: 500 * time.Millisecond,
 			Func: health.HTTPGet(pingClient, downstreamPing)},
+		{Name: "downstream-breaker", Probes: health.Readiness, NonCritical: true, Func: client.Check},
+		{Name: "queue", Probes: health.Readiness, NonCritical: true, Interval: 5 * time.Second,
+			Func: backlogCheck(q, 100_000, time.Hour)},
 	} {
 		if err := hc.Register(c); err != nil {
 			hc.Close()
@@ -34,4 +42,15 @@ func newHealth(dataDir, downstreamPing string, mp metric.MeterProvider, log *slo
 		}
 	}
 	return hc, nil
+}
+
+// backlogCheck prefers a backend's own backlog check (PostgreSQL's is
+// bounded in cost however deep the queue) over the generic one.
+func backlogCheck(q queue.Backend, maxDepth int, maxAge time.Duration) func(context.Context) error {
+	if b, ok := q.(interface {
+		HealthCheck(int, time.Duration) func(context.Context) error
+	}); ok {
+		return b.HealthCheck(maxDepth, maxAge)
+	}
+	return queue.HealthCheck(q, maxDepth, maxAge)
 }

@@ -1,12 +1,12 @@
 // Command service is a small order service that wires every opskit package
-// into one real HTTP server. Run it from the repository root:
+// into one real HTTP server. Run it from the repository root with
 //
-//	go run ./examples/service
+//	make run
 //
 // and open http://127.0.0.1:8080/ for the index of its endpoints. With -demo
-// (the default) a traffic generator places orders and moves the simulated
-// downstream between up, flaky, slow and down, so budgets burn, breakers open
-// and the queue fills and drains while you watch.
+// (the default) a traffic generator places orders and walks the simulated
+// downstream through up, flaky, down and slow, so budgets burn, breakers
+// open and the queue fills and drains while you watch.
 package main
 
 import (
@@ -24,12 +24,14 @@ import (
 	"time"
 
 	"github.com/opskit/opskit/health"
+	"github.com/opskit/opskit/queue"
+	"github.com/opskit/opskit/slo"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
@@ -40,10 +42,12 @@ func main() {
 
 // config is the command line.
 type config struct {
-	addr       string
-	dataDir    string
-	demo       bool
-	drainDelay time.Duration
+	addr            string
+	dataDir         string
+	demo            bool
+	drainDelay      time.Duration
+	queueURL        string
+	prometheusRules bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -54,6 +58,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.dataDir, "data", "opskit-data", "directory for durable state (queue, snapshots, incident log)")
 	fs.BoolVar(&c.demo, "demo", true, "generate demo traffic and move the downstream between modes")
 	fs.DurationVar(&c.drainDelay, "drain-delay", 2*time.Second, "on SIGTERM, how long readiness fails before the server shuts down")
+	fs.StringVar(&c.queueURL, "queue-url", "", "postgres://... to keep the order queue in PostgreSQL instead of under -data")
+	fs.BoolVar(&c.prometheusRules, "prometheus-rules", false, "print Prometheus rules for the service's objectives and exit")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -66,12 +72,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return c, nil
 }
 
-// run starts the service and blocks until ctx is cancelled (a signal), then
-// shuts down in order: drain, stop the server, stop the workers.
-func run(ctx context.Context, args []string, stderr io.Writer) error {
+// run starts the service and blocks until ctx ends (a signal), then shuts
+// down in order: drain and stop the server, stop the worker, close the
+// queue, the objectives and the features, flush telemetry.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.prometheusRules {
+		return slo.WriteRules(stdout, fulfilmentObjective, latencyObjective)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
@@ -88,30 +98,35 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	baseURL := "http://" + ln.Addr().String()
+	defer ln.Close()
+	a := &app{cfg: cfg, log: log, telemetry: telemetry, downstream: newDownstream(), baseURL: "http://" + ln.Addr().String()}
 
-	features, err := newFeatures(cfg.dataDir, telemetry)
+	if a.features, err = newFeatures(cfg.dataDir, telemetry); err != nil {
+		return err
+	}
+	defer closeLogged(log, "features", a.features)
+	if a.objectives, err = newObjectives(cfg.dataDir, telemetry, log); err != nil {
+		return err
+	}
+	defer closeLogged(log, "objectives", a.objectives)
+	q, closeQueue, err := openOrderQueue(ctx, cfg, telemetry, log)
 	if err != nil {
 		return err
 	}
-	defer closeLogged(log, "features", features)
-
-	checks, err := newHealth(cfg.dataDir, baseURL+"/demo/downstream/ping", telemetry, log)
+	defer closeQueue()
+	client, err := newDownstreamClient(telemetry, log)
 	if err != nil {
 		return err
 	}
-	defer checks.Close()
-
-	a := &app{
-		cfg:        cfg,
-		log:        log,
-		telemetry:  telemetry,
-		downstream: newDownstream(),
-		features:   features,
-		checks:     checks,
-		baseURL:    baseURL,
+	defer closeLogged(log, "downstream client", client)
+	a.client = client
+	a.queue = queueAPI{q: q, features: a.features}
+	a.orders = &orders{client: client.http, url: a.baseURL + "/demo/downstream/orders", queue: q,
+		features: a.features, objectives: a.objectives, log: log}
+	if a.checks, err = newHealth(cfg.dataDir, a.baseURL+"/demo/downstream/ping", q, client, telemetry, log); err != nil {
+		return err
 	}
-	a.orders = newOrders(a.downstreamClient(), baseURL+"/demo/downstream/orders", features, log)
+	defer a.checks.Close()
 
 	srv := &http.Server{
 		Handler:           a.routes(),
@@ -120,38 +135,48 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	if err := checks.Start(); err != nil {
+	if err := a.checks.Start(); err != nil {
 		return err
 	}
-	log.Info("listening on " + baseURL)
+	log.Info("listening on " + a.baseURL)
 
-	workers, cancelWorkers := context.WithCancel(context.Background())
-	defer cancelWorkers()
-	var demoDone chan struct{}
-	if cfg.demo {
-		demoDone = make(chan struct{})
-		go func() { defer close(demoDone); runDemo(workers, baseURL, log) }()
+	worker, err := startDelivery(q, a.orders, log)
+	if err != nil {
+		return err
 	}
+	demoCtx, stopDemo := context.WithCancel(context.Background())
+	defer stopDemo()
+	demoDone := make(chan struct{})
+	go func() {
+		defer close(demoDone)
+		if cfg.demo {
+			runDemo(demoCtx, a.baseURL, log)
+		}
+	}()
 
 	select {
-	case err := <-serveErr:
-		return err
+	case err = <-serveErr:
 	case <-ctx.Done():
 	}
-	// Drain: readiness fails at once (liveness keeps passing) so the load
-	// balancer stops sending traffic, then the server shuts down.
-	log.Info("draining", "drain_delay", cfg.drainDelay)
-	cancelWorkers()
-	if demoDone != nil {
-		<-demoDone
+	stopDemo()
+	<-demoDone
+	if err == nil {
+		// Drain: readiness fails at once (liveness keeps passing) so the
+		// load balancer stops sending traffic, then the server shuts down.
+		log.Info("draining", "drain_delay", cfg.drainDelay)
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.drainDelay+10*time.Second)
+		defer cancel()
+		if err = a.checks.DrainAndShutdown(shutdownCtx, srv, cfg.drainDelay); err != nil {
+			err = fmt.Errorf("shutdown: %w", err)
+		}
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.drainDelay+10*time.Second)
-	defer cancel()
-	if err := checks.DrainAndShutdown(shutdownCtx, srv, cfg.drainDelay); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	// The worker stops before the queue closes: a delivery in progress
+	// finishes (or its lease lapses and the order is redelivered later).
+	if werr := worker.Close(); werr != nil && err == nil {
+		err = werr
 	}
 	log.Info("stopped")
-	return nil
+	return err
 }
 
 // app holds what the handlers share.
@@ -161,6 +186,9 @@ type app struct {
 	telemetry  *telemetry
 	downstream *downstream
 	features   *features
+	objectives *objectives
+	client     *downstreamClient
+	queue      queueAPI
 	checks     *health.Checker
 	orders     *orders
 	baseURL    string
@@ -174,22 +202,23 @@ func closeLogged(log *slog.Logger, what string, c io.Closer) {
 	}
 }
 
-// downstreamClient is the HTTP client the service uses to reach the
-// downstream.
-func (a *app) downstreamClient() *http.Client {
-	return &http.Client{Timeout: 5 * time.Second}
-}
-
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.serveIndex)
 	mux.Handle("GET /metrics", a.telemetry.handler)
-	mux.HandleFunc("POST /api/orders", a.orders.serveCreate)
-	mux.Handle("GET /features", a.features.handler())
 	a.checks.Mount(mux)
+	mux.Handle("POST /api/orders", slo.Middleware(http.HandlerFunc(a.orders.serveCreate), a.objectives.latency))
+	mux.Handle("GET /slo", a.objectives.mon.Handler())
+	mux.Handle("GET /features", a.features.handler())
+	mux.HandleFunc("GET /queue", a.queue.serveStats)
+	mux.HandleFunc("GET /queue/dead", a.queue.serveDead)
+	mux.HandleFunc("POST /queue/dead/{id}/requeue", a.queue.serveRequeue)
 	mux.HandleFunc("GET /demo/downstream", a.downstream.serveStatus)
-	mux.HandleFunc("GET /demo/downstream/ping", a.downstream.servePing)
 	mux.HandleFunc("POST /demo/downstream", a.downstream.serveSetMode)
+	mux.HandleFunc("GET /demo/downstream/ping", a.downstream.servePing)
 	mux.HandleFunc("POST /demo/downstream/orders", a.downstream.serveOrder)
 	return mux
 }
+
+// Make sure both queue backends satisfy what the service uses.
+var _ queue.Backend = (*queue.Queue)(nil)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -11,9 +12,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/opskit/opskit/queue"
 )
 
-// order is the body of POST /api/orders.
+// order is the body of POST /api/orders, and what the queue stores.
 type order struct {
 	ID       string `json:"id,omitempty"`
 	Tenant   string `json:"tenant,omitempty"`
@@ -44,19 +48,22 @@ func decodeOrder(body io.Reader) (order, error) {
 	return o, nil
 }
 
-// orders places orders with the downstream.
+// requestPathBudget is how long a customer waits for the downstream before
+// the order is queued instead: retries beyond it happen in the background.
+const requestPathBudget = time.Second
+
+// orders places orders: straight with the downstream when it answers, or
+// durably into the queue when it does not, for the worker to deliver later.
 type orders struct {
-	client   *http.Client
-	url      string
-	features *features
-	log      *slog.Logger
+	client     *http.Client // retry Transport + breaker + budget
+	url        string
+	queue      queue.Backend
+	features   *features
+	objectives *objectives
+	log        *slog.Logger
 }
 
-func newOrders(client *http.Client, url string, features *features, log *slog.Logger) *orders {
-	return &orders{client: client, url: url, features: features, log: log}
-}
-
-// serveCreate answers POST /api/orders.
+// serveCreate answers POST /api/orders: 200 delivered, 202 queued.
 func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 	ord, err := decodeOrder(r.Body)
 	if err != nil {
@@ -70,25 +77,46 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 	if ord.Quantity > 3 {
 		o.features.bulkOrder.Use(ctx)
 	}
-	if err := o.deliver(r, ord); err != nil {
-		o.log.Warn("order not delivered", "order", ord.ID, "err", err)
-		writeError(w, http.StatusBadGateway, "downstream unavailable: "+err.Error())
+
+	deliverCtx, cancel := context.WithTimeout(r.Context(), requestPathBudget)
+	err = o.deliver(deliverCtx, ord)
+	cancel()
+	if err == nil {
+		writeJSON(w, http.StatusOK, map[string]string{"id": ord.ID, "status": "delivered"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": ord.ID, "status": "delivered"})
+	// The downstream failed or the breaker is open: keep the order on
+	// disk (fsynced before we answer) and let the worker deliver it.
+	payload, _ := json.Marshal(ord)
+	if _, err := o.queue.Enqueue(r.Context(), payload, queue.WithDedupeKey(ord.ID)); err != nil {
+		o.log.Error("order neither delivered nor queued", "order", ord.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "order not accepted, try again: "+err.Error())
+		return
+	}
+	o.features.queuedOrder.Use(ctx)
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": ord.ID, "status": "queued", "reason": err.Error()})
 }
 
-// deliver sends one order to the downstream.
-func (o *orders) deliver(r *http.Request, ord order) error {
+// deliver sends one order to the downstream and records the attempt
+// against the fulfilment objective.
+func (o *orders) deliver(ctx context.Context, ord order) error {
+	err := o.post(ctx, ord)
+	o.objectives.fulfil.Record(err == nil)
+	return err
+}
+
+func (o *orders) post(ctx context.Context, ord order) error {
 	body, err := json.Marshal(ord)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, o.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// The order id makes the POST safe to retry: the Transport retries
+	// only idempotent requests or ones that carry a key.
 	req.Header.Set("Idempotency-Key", ord.ID)
 	resp, err := o.client.Do(req)
 	if err != nil {

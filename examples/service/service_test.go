@@ -91,7 +91,8 @@ func do(t *testing.T, method, url, body string, header ...string) (int, string) 
 }
 
 func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
-	base, cmd, _ := startService(t, "-demo=false", "-drain-delay", "2s")
+	dataDir := t.TempDir()
+	base, cmd, _ := startService(t, "-demo=false", "-drain-delay", "2s", "-data", dataDir)
 
 	code, body := get(t, base+"/metrics")
 	if code != 200 || !strings.Contains(body, "go_goroutines") {
@@ -121,6 +122,32 @@ func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
 	}
 	if code, body := do(t, http.MethodPost, base+"/demo/downstream?mode=down", ""); code != 200 || !strings.Contains(body, `"down"`) {
 		t.Fatalf("set mode down = %d %s", code, body)
+	}
+
+	// Reports: /slo lists both objectives, /queue its counters, /features
+	// every format and a 400 naming a bad parameter.
+	for _, tc := range []struct{ path, want string }{
+		{"/slo?format=json", `"api-orders-latency"`},
+		{"/slo", "order-fulfilment"},
+		{"/queue", `"oldest_age_seconds"`},
+		{"/queue/dead", "[]"},
+		{"/features", "invoices.fax"},
+		{"/features?format=md", "| orders.place"},
+		{"/features?format=csv", "orders.place,team-orders"},
+		{"/features?format=json", `"never_used"`},
+	} {
+		if code, body := get(t, base+tc.path); code != 200 || !strings.Contains(body, tc.want) {
+			t.Errorf("GET %s = %d, want 200 containing %q; body starts %.200q", tc.path, code, tc.want, body)
+		}
+	}
+	if code, body := get(t, base+"/features?format=xml"); code != 400 || !strings.Contains(body, "format") {
+		t.Errorf("/features?format=xml = %d %q, want 400 naming format", code, body)
+	}
+	if code, body := do(t, http.MethodPost, base+"/api/orders", `{"item":"book"}`); code != 400 || !strings.Contains(body, "quantity") {
+		t.Errorf("order without quantity = %d %s, want 400 naming quantity", code, body)
+	}
+	if _, m := get(t, base+"/metrics"); !strings.Contains(m, "opskit_slo_events_total") || !strings.Contains(m, "opskit_feature_uses") {
+		t.Errorf("/metrics lacks opskit_slo_events_total or opskit_feature_uses")
 	}
 
 	// Health: the four probes, one check, exclude, JSON. The downstream is
@@ -161,6 +188,12 @@ func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatalf("service still running %v after SIGTERM", time.Since(start))
 	}
+
+	// Feature counts survive a restart on the same data directory.
+	base, _, _ = startService(t, "-demo=false", "-data", dataDir)
+	if uses := featureUses(t, base, "orders.place"); uses != 1 {
+		t.Errorf("orders.place has %d uses after a restart, want the 1 from before", uses)
+	}
 }
 
 // waitFor polls a real process until cond holds; it fails after 20s.
@@ -177,7 +210,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestServiceRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"-drain-delay", "-1s"}, {"-nosuch"}, {"extra"}} {
-		if err := run(t.Context(), args, io.Discard); err == nil {
+		if err := run(t.Context(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("run(%q) = nil, want an error", args)
 		}
 	}
