@@ -26,18 +26,25 @@
 // default), so one exporter shows all of opskit's metrics. The queue takes
 // retry's backoff policy for redelivery. Nothing else crosses packages.
 //
-// A service wires them like this (error handling shortened):
+// A service wires them like this (the package Example has it whole):
 //
-//	checks := health.New()
-//	client := &http.Client{Transport: retry.NewTransport(http.DefaultTransport)}
+//	checks, _ := health.New()
+//	transport, _ := retry.NewTransport(retry.Policy{MaxAttempts: 3})
 //	orders, _ := queue.Open("data/orders")
-//	checks.Register(health.Check{Name: "queue", Func: orders.Check, Probes: health.Readiness})
-//	avail := slo.MustObjective(slo.Objective{Name: "orders", Target: 0.999})
-//	placeOrder := feature.Define("place-order", "team-orders", "2026-01-01", "customer places an order")
+//	objectives, _ := slo.New()
+//	fulfilment := objectives.MustAdd(slo.Objective{Name: "orders", Target: 0.999})
+//	features, _ := feature.New(feature.WithDir("data/features"))
+//	placeOrder := features.MustDefine("place-order", "team-orders", shipped, "Customer places an order")
 //
-//	mux := http.NewServeMux()
-//	checks.Mount(mux)                      // /livez /readyz /startupz /healthz
-//	mux.Handle("POST /orders", slo.Middleware(avail, ordersHandler(client, orders, placeOrder)))
+//	checks.MustRegister(
+//		health.Check{Name: "breaker", Probes: health.Readiness, NonCritical: true, Func: transport.Check},
+//		health.Check{Name: "backlog", Probes: health.Readiness, NonCritical: true,
+//			Func: queue.HealthCheck(orders, 10_000, time.Hour)})
+//	// in the handler: placeOrder.Use(ctx); resp, err := client.Do(req);
+//	// fulfilment.Record(err == nil); on error orders.Enqueue(ctx, order)
+//	checks.Mount(mux) // /livez /readyz /startupz /healthz
+//	mux.Handle("GET /slo", objectives.Handler())
+//	mux.Handle("GET /features", features.Handler(feature.Policy{}))
 //
 // examples/service is that wiring, complete and runnable: `make run`.
 //
