@@ -7,10 +7,10 @@ BENCH_COUNT ?= 6
 BENCH       ?= .
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test fmt vet race benchsmoke bench run lint
+.PHONY: test fmt vet race benchsmoke loadtest-smoke bench loadtest run lint
 
-## test: formatting, vet, the race-enabled tests of every module, every benchmark once
-test: fmt vet race benchsmoke
+## test: formatting, vet, the race-enabled tests of every module, every benchmark once, the load test for a second
+test: fmt vet race benchsmoke loadtest-smoke
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
@@ -26,12 +26,20 @@ race:
 benchsmoke:
 	@for m in $(MODULES); do echo "benchmarks once ($$m)"; (cd $$m && $(GO) test -run '^$$' -bench . -benchtime=1x -timeout 20m ./... > /dev/null) || exit 1; done
 
+# The load test once, about a second, printed and not recorded, so it cannot rot.
+loadtest-smoke:
+	cd benchmarks && $(GO) run ./cmd/loadtest -rounds 1 -warmup 100ms -duration 400ms
+
 ## bench: the side-by-side benchmarks, enough runs for benchstat, into benchmarks/RESULTS.md
 bench:
 	@mkdir -p benchmarks/results
 	cd benchmarks && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -timeout 90m ./... | tee results/latest.txt
 	cd benchmarks && $(GO) run ./cmd/benchtable -in results/latest.txt -out RESULTS.md
 	@echo "wrote benchmarks/RESULTS.md (raw: benchmarks/results/latest.txt, for benchstat)"
+
+## loadtest: the order service bare vs with the whole kit under load on loopback, appended to benchmarks/RESULTS.md
+loadtest:
+	cd benchmarks && $(GO) run ./cmd/loadtest -connections 8 -rounds 3 -warmup 2s -duration 10s -append RESULTS.md
 
 ## run: the example service on 127.0.0.1:8080 (make run ARGS="-addr 127.0.0.1:9090 -demo=false")
 run:

@@ -34,6 +34,8 @@ type Result struct {
 	Errors                  int           // transport errors and non-2xx answers
 	Elapsed                 time.Duration // the measured part
 	Min, P50, P90, P99, Max time.Duration
+
+	latencies []time.Duration // of the successful requests, sorted, for Merge
 }
 
 // RPS is successful requests per second.
@@ -104,19 +106,43 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	wg.Wait()
 
 	var all []time.Duration
-	res := Result{Elapsed: cfg.Duration}
+	errs := 0
 	for _, t := range tallies {
 		all = append(all, t.lat...)
-		res.Errors += t.errors
+		errs += t.errors
 	}
-	res.Requests = len(all)
-	if len(all) == 0 {
+	res := summarize(all, errs, cfg.Duration)
+	if res.Requests == 0 {
 		return res, fmt.Errorf("loadtest: no successful request to %s in %v (%d errors)", cfg.URL, cfg.Duration, res.Errors)
 	}
-	slices.Sort(all)
-	res.Min, res.Max = all[0], all[len(all)-1]
-	res.P50, res.P90, res.P99 = percentile(all, 50), percentile(all, 90), percentile(all, 99)
 	return res, nil
+}
+
+// Merge pools runs of the same server, such as the rounds of an
+// alternating comparison: counts and durations add up, and the
+// percentiles are those of every request of every run together.
+func Merge(runs ...Result) Result {
+	var all []time.Duration
+	var errs int
+	var elapsed time.Duration
+	for _, r := range runs {
+		all = append(all, r.latencies...)
+		errs += r.Errors
+		elapsed += r.Elapsed
+	}
+	return summarize(all, errs, elapsed)
+}
+
+// summarize sorts lat and computes the Result.
+func summarize(lat []time.Duration, errs int, elapsed time.Duration) Result {
+	res := Result{Requests: len(lat), Errors: errs, Elapsed: elapsed, latencies: lat}
+	if len(lat) == 0 {
+		return res
+	}
+	slices.Sort(lat)
+	res.Min, res.Max = lat[0], lat[len(lat)-1]
+	res.P50, res.P90, res.P99 = percentile(lat, 50), percentile(lat, 90), percentile(lat, 99)
+	return res
 }
 
 // percentile of sorted values, nearest rank.

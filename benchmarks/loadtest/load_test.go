@@ -88,3 +88,31 @@ func TestTableRatios(t *testing.T) {
 		t.Fatalf("table:\n%s", md)
 	}
 }
+
+func TestMergePoolsRuns(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var d []time.Duration
+		for _, x := range v {
+			d = append(d, time.Duration(x)*time.Millisecond)
+		}
+		return d
+	}
+	a := summarize(ms(5, 1, 3), 1, time.Second)
+	b := summarize(ms(2, 4, 100), 2, 2*time.Second)
+	got := Merge(a, b)
+	if got.Requests != 6 || got.Errors != 3 || got.Elapsed != 3*time.Second {
+		t.Fatalf("counts: %+v", got)
+	}
+	if got.Min != time.Millisecond || got.P50 != 3*time.Millisecond || got.Max != 100*time.Millisecond {
+		t.Fatalf("pooled percentiles: min %v p50 %v max %v, want 1ms 3ms 100ms", got.Min, got.P50, got.Max)
+	}
+	if got.RPS() != 2 {
+		t.Fatalf("RPS = %v, want 6 requests over 3s = 2", got.RPS())
+	}
+	if a.P50 != 3*time.Millisecond || a.Max != 5*time.Millisecond {
+		t.Fatalf("merging changed a run: %+v", a)
+	}
+	if empty := Merge(); empty.Requests != 0 || empty.RPS() != 0 {
+		t.Fatalf("Merge() = %+v", empty)
+	}
+}

@@ -1,0 +1,101 @@
+package benchmarks
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/opskit/opskit/benchmarks/e2e"
+)
+
+// serviceTenants is how many tenants the benchmark's requests rotate over.
+const serviceTenants = 64
+
+var tenantIDs = func() []string {
+	ids := make([]string, serviceTenants)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("tenant-%d", i)
+	}
+	return ids
+}()
+
+// serviceHandlers returns the order service bare and with the whole kit, in
+// front of one in-memory downstream, closed when tb ends.
+func serviceHandlers(tb testing.TB) (bare, kit http.Handler) {
+	tb.Helper()
+	d := e2e.NewMemoryDownstream()
+	stack, err := e2e.NewOpskit(d)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := stack.Close(); err != nil {
+			tb.Errorf("Stack.Close: %v", err)
+		}
+		d.Close()
+	})
+	return e2e.NewBare(d), stack.Handler
+}
+
+// serveOrder sends one order through h without a socket and fails tb unless
+// it is delivered.
+func serveOrder(tb testing.TB, h http.Handler, body *bytes.Reader, tenant string) {
+	body.Reset(e2e.OrderBody)
+	req := httptest.NewRequest(http.MethodPost, e2e.OrderPath, body)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(e2e.TenantHeader, tenant)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		tb.Fatalf("order answered %d: %s", rec.Code, rec.Body)
+	}
+}
+
+// BenchmarkServiceRequest is the end-to-end load test (cmd/loadtest)
+// without sockets: one order through the whole service, bare and with the
+// kit (SLO middleware, feature Use with a tenant, retry Transport with
+// budget and breaker, health and /metrics mounted, their goroutines
+// running), the downstream reached in memory. The difference between the
+// two is the kit's per-request cost; benchtable prints bare's time over
+// opskit's.
+func BenchmarkServiceRequest(b *testing.B) {
+	bare, kit := serviceHandlers(b)
+	for _, impl := range []struct {
+		name string
+		h    http.Handler
+	}{{"opskit", kit}, {"bare", bare}} {
+		b.Run(impl.name, func(b *testing.B) {
+			body := bytes.NewReader(nil)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				serveOrder(b, impl.h, body, tenantIDs[i%serviceTenants])
+				i++
+			}
+		})
+	}
+}
+
+// kitAllocBudget is how many more allocations an order may cost with the
+// kit than without it: 14 today (15 under -race). Where they come from
+// (go test -memprofile on BenchmarkServiceRequest): 11 in the retry
+// Transport (the per-attempt timeout's context, cancel func, timer and
+// closures, the request copy, the body wrapper that stops the timer), one
+// in the SLO middleware (its status-recording writer) and one or two in
+// feature's WithTenant (the context value).
+const kitAllocBudget = 15
+
+func TestServiceRequestAllocBudget(t *testing.T) {
+	bare, kit := serviceHandlers(t)
+	body := bytes.NewReader(nil)
+	allocs := func(h http.Handler) float64 {
+		return testing.AllocsPerRun(1000, func() { serveOrder(t, h, body, tenantIDs[3]) })
+	}
+	b, k := allocs(bare), allocs(kit)
+	if k-b > kitAllocBudget {
+		t.Errorf("an order allocates %v times with the kit and %v without: %v more, budget %d", k, b, k-b, kitAllocBudget)
+	}
+	t.Logf("allocations per order: bare %v, opskit %v", b, k)
+}
