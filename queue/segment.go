@@ -14,8 +14,10 @@ import (
 
 const segSuffix = ".seg"
 
-// segment is one file of the log. Its name is the lowest message id it may
-// hold, in hex. Appends only ever go to the newest segment.
+// segment is one file of the log. Its name, in hex, is greater than every
+// older segment's: the id of the enqueue that started it, or the previous
+// name plus one when a record about an older message started it. Appends
+// only ever go to the newest segment.
 type segment struct {
 	base uint64
 	path string

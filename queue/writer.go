@@ -74,7 +74,10 @@ func (w *writer) append(r *record, onRotate func(*segment)) (*batch, *segment, i
 	}
 	n := int64(r.size())
 	if w.active.size > 0 && w.active.size+n > w.segMax {
-		s, err := openSegment(w.dir, r.id, true)
+		// Segment names must increase in log order (recovery replays them
+		// sorted by name). Settlement and relocated records carry older
+		// ids, so the name is never below the active segment's.
+		s, err := openSegment(w.dir, max(w.active.base+1, r.id), true)
 		if err != nil {
 			w.err = &errBroken{err}
 			return nil, nil, 0, w.err
