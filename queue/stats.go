@@ -79,7 +79,8 @@ func (m *metrics) recordSync(d time.Duration) {
 
 func (m *metrics) close() { m.reg.Unregister() }
 
-// Stats reports counts and ages; it fails only after Close.
+// Stats reports counts and ages. It fails after Close, and once a write or
+// fsync has failed (the log refuses work) it returns the stats with that error.
 func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	q.mu.Lock()
 	closed := q.closed
@@ -87,7 +88,9 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	if closed {
 		return Stats{}, ErrClosed
 	}
-	return q.snapshot(), nil
+	// A log that failed a write or fsync refuses new work; report it here
+	// too, so /queue and the health check show it, not only Enqueue.
+	return q.snapshot(), q.w.broken()
 }
 
 func (q *Queue) snapshot() Stats {

@@ -102,6 +102,13 @@ func (w *writer) append(r *record, onRotate func(*segment)) (*batch, *segment, i
 	return b, s, off, nil
 }
 
+// broken returns the error that made the log unusable, or nil.
+func (w *writer) broken() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
 // pending reports the bytes appended but not yet taken by a leader.
 func (w *writer) pending() int {
 	w.mu.Lock()
