@@ -21,12 +21,13 @@ var tenantIDs = func() []string {
 	return ids
 }()
 
-// serviceHandlers returns the order service bare and with the whole kit, in
-// front of one in-memory downstream, closed when tb ends.
-func serviceHandlers(tb testing.TB) (bare, kit http.Handler) {
+// serviceHandlers returns the order service bare and with the whole kit
+// configured by cfg, in front of one in-memory downstream, closed when tb
+// ends.
+func serviceHandlers(tb testing.TB, cfg e2e.Config) (bare, kit http.Handler) {
 	tb.Helper()
 	d := e2e.NewMemoryDownstream()
-	stack, err := e2e.NewOpskit(d)
+	stack, err := e2e.NewOpskit(d, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -59,13 +60,16 @@ func serveOrder(tb testing.TB, h http.Handler, body *bytes.Reader, tenant string
 // budget and breaker, health and /metrics mounted, their goroutines
 // running), the downstream reached in memory. The difference between the
 // two is the kit's per-request cost; benchtable prints bare's time over
-// opskit's.
+// opskit's. The variant opskit/untimed-attempts is the kit without the
+// retry Transport's per-attempt timeout (examples/service sets 400ms),
+// which is most of the kit's cost (see e2e's BenchmarkKitLayer).
 func BenchmarkServiceRequest(b *testing.B) {
-	bare, kit := serviceHandlers(b)
+	bare, kit := serviceHandlers(b, e2e.Config{})
+	_, untimed := serviceHandlers(b, e2e.Config{AttemptTimeout: -1})
 	for _, impl := range []struct {
 		name string
 		h    http.Handler
-	}{{"opskit", kit}, {"bare", bare}} {
+	}{{"opskit", kit}, {"opskit/untimed-attempts", untimed}, {"bare", bare}} {
 		b.Run(impl.name, func(b *testing.B) {
 			body := bytes.NewReader(nil)
 			b.ReportAllocs()
@@ -88,7 +92,7 @@ func BenchmarkServiceRequest(b *testing.B) {
 const kitAllocBudget = 15
 
 func TestServiceRequestAllocBudget(t *testing.T) {
-	bare, kit := serviceHandlers(t)
+	bare, kit := serviceHandlers(t, e2e.Config{})
 	body := bytes.NewReader(nil)
 	allocs := func(h http.Handler) float64 {
 		return testing.AllocsPerRun(1000, func() { serveOrder(t, h, body, tenantIDs[3]) })

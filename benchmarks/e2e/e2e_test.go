@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // downstream, closed at the end of the test.
 func newServers(t *testing.T, d *Downstream) (bare http.Handler, kit *Stack) {
 	t.Helper()
-	kit, err := NewOpskit(d)
+	kit, err := NewOpskit(d, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,18 +40,32 @@ import (
 type Stack struct {
 	Handler http.Handler
 
-	meters    *sdkmetric.MeterProvider
-	monitor   *slo.Monitor
-	features  *feature.Registry
-	breakers  *retry.Breakers
-	transport *retry.Transport
-	checks    *health.Checker
+	client *http.Client // the order handler's, through retry.Transport
+
+	meters     *sdkmetric.MeterProvider
+	monitor    *slo.Monitor
+	avail      *slo.Tracker
+	latency    *slo.Tracker
+	features   *feature.Registry
+	placeOrder *feature.Feature
+	breakers   *retry.Breakers
+	transport  *retry.Transport
+	checks     *health.Checker
+}
+
+// Config varies the Stack. Its zero value is the stack of examples/service.
+type Config struct {
+	// AttemptTimeout is the retry Transport's Policy.AttemptTimeout: each
+	// attempt gets a context of its own that ends after it. Zero means
+	// 400ms, as examples/service; negative means no per-attempt timeout
+	// (attempts run under the request's deadline only).
+	AttemptTimeout time.Duration
 }
 
 // NewOpskit builds the Stack in front of d and starts its background work
 // (health checks, the SLO evaluation and feature clock goroutines); Close
 // stops it.
-func NewOpskit(d *Downstream) (_ *Stack, err error) {
+func NewOpskit(d *Downstream, cfg Config) (_ *Stack, err error) {
 	s := &Stack{}
 	defer func() {
 		if err != nil {
@@ -71,24 +85,21 @@ func NewOpskit(d *Downstream) (_ *Stack, err error) {
 	if s.monitor, err = slo.New(slo.WithMeterProvider(s.meters), slo.WithLogger(log)); err != nil {
 		return nil, err
 	}
-	avail, err := s.monitor.Add(slo.Objective{Name: "orders-availability", Target: 0.999,
-		Runbook: "Look at the downstream", Outcome: "customers can place orders"})
-	if err != nil {
+	if s.avail, err = s.monitor.Add(slo.Objective{Name: "orders-availability", Target: 0.999,
+		Runbook: "Look at the downstream", Outcome: "customers can place orders"}); err != nil {
 		return nil, err
 	}
-	latency, err := s.monitor.Add(slo.Objective{Name: "orders-latency", Target: 0.99,
+	if s.latency, err = s.monitor.Add(slo.Objective{Name: "orders-latency", Target: 0.99,
 		Latency: []slo.Threshold{{Max: 300 * time.Millisecond}},
-		Runbook: "Look at the downstream's latency", Outcome: "customers get an answer within 300ms"})
-	if err != nil {
+		Runbook: "Look at the downstream's latency", Outcome: "customers get an answer within 300ms"}); err != nil {
 		return nil, err
 	}
 
 	if s.features, err = feature.New(feature.WithInstance("e2e"), feature.WithMeterProvider(s.meters), feature.WithLogger(log)); err != nil {
 		return nil, err
 	}
-	placeOrder, err := s.features.Define("orders.place", "team-orders",
-		time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC), "Place an order through POST /api/orders")
-	if err != nil {
+	if s.placeOrder, err = s.features.Define("orders.place", "team-orders",
+		time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC), "Place an order through POST /api/orders"); err != nil {
 		return nil, err
 	}
 
@@ -101,8 +112,14 @@ func NewOpskit(d *Downstream) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	switch {
+	case cfg.AttemptTimeout == 0:
+		cfg.AttemptTimeout = 400 * time.Millisecond
+	case cfg.AttemptTimeout < 0:
+		cfg.AttemptTimeout = 0
+	}
 	if s.transport, err = retry.NewTransport(retry.Policy{MaxAttempts: 3, BaseDelay: 100 * time.Millisecond,
-		MaxDelay: 2 * time.Second, AttemptTimeout: 400 * time.Millisecond},
+		MaxDelay: 2 * time.Second, AttemptTimeout: cfg.AttemptTimeout},
 		retry.WithName("downstream"), retry.WithBase(d.NewTransport()), retry.WithBudget(budget),
 		retry.WithBreakers(s.breakers), retry.WithMeterProvider(s.meters), retry.WithLogger(log)); err != nil {
 		return nil, err
@@ -126,15 +143,19 @@ func NewOpskit(d *Downstream) (_ *Stack, err error) {
 		return nil, err
 	}
 
-	h := &orders{client: &http.Client{Transport: s.transport}, url: d.URL, onOrder: func(r *http.Request) {
-		placeOrder.Use(s.features.WithTenant(r.Context(), r.Header.Get(TenantHeader)))
-	}}
+	s.client = &http.Client{Transport: s.transport}
+	h := &orders{client: s.client, url: d.URL, onOrder: s.countOrder}
 	mux := http.NewServeMux()
-	mux.Handle("POST "+OrderPath, slo.Middleware(h, avail, latency))
+	mux.Handle("POST "+OrderPath, slo.Middleware(h, s.avail, s.latency))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	s.checks.Mount(mux)
 	s.Handler = mux
 	return s, nil
+}
+
+// countOrder counts the order feature for the request's tenant.
+func (s *Stack) countOrder(r *http.Request) {
+	s.placeOrder.Use(s.features.WithTenant(r.Context(), r.Header.Get(TenantHeader)))
 }
 
 // Close stops everything NewOpskit started, the request path first and the

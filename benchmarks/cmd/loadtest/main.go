@@ -42,6 +42,7 @@ type config struct {
 	rounds      int
 	scrape      time.Duration
 	downstream  string
+	attempt     time.Duration
 	appendTo    string
 }
 
@@ -66,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds; each loads bare, then opskit")
 	fs.DurationVar(&c.scrape, "scrape", time.Second, "how often /metrics, /livez and /readyz are fetched during opskit rounds")
 	fs.StringVar(&c.downstream, "downstream", "loopback", `the service's downstream: "loopback" (an HTTP server on 127.0.0.1) or "memory" (no socket)`)
+	fs.DurationVar(&c.attempt, "attempt-timeout", 0, "the opskit retry Transport's per-attempt timeout; 0 means 400ms as examples/service, negative none")
 	fs.StringVar(&c.appendTo, "append", "", "append the Markdown section to this file (default: print only)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -124,7 +126,7 @@ func measure(ctx context.Context, cfg config, progress io.Writer) (*measurement,
 		}
 	}
 	defer d.Close()
-	kit, err := e2e.NewOpskit(d)
+	kit, err := e2e.NewOpskit(d, e2e.Config{AttemptTimeout: cfg.attempt})
 	if err != nil {
 		return nil, err
 	}
@@ -208,10 +210,10 @@ func (m *measurement) write(w io.Writer, cfg config, when time.Time) {
 	}
 	fmt.Fprintf(w, "Settings: closed loop, %d connections; %s, each bare then opskit, %v measured after %v of warm-up "+
 		"(not counted); every request `POST %s` with a %d-byte JSON order and an %s header; downstream: %s. "+
-		"During opskit rounds /metrics, /livez and /readyz are fetched every %v (%s). Latencies pooled over the rounds. "+
+		"The opskit retry Transport %s. During opskit rounds /metrics, /livez and /readyz are fetched every %v (%s). Latencies pooled over the rounds. "+
 		"Command: `go run ./cmd/loadtest %s`.\n\n",
 		cfg.connections, plural(cfg.rounds, "round"), cfg.duration, cfg.warmup, e2e.OrderPath, len(e2e.OrderBody), e2e.TenantHeader,
-		downstream, cfg.scrape, scrapes, flagsOf(cfg))
+		downstream, attemptNote(cfg.attempt), cfg.scrape, scrapes, flagsOf(cfg))
 	loadtest.WriteTable(w, []loadtest.Row{{Name: "bare", Result: bare}, {Name: "opskit", Result: kit}})
 	fmt.Fprintf(w, "\nreq/s per round: bare %s; opskit %s.\n\n", rpsList(m.bare), rpsList(m.opskit))
 	tput, p99 := kit.RPS()/bare.RPS(), float64(kit.P99)/float64(bare.P99)
@@ -220,8 +222,12 @@ func (m *measurement) write(w io.Writer, cfg config, when time.Time) {
 }
 
 func flagsOf(cfg config) string {
-	return fmt.Sprintf("-connections %d -duration %v -warmup %v -rounds %d -scrape %v -downstream %s",
+	s := fmt.Sprintf("-connections %d -duration %v -warmup %v -rounds %d -scrape %v -downstream %s",
 		cfg.connections, cfg.duration, cfg.warmup, cfg.rounds, cfg.scrape, cfg.downstream)
+	if cfg.attempt != 0 {
+		s += fmt.Sprintf(" -attempt-timeout %v", cfg.attempt)
+	}
+	return s
 }
 
 func rpsList(rs []loadtest.Result) string {
@@ -230,6 +236,16 @@ func rpsList(rs []loadtest.Result) string {
 		s[i] = fmt.Sprintf("%.0f", r.RPS())
 	}
 	return strings.Join(s, ", ")
+}
+
+func attemptNote(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "gives each attempt a 400ms timeout, as examples/service does"
+	case d < 0:
+		return "has no per-attempt timeout"
+	}
+	return fmt.Sprintf("gives each attempt a %v timeout", d)
 }
 
 func plural(n int, noun string) string {
