@@ -215,7 +215,8 @@ func (m *measurement) write(w io.Writer, cfg config, when time.Time) {
 		cfg.connections, plural(cfg.rounds, "round"), cfg.duration, cfg.warmup, e2e.OrderPath, len(e2e.OrderBody), e2e.TenantHeader,
 		downstream, attemptNote(cfg.attempt), cfg.scrape, scrapes, flagsOf(cfg))
 	loadtest.WriteTable(w, []loadtest.Row{{Name: "bare", Result: bare}, {Name: "opskit", Result: kit}})
-	fmt.Fprintf(w, "\nreq/s per round: bare %s; opskit %s.\n\n", rpsList(m.bare), rpsList(m.opskit))
+	fmt.Fprintf(w, "\nreq/s per round: bare %s; opskit %s; opskit/bare %s (the spread is the machine's noise).\n\n",
+		rpsList(m.bare), rpsList(m.opskit), ratioList(m.opskit, m.bare))
 	tput, p99 := kit.RPS()/bare.RPS(), float64(kit.P99)/float64(bare.P99)
 	fmt.Fprintf(w, "Goals: throughput opskit/bare %.3f (goal ≥ 0.95: %s); p99 opskit/bare %.3f (goal ≤ 1.10: %s).\n",
 		tput, verdict(tput >= 0.95), p99, verdict(p99 <= 1.10))
@@ -234,6 +235,14 @@ func rpsList(rs []loadtest.Result) string {
 	s := make([]string, len(rs))
 	for i, r := range rs {
 		s[i] = fmt.Sprintf("%.0f", r.RPS())
+	}
+	return strings.Join(s, ", ")
+}
+
+func ratioList(a, b []loadtest.Result) string {
+	s := make([]string, len(a))
+	for i := range a {
+		s[i] = fmt.Sprintf("%.3f", a[i].RPS()/b[i].RPS())
 	}
 	return strings.Join(s, ", ")
 }
