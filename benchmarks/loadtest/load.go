@@ -120,8 +120,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 // Merge pools runs of the same server, such as the rounds of an
 // alternating comparison: counts and durations add up, and the
-// percentiles are those of every request of every run together.
+// percentiles are those of every request of every run together. One run
+// is returned as it is.
 func Merge(runs ...Result) Result {
+	if len(runs) == 1 {
+		return runs[0]
+	}
 	var all []time.Duration
 	var errs int
 	var elapsed time.Duration
