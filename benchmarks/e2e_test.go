@@ -40,9 +40,9 @@ func serviceHandlers(tb testing.TB, cfg e2e.Config) (bare, kit http.Handler) {
 	return e2e.NewBare(d), stack.Handler
 }
 
-// serveOrder sends one order through h without a socket and fails tb unless
-// it is delivered.
-func serveOrder(tb testing.TB, h http.Handler, body *bytes.Reader, tenant string) {
+// serveOrder sends one order through h without a socket and returns an
+// error unless it is delivered.
+func serveOrder(h http.Handler, body *bytes.Reader, tenant string) error {
 	body.Reset(e2e.OrderBody)
 	req := httptest.NewRequest(http.MethodPost, e2e.OrderPath, body)
 	req.Header.Set("Content-Type", "application/json")
@@ -50,8 +50,9 @@ func serveOrder(tb testing.TB, h http.Handler, body *bytes.Reader, tenant string
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
-		tb.Fatalf("order answered %d: %s", rec.Code, rec.Body)
+		return fmt.Errorf("order answered %d: %s", rec.Code, rec.Body)
 	}
+	return nil
 }
 
 // BenchmarkServiceRequest is the end-to-end load test (cmd/loadtest)
@@ -62,7 +63,9 @@ func serveOrder(tb testing.TB, h http.Handler, body *bytes.Reader, tenant string
 // two is the kit's per-request cost; benchtable prints bare's time over
 // opskit's. The variant opskit/untimed-attempts is the kit without the
 // retry Transport's per-attempt timeout (examples/service sets 400ms),
-// which is most of the kit's cost (see e2e's BenchmarkKitLayer).
+// which is most of the kit's cost (see e2e's BenchmarkKitLayer). The
+// parallel variants send orders from every P at once, where the kit's
+// shared counters and the breaker's lock could contend.
 func BenchmarkServiceRequest(b *testing.B) {
 	bare, kit := serviceHandlers(b, e2e.Config{})
 	_, untimed := serviceHandlers(b, e2e.Config{AttemptTimeout: -1})
@@ -75,9 +78,28 @@ func BenchmarkServiceRequest(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				serveOrder(b, impl.h, body, tenantIDs[i%serviceTenants])
+				if err := serveOrder(impl.h, body, tenantIDs[i%serviceTenants]); err != nil {
+					b.Fatal(err)
+				}
 				i++
 			}
+		})
+	}
+	for _, impl := range []struct {
+		name string
+		h    http.Handler
+	}{{"opskit/parallel", kit}, {"bare/parallel", bare}} {
+		b.Run(impl.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				body := bytes.NewReader(nil)
+				for i := 0; pb.Next(); i++ {
+					if err := serveOrder(impl.h, body, tenantIDs[i%serviceTenants]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }
@@ -95,7 +117,11 @@ func TestServiceRequestAllocBudget(t *testing.T) {
 	bare, kit := serviceHandlers(t, e2e.Config{})
 	body := bytes.NewReader(nil)
 	allocs := func(h http.Handler) float64 {
-		return testing.AllocsPerRun(1000, func() { serveOrder(t, h, body, tenantIDs[3]) })
+		return testing.AllocsPerRun(1000, func() {
+			if err := serveOrder(h, body, tenantIDs[3]); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 	b, k := allocs(bare), allocs(kit)
 	if k-b > kitAllocBudget {
