@@ -67,7 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds; each loads bare, then opskit")
 	fs.DurationVar(&c.scrape, "scrape", time.Second, "how often /metrics, /livez and /readyz are fetched during opskit rounds")
 	fs.StringVar(&c.downstream, "downstream", "loopback", `the service's downstream: "loopback" (an HTTP server on 127.0.0.1) or "memory" (no socket)`)
-	fs.DurationVar(&c.attempt, "attempt-timeout", 0, "the opskit retry Transport's per-attempt timeout; 0 means 400ms as examples/service, negative none")
+	fs.DurationVar(&c.attempt, "attempt-timeout", 0, "the opskit retry Transport's per-attempt timeout; 0 means 400ms as examples/service, negative (-1ns) none")
 	fs.StringVar(&c.appendTo, "append", "", "append the Markdown section to this file (default: print only)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
