@@ -168,6 +168,11 @@ func newAttemptContext(ctx context.Context, c clock.Clock, now time.Time, timeou
 	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
 		return ctx, func() {}
 	}
+	if c == clock.Real {
+		// The runtime's timer context is the same thing, cheaper: fewer
+		// allocations and no AfterFunc closure.
+		return context.WithDeadline(ctx, deadline)
+	}
 	inner, cancel := context.WithCancel(ctx)
 	ac := &attemptContext{Context: inner, parent: ctx, deadline: deadline}
 	t := c.AfterFunc(timeout, func() {
