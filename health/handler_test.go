@@ -176,7 +176,7 @@ func TestReadyzAllocs(t *testing.T) {
 	rec := httptest.NewRecorder()
 	allocs := testing.AllocsPerRun(100, func() {
 		rec.Body.Reset()
-		clear(rec.HeaderMap)
+		clear(rec.Header())
 		h.ServeHTTP(rec, req)
 	})
 	if rec.Code != http.StatusOK || rec.Body.String() != "ok" {

@@ -64,7 +64,6 @@ func (h *entryHeap) Pop() any {
 }
 
 func (h *entryHeap) push(e *entry)   { heap.Push(h, e) }
-func (h *entryHeap) pop() *entry     { return heap.Pop(h).(*entry) }
 func (h *entryHeap) remove(e *entry) { heap.Remove(h, e.hidx) }
 func (h *entryHeap) fix(e *entry)    { heap.Fix(h, e.hidx) }
 func (h *entryHeap) peek() *entry {

@@ -117,7 +117,7 @@ func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("order while up = %d %s, want 200", code, body)
 	}
 	code, body = get(t, base+"/demo/downstream")
-	if json.Unmarshal([]byte(body), &st) != nil || st.Received != 1 {
+	if code != 200 || json.Unmarshal([]byte(body), &st) != nil || st.Received != 1 {
 		t.Fatalf("after one order: %s, want received 1", body)
 	}
 	if code, body := do(t, http.MethodPost, base+"/demo/downstream?mode=down", ""); code != 200 || !strings.Contains(body, `"down"`) {

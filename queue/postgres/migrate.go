@@ -24,14 +24,11 @@ type step struct {
 	sql         string // {table} {schema} and {idx_*} are replaced
 }
 
-// States of a row. A ready row whose available_at is in the future is
-// delayed (a not-before time or a Nack backoff); a leased row's
+// The state column, written as literals in the SQL (they are part of the
+// partial indexes' predicates, which must match the queries to text):
+// 0 ready, 1 leased, 2 dead. A ready row whose available_at is in the
+// future is delayed (a not-before time or a Nack backoff); a leased row's
 // available_at is its lease deadline.
-const (
-	stateReady  = 0
-	stateLeased = 1
-	stateDead   = 2
-)
 
 var steps = []step{{
 	version:     1,
