@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,46 @@ type Numbers struct {
 	Events          int64         `json:"events"`    // in the long window
 	BadEvents       int64         `json:"bad_events"`
 	BudgetRemaining float64       `json:"budget_remaining"`
+}
+
+// numbersJSON writes the windows as durations ("1h0m0s") rather than
+// nanoseconds, so the incident log reads well to people auditing it.
+type numbersJSON struct {
+	plainNumbers
+	LongWindow  string `json:"long_window"`
+	ShortWindow string `json:"short_window"`
+}
+
+type plainNumbers Numbers // without the methods, to avoid recursion
+
+// MarshalJSON implements json.Marshaler.
+func (n Numbers) MarshalJSON() ([]byte, error) {
+	return json.Marshal(numbersJSON{plainNumbers(n), n.LongWindow.String(), n.ShortWindow.String()})
+}
+
+// UnmarshalJSON implements json.Unmarshaler, reading what MarshalJSON writes.
+func (n *Numbers) UnmarshalJSON(b []byte) error {
+	var j numbersJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*n = Numbers(j.plainNumbers)
+	var err error
+	if n.LongWindow, err = parseWindow("long_window", j.LongWindow); err == nil {
+		n.ShortWindow, err = parseWindow("short_window", j.ShortWindow)
+	}
+	return err
+}
+
+func parseWindow(field, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("slo: %s is %q, want a duration such as 1h0m0s", field, s)
+	}
+	return d, nil
 }
 
 // AlertStatus is one alert as of the last evaluation.
