@@ -27,8 +27,10 @@ var demoScript = []struct {
 var demoItems = []string{"book", "pen", "lamp", "desk", "chair"}
 
 // runDemo places orders from a handful of tenants about ten times a second
-// and walks the downstream through demoScript, until ctx is done.
-func runDemo(ctx context.Context, baseURL string, log *slog.Logger) {
+// and walks the downstream through demoScript, until ctx is done. Once a
+// person sets the downstream's mode over HTTP, the script stops and the
+// traffic goes on, so they can take it down and bring it back themselves.
+func runDemo(ctx context.Context, baseURL string, d *downstream, log *slog.Logger) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	step, stepEnds := -1, time.Time{}
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -38,10 +40,10 @@ func runDemo(ctx context.Context, baseURL string, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			if now.After(stepEnds) {
+			if now.After(stepEnds) && !d.manual.Load() {
 				step = (step + 1) % len(demoScript)
 				stepEnds = now.Add(demoScript[step].for_)
-				post(ctx, client, baseURL+"/demo/downstream?mode="+demoScript[step].mode, "", nil)
+				d.SetMode(demoScript[step].mode)
 				log.Info("demo: downstream mode", "mode", demoScript[step].mode, "for", demoScript[step].for_)
 			}
 			body := fmt.Sprintf(`{"item": %q, "quantity": %d}`, demoItems[rand.IntN(len(demoItems))], 1+rand.IntN(5))

@@ -25,6 +25,10 @@ type downstream struct {
 	mu       sync.Mutex // guards mode
 	mode     string
 	received atomic.Int64 // orders accepted
+	// manual is set once someone changes the mode over HTTP; the demo
+	// then stops scripting modes (its traffic goes on), so what the person
+	// set stays set.
+	manual atomic.Bool
 }
 
 func newDownstream() *downstream { return &downstream{mode: "up"} }
@@ -50,11 +54,16 @@ type downstreamStatus struct {
 	Mode        string `json:"mode"`
 	Description string `json:"description"`
 	Received    int64  `json:"received"`
+	SetBy       string `json:"set_by"` // "demo" while the demo script drives it, else "manual"
 }
 
 func (d *downstream) status() downstreamStatus {
 	mode := d.Mode()
-	return downstreamStatus{Mode: mode, Description: downstreamModes[mode], Received: d.received.Load()}
+	setBy := "demo"
+	if d.manual.Load() {
+		setBy = "manual"
+	}
+	return downstreamStatus{Mode: mode, Description: downstreamModes[mode], Received: d.received.Load(), SetBy: setBy}
 }
 
 // serveStatus answers GET /demo/downstream.
@@ -68,6 +77,7 @@ func (d *downstream) serveSetMode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	d.manual.Store(true)
 	writeJSON(w, http.StatusOK, d.status())
 }
 

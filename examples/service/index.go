@@ -19,7 +19,7 @@ var endpoints = []struct{ Method, Path, What string }{
 	{"GET", "/features", "feature usage report (?format=html|md|csv|json, ?period=30d)"},
 	{"POST", "/api/orders", `place an order: {"item": "book", "quantity": 2}, tenant in X-Tenant`},
 	{"GET", "/demo/downstream", "the simulated downstream: mode and orders received"},
-	{"POST", "/demo/downstream?mode=down", "change its mode: up, down, slow or flaky"},
+	{"POST", "/demo/downstream?mode=down", "change its mode: up, down, slow or flaky (the demo script then leaves the mode to you; its traffic goes on)"},
 }
 
 var indexPage = template.Must(template.New("index").Parse(`<!doctype html>

@@ -150,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() {
 		defer close(demoDone)
 		if cfg.demo {
-			runDemo(demoCtx, a.baseURL, log)
+			runDemo(demoCtx, a.baseURL, a.downstream, log)
 		}
 	}()
 
