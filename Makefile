@@ -1,5 +1,8 @@
 # opskit: every target works from a fresh clone. See README.md.
 GO          ?= go
+# pipefail: `go test ... | tee` must fail when the tests fail.
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 # Modules, library first. Each has its own go.mod so heavy dependencies
 # (exporters, peers, drivers) never reach the library's users.
 MODULES     := . queue/postgres examples benchmarks
