@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/opskit/opskit/queue"
-	"github.com/opskit/opskit/retry"
 )
 
 // order is the body of POST /api/orders, and what the queue stores.
@@ -98,17 +97,11 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": ord.ID, "status": "queued", "reason": err.Error()})
 }
 
-// deliver sends one order to the downstream and records the call against
-// the fulfilment objective. A call the open breaker refused never reached
-// the downstream, so it is not an event: counting every refused queue
-// retry would inflate the bad events many times over. The breaker's own
-// probes are real calls and keep the objective burning while the outage
-// lasts.
+// deliver sends one order to the downstream and records the attempt
+// against the fulfilment objective.
 func (o *orders) deliver(ctx context.Context, ord order) error {
 	err := o.post(ctx, ord)
-	if !errors.Is(err, retry.ErrCircuitOpen) {
-		o.objectives.fulfil.Record(err == nil)
-	}
+	o.objectives.fulfil.Record(err == nil)
 	return err
 }
 

@@ -27,9 +27,8 @@ var (
 	}
 )
 
-// objectives tracks both; fulfil is recorded on every call that reaches
-// the downstream (request path and queue worker; not the calls the open
-// breaker refused), latency by middleware on /api/orders.
+// objectives tracks both; fulfil is recorded on every downstream call
+// (request path and queue worker), latency by middleware on /api/orders.
 type objectives struct {
 	mon     *slo.Monitor
 	fulfil  *slo.Tracker
