@@ -98,7 +98,11 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 // deliver sends one order to the downstream and records the attempt
-// against the fulfilment objective.
+// against the fulfilment objective. An attempt the open breaker refused
+// counts as bad: the order was not fulfilled, and without those events a
+// sustained outage behind an open breaker would stop burning budget and
+// the page would never fire. (Queue retries are attempts too, so a long
+// outage counts more bad events than it had orders.)
 func (o *orders) deliver(ctx context.Context, ord order) error {
 	err := o.post(ctx, ord)
 	o.objectives.fulfil.Record(err == nil)
