@@ -18,57 +18,15 @@ type metrics struct {
 
 func newMetrics(q *Queue) (*metrics, error) {
 	m := q.cfg.mp.Meter("github.com/opskit/opskit/queue")
-	var err error
-	wrap := func(e error) {
-		if err == nil && e != nil {
-			err = fmt.Errorf("queue: metrics: %w", e)
-		}
-	}
-	gauge := func(name, unit, desc string) metric.Int64ObservableGauge {
-		g, e := m.Int64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		wrap(e)
-		return g
-	}
-	counter := func(name, desc string) metric.Int64ObservableCounter {
-		c, e := m.Int64ObservableCounter(name, metric.WithUnit("{message}"), metric.WithDescription(desc))
-		wrap(e)
-		return c
-	}
-	depth := gauge("opskit.queue.depth", "{message}", "Messages ready, delayed or in flight.")
-	dead := gauge("opskit.queue.dead", "{message}", "Dead letters held.")
-	stored := gauge("opskit.queue.bytes", "By", "Record bytes of stored messages.")
-	age, e := m.Float64ObservableGauge("opskit.queue.oldest_age", metric.WithUnit("s"),
-		metric.WithDescription("Age of the oldest message not yet settled."))
-	wrap(e)
-	enq := counter("opskit.queue.enqueued", "Messages enqueued since open.")
-	ack := counter("opskit.queue.acked", "Messages acknowledged since open.")
-	nack := counter("opskit.queue.nacked", "Deliveries failed with Nack since open.")
-	dl := counter("opskit.queue.dead_lettered", "Messages moved to the dead letters since open.")
-	bad, e := m.Int64ObservableCounter("opskit.queue.corrupt_records", metric.WithUnit("{record}"),
-		metric.WithDescription("Damaged records found, at open or on read."))
-	wrap(e)
-	fsync, e := m.Float64Histogram("opskit.queue.fsync.duration", metric.WithUnit("s"),
+	fsync, err := m.Float64Histogram("opskit.queue.fsync.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time of one group commit's fsyncs."),
 		metric.WithExplicitBucketBoundaries(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
-	wrap(e)
-	if err != nil {
-		return nil, err
-	}
-	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		s := q.snapshot()
-		o.ObserveInt64(depth, int64(s.Depth))
-		o.ObserveInt64(dead, int64(s.Dead))
-		o.ObserveInt64(stored, s.Bytes)
-		o.ObserveFloat64(age, s.OldestAgeSeconds)
-		o.ObserveInt64(enq, s.Enqueued)
-		o.ObserveInt64(ack, s.Acked)
-		o.ObserveInt64(nack, s.Nacked)
-		o.ObserveInt64(dl, s.DeadLettered)
-		o.ObserveInt64(bad, s.Corrupt)
-		return nil
-	}, depth, dead, stored, age, enq, ack, nack, dl, bad)
 	if err != nil {
 		return nil, fmt.Errorf("queue: metrics: %w", err)
+	}
+	reg, err := RegisterStatsMetrics(m, q.Stats)
+	if err != nil {
+		return nil, err
 	}
 	return &metrics{fsync: fsync, reg: reg}, nil
 }

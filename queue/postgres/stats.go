@@ -124,57 +124,10 @@ type metrics struct{ reg metric.Registration }
 
 func newMetrics(q *Queue) (*metrics, error) {
 	m := q.cfg.mp.Meter("github.com/opskit/opskit/queue/postgres")
-	var err error
-	wrap := func(e error) {
-		if err == nil && e != nil {
-			err = fmt.Errorf("postgres: metrics: %w", e)
-		}
-	}
-	gauge := func(name, unit, desc string) metric.Int64ObservableGauge {
-		g, e := m.Int64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		wrap(e)
-		return g
-	}
-	counter := func(name, desc string) metric.Int64ObservableCounter {
-		c, e := m.Int64ObservableCounter(name, metric.WithUnit("{message}"), metric.WithDescription(desc))
-		wrap(e)
-		return c
-	}
-	depth := gauge("opskit.queue.depth", "{message}", "Messages ready, delayed or in flight.")
-	dead := gauge("opskit.queue.dead", "{message}", "Dead letters held.")
-	stored := gauge("opskit.queue.bytes", "By", "Size of the queue table with its indexes.")
-	age, e := m.Float64ObservableGauge("opskit.queue.oldest_age", metric.WithUnit("s"),
-		metric.WithDescription("Age of the oldest message not yet settled."))
-	wrap(e)
-	enq := counter("opskit.queue.enqueued", "Messages enqueued by this process since open.")
-	ack := counter("opskit.queue.acked", "Messages acknowledged by this process since open.")
-	nack := counter("opskit.queue.nacked", "Deliveries failed with Nack by this process since open.")
-	dl := counter("opskit.queue.dead_lettered", "Messages this process moved to the dead letters since open.")
-	if err != nil {
-		return nil, err
-	}
 	attrs := metric.WithAttributeSet(attribute.NewSet(attribute.String("opskit.queue.table", q.names.plain)))
-	reg, err := m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		o.ObserveInt64(enq, q.enqueued.Load(), attrs)
-		o.ObserveInt64(ack, q.acked.Load(), attrs)
-		o.ObserveInt64(nack, q.nacked.Load(), attrs)
-		o.ObserveInt64(dl, q.deadN.Load(), attrs)
-		if err := q.begin(); err != nil {
-			return nil // closing: the registration goes next
-		}
-		defer q.ops.Done()
-		s, err := q.stats(ctx)
-		if err != nil {
-			return err
-		}
-		o.ObserveInt64(depth, int64(s.Depth), attrs)
-		o.ObserveInt64(dead, int64(s.Dead), attrs)
-		o.ObserveInt64(stored, s.Bytes, attrs)
-		o.ObserveFloat64(age, s.OldestAgeSeconds, attrs)
-		return nil
-	}, depth, dead, stored, age, enq, ack, nack, dl)
+	reg, err := queue.RegisterStatsMetrics(m, q.Stats, attrs)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: metrics: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return &metrics{reg: reg}, nil
 }
