@@ -135,6 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	defer srv.Close() // an early return must not leave it serving; a no-op after Shutdown
 	if err := a.checks.Start(); err != nil {
 		return err
 	}
