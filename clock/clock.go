@@ -1,20 +1,3 @@
-// Package clock makes time an input to every opskit package.
-//
-// Production code passes nothing and gets the wall clock. Tests pass a Fake
-// (or any clock of their own, see Clock) and move time by hand, so a test of
-// "the page fires after ten minutes of errors" or "the retry waits 30 s"
-// runs in microseconds and never sleeps.
-//
-// A Clock is deliberately small — the time now, and a function to call
-// later — so that any fake can satisfy it. Adapting
-// github.com/jonboulle/clockwork or github.com/benbjohnson/clock takes three
-// lines:
-//
-//	type cw struct{ clockwork.Clock }
-//
-//	func (c cw) AfterFunc(d time.Duration, f func()) clock.Timer {
-//		return c.Clock.AfterFunc(d, f)
-//	}
 package clock
 
 import "time"

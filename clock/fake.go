@@ -15,17 +15,22 @@ import (
 // A goroutine that is about to wait on the clock arms its timer a moment
 // after the test starts it; WaitForTimers lets the test wait for that
 // without sleeping.
+//
+// A Fake is safe for concurrent use, but time should be moved by one
+// goroutine at a time: two concurrent Advance calls may run due calls
+// concurrently. A due call may itself call Advance, AfterFunc or Stop. The
+// zero Fake reads the zero time.
 type Fake struct {
 	mu      sync.Mutex // guards now, pending, armed, seq
 	now     time.Time
 	pending []*fakeTimer
-	armed   chan struct{} // closed and replaced whenever a call is scheduled
+	armed   chan struct{} // closed and replaced whenever a call is scheduled; nil until needed
 	seq     uint64        // orders calls due at the same instant
 }
 
 // NewFake returns a fake clock reading start.
 func NewFake(start time.Time) *Fake {
-	return &Fake{now: start, armed: make(chan struct{})}
+	return &Fake{now: start}
 }
 
 // Now returns the fake time.
@@ -87,7 +92,9 @@ func (f *Fake) Timers() int {
 	return len(f.pending)
 }
 
-// WaitForTimers blocks until at least n calls are scheduled.
+// WaitForTimers blocks until at least n calls are scheduled (and not yet
+// run or stopped), so a test can advance time only once the goroutine under
+// test has armed its timer.
 func (f *Fake) WaitForTimers(n int) {
 	for {
 		f.mu.Lock()
@@ -95,14 +102,16 @@ func (f *Fake) WaitForTimers(n int) {
 			f.mu.Unlock()
 			return
 		}
-		armed := f.armed
+		armed := f.armedLocked()
 		f.mu.Unlock()
 		<-armed
 	}
 }
 
-// AfterFunc schedules f to run when the fake time reaches now+d. With
-// d <= 0 it runs at once, on the calling goroutine.
+// AfterFunc schedules fn to run when the fake time reaches now+d, on the
+// goroutine that moves time there. With d <= 0 it runs at once, on the
+// calling goroutine, before AfterFunc returns; the Timer returned then
+// reports false from Stop.
 func (f *Fake) AfterFunc(d time.Duration, fn func()) Timer {
 	t := &fakeTimer{clock: f, fn: fn}
 	f.mu.Lock()
@@ -115,10 +124,21 @@ func (f *Fake) AfterFunc(d time.Duration, fn func()) Timer {
 	t.seq = f.seq
 	t.due = f.now.Add(d)
 	f.pending = append(f.pending, t)
-	close(f.armed)
-	f.armed = make(chan struct{})
+	if f.armed != nil {
+		close(f.armed)
+		f.armed = nil
+	}
 	f.mu.Unlock()
 	return t
+}
+
+// armedLocked returns the channel closed when the next call is scheduled.
+// Requires mu held.
+func (f *Fake) armedLocked() chan struct{} {
+	if f.armed == nil {
+		f.armed = make(chan struct{})
+	}
+	return f.armed
 }
 
 type fakeTimer struct {
