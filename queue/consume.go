@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"github.com/opskit/opskit/internal/timer"
 	"time"
 )
 
@@ -20,16 +21,16 @@ func (q *Queue) Receive(ctx context.Context, visibility time.Duration) (*Message
 		if m != nil || err != nil {
 			return m, err
 		}
-		var timer <-chan time.Time
+		var due <-chan time.Time
 		var stop func() bool
 		if next > 0 {
-			t := q.cfg.clk.NewTimer(time.Duration(next - q.now()))
-			timer, stop = t.C(), t.Stop
+			t := timer.New(q.cfg.clk, time.Duration(next-q.now()))
+			due, stop = t.C(), t.Stop
 		}
 		select {
 		case <-ctx.Done():
 		case <-wake:
-		case <-timer:
+		case <-due:
 		case <-q.done:
 		}
 		if stop != nil {

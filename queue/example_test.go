@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/retry"
 )

@@ -8,7 +8,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/internal/timer"
 	"github.com/opskit/opskit/retry"
 )
 
@@ -24,7 +25,12 @@ const (
 var DefaultRetryPolicy = retry.Policy{MaxAttempts: 10, BaseDelay: time.Second, MaxDelay: 5 * time.Minute}
 
 // Option configures Open.
-type Option func(*config)
+type Option interface{ apply(*config) }
+
+// optionFunc adapts a function to Option.
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
 	mp          metric.MeterProvider
@@ -40,15 +46,17 @@ type config struct {
 }
 
 // WithMeterProvider sets where metrics go; default otel.GetMeterProvider().
-func WithMeterProvider(mp metric.MeterProvider) Option { return func(c *config) { c.mp = mp } }
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) { c.mp = mp })
+}
 
 // WithLogger sets the logger for recovery reports and background errors;
 // default slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.log = l }) }
 
-// WithClock sets the clock for not-before times, leases, backoff and ages;
-// default the real clock.
-func WithClock(clk clock.Clock) Option { return func(c *config) { c.clk = clk } }
+// WithClock sets the clock for not-before times, leases, backoff, ages and
+// the relaxed-mode sync interval; default (and nil) the real clock.
+func WithClock(clk clock.Clock) Option { return optionFunc(func(c *config) { c.clk = clk }) }
 
 // WithRetryPolicy sets the Nack backoff and the dead-letter threshold: a
 // message is dead-lettered when a delivery fails (Nack or an expired
@@ -56,7 +64,7 @@ func WithClock(clk clock.Clock) Option { return func(c *config) { c.clk = clk } 
 // p mean retry's defaults (3 attempts, 100ms doubling to 10s); without
 // this option DefaultRetryPolicy applies. Only MaxAttempts, BaseDelay,
 // MaxDelay and Jitter are used.
-func WithRetryPolicy(p retry.Policy) Option { return func(c *config) { c.policy = p } }
+func WithRetryPolicy(p retry.Policy) Option { return optionFunc(func(c *config) { c.policy = p }) }
 
 // WithSyncInterval switches to relaxed mode: Enqueue, Ack and the other
 // settling calls return once the record is appended in memory, and the log
@@ -68,33 +76,35 @@ func WithRetryPolicy(p retry.Policy) Option { return func(c *config) { c.policy 
 // operating system dies, everything since the last fsync (the last d). A
 // lost ack means a redelivery. d <= 0 means durable mode, the default:
 // every call returns after its record is fsynced.
-func WithSyncInterval(d time.Duration) Option { return func(c *config) { c.syncEvery = d } }
+func WithSyncInterval(d time.Duration) Option { return optionFunc(func(c *config) { c.syncEvery = d }) }
 
 // WithSegmentSize sets the size at which a new segment file is started;
 // default DefaultSegmentSize.
-func WithSegmentSize(n int64) Option { return func(c *config) { c.segmentSize = n } }
+func WithSegmentSize(n int64) Option { return optionFunc(func(c *config) { c.segmentSize = n }) }
 
 // WithMaxPayload sets the largest accepted payload; default
 // DefaultMaxPayload.
-func WithMaxPayload(n int) Option { return func(c *config) { c.maxPayload = n } }
+func WithMaxPayload(n int) Option { return optionFunc(func(c *config) { c.maxPayload = n }) }
 
 // WithMaxBytes bounds the record bytes of stored messages (dead letters
 // included); 0, the default, means no bound. Enqueue past it answers
 // ErrFull, or blocks with WithBlockWhenFull.
-func WithMaxBytes(n int64) Option { return func(c *config) { c.maxBytes = n } }
+func WithMaxBytes(n int64) Option { return optionFunc(func(c *config) { c.maxBytes = n }) }
 
 // WithMaxMessages bounds the stored messages (dead letters included); 0,
 // the default, means no bound.
-func WithMaxMessages(n int) Option { return func(c *config) { c.maxMessages = n } }
+func WithMaxMessages(n int) Option { return optionFunc(func(c *config) { c.maxMessages = n }) }
 
 // WithBlockWhenFull makes Enqueue wait for room (or its context) instead of
 // answering ErrFull.
-func WithBlockWhenFull() Option { return func(c *config) { c.block = true } }
+func WithBlockWhenFull() Option { return optionFunc(func(c *config) { c.block = true }) }
 
 func newConfig(opts []Option) (config, error) {
 	c := config{policy: DefaultRetryPolicy, segmentSize: DefaultSegmentSize, maxPayload: DefaultMaxPayload}
 	for _, o := range opts {
-		o(&c)
+		if o != nil {
+			o.apply(&c)
+		}
 	}
 	if c.mp == nil {
 		c.mp = otel.GetMeterProvider()
@@ -102,7 +112,7 @@ func newConfig(opts []Option) (config, error) {
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	c.clk = clock.OrReal(c.clk)
+	c.clk = timer.Or(c.clk)
 	if c.policy.MaxAttempts == 0 {
 		c.policy.MaxAttempts = retry.DefaultMaxAttempts
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/opskit/opskit/internal/atomicfile"
+	"github.com/opskit/opskit/internal/timer"
 )
 
 // Queue is a durable queue in one directory of segment files. It is safe
@@ -362,7 +363,7 @@ func (q *Queue) closeFiles() {
 // syncLoop fsyncs on the interval in relaxed mode.
 func (q *Queue) syncLoop() {
 	defer q.wg.Done()
-	t := q.cfg.clk.NewTicker(q.cfg.syncEvery)
+	t := timer.NewTicker(q.cfg.clk, q.cfg.syncEvery)
 	defer t.Stop()
 	for {
 		select {

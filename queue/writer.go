@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/internal/atomicfile"
-	"github.com/opskit/opskit/internal/clock"
 )
 
 // writer appends records to the log and commits them with group commit.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/opskit/opskit/internal/timer"
 	"github.com/opskit/opskit/queue"
 )
 
@@ -29,7 +30,7 @@ func (q *Queue) Receive(ctx context.Context, visibility time.Duration) (*queue.M
 		var due <-chan time.Time
 		var stopDue func() bool
 		if !next.IsZero() {
-			t := q.cfg.clk.NewTimer(next.Sub(q.now()))
+			t := timer.New(q.cfg.clk, next.Sub(q.now()))
 			due, stopDue = t.C(), t.Stop
 		}
 		poll := time.NewTimer(q.cfg.poll)

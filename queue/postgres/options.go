@@ -10,7 +10,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/internal/timer"
 	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/retry"
 )
@@ -93,7 +94,7 @@ func newConfig(opts []Option) (config, error) {
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	c.clk = clock.OrReal(c.clk)
+	c.clk = timer.Or(c.clk)
 	if c.policy.MaxAttempts == 0 {
 		c.policy.MaxAttempts = retry.DefaultMaxAttempts
 	}

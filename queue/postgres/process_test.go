@@ -16,7 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/queue/postgres"
 )

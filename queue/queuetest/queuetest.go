@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/retry"
 )
