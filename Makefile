@@ -10,10 +10,10 @@ BENCH_COUNT ?= 6
 BENCH       ?= .
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test fmt vet race benchsmoke loadtest-smoke bench loadtest run lint
+.PHONY: test fmt vet apicheck race benchsmoke loadtest-smoke bench loadtest run lint api
 
-## test: formatting, vet, the race-enabled tests of every module, every benchmark once, the load test for a second
-test: fmt vet race benchsmoke loadtest-smoke
+## test: formatting, vet, the API record, the race-enabled tests of every module, every benchmark once, the load test for a second
+test: fmt vet apicheck race benchsmoke loadtest-smoke
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
@@ -21,6 +21,14 @@ fmt:
 
 vet:
 	@for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+# The exported API must match api/: a change shows as a diff, accepted with `make api`.
+apicheck:
+	$(GO) run ./internal/cmd/apirecord -check
+
+## api: rewrite api/ (one file per package: its exported signatures) after a reviewed API change
+api:
+	$(GO) run ./internal/cmd/apirecord
 
 race:
 	@for m in $(MODULES); do echo "go test -race ($$m)"; (cd $$m && $(GO) test -race -count=1 -timeout 20m ./...) || exit 1; done
