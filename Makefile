@@ -10,10 +10,10 @@ BENCH_COUNT ?= 6
 BENCH       ?= .
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test fmt vet apicheck race benchsmoke loadtest-smoke bench loadtest run lint api
+.PHONY: test fmt vet apicheck outside race benchsmoke loadtest-smoke bench loadtest run lint api
 
-## test: formatting, vet, the API record, the race-enabled tests of every module, every benchmark once, the load test for a second
-test: fmt vet apicheck race benchsmoke loadtest-smoke
+## test: formatting, vet, the API record, the docs as an outside user sees them, the race-enabled tests of every module, every benchmark once, the load test for a second
+test: fmt vet apicheck outside race benchsmoke loadtest-smoke
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
@@ -25,6 +25,11 @@ vet:
 # The exported API must match api/: a change shows as a diff, accepted with `make api`.
 apicheck:
 	$(GO) run ./internal/cmd/apirecord -check
+
+# Every doc.go program and example_test.go, copied into a module outside this
+# one: they compile, the Examples pass, HTTP programs answer a request.
+outside:
+	$(GO) run ./internal/cmd/outside
 
 ## api: rewrite api/ (one file per package: its exported signatures) after a reviewed API change
 api:
