@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
+	"github.com/opskit/opskit/clock"
 )
 
 func ok(context.Context) error   { return nil }
 func fail(context.Context) error { return errBoom }
 
-func newTestBreaker(t *testing.T, s BreakerSettings) *Breaker {
+func newTestBreaker(t *testing.T, s BreakerSettings, opts ...BreakerOption) *Breaker {
 	t.Helper()
-	b, err := NewBreaker(s, WithName("db"))
+	b, err := NewBreaker(s, append([]BreakerOption{WithName("db")}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewBreaker: %v", err)
 	}
@@ -44,8 +44,8 @@ func TestBreakerTripsOnFailureRatioWithMinVolume(t *testing.T) {
 	if called {
 		t.Fatal("open breaker called the function")
 	}
-	if !errors.Is(err, ErrCircuitOpen) || !errors.Is(err, gobreaker.ErrOpenState) {
-		t.Fatalf("open breaker returned %v, want ErrCircuitOpen and gobreaker.ErrOpenState", err)
+	if !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("open breaker returned %v, want ErrCircuitOpen", err)
 	}
 	var oe *OpenError
 	if !errors.As(err, &oe) || oe.Breaker != "db" || oe.State != StateOpen {
@@ -88,7 +88,7 @@ func TestBreakerIgnoresCallerCancellation(t *testing.T) {
 		t.Fatalf("after cancelled calls: %v, want closed", s)
 	}
 	c := b.Counts()
-	if c.TotalFailures != 0 || c.TotalSuccesses != 0 || c.TotalExclusions != 10 {
+	if c.Failures != 0 || c.Successes != 0 || c.Excluded != 10 {
 		t.Fatalf("counts %+v, want 10 exclusions only", c)
 	}
 }
@@ -106,20 +106,43 @@ func TestBreakerIsFailureClassifier(t *testing.T) {
 	}
 }
 
-func TestBreakerHalfOpenProbeCloses(t *testing.T) {
-	// A 1ns open timeout expires before the next call: gobreaker reads
-	// the wall clock, which always moves on between two calls.
-	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Nanosecond})
-	var mu sync.Mutex
-	var changes []string
-	b.OnStateChange(func(c StateChange) {
-		mu.Lock()
-		changes = append(changes, fmt.Sprintf("%v->%v", c.From, c.To))
-		mu.Unlock()
-	})
+// eventLog collects a breaker's state changes as "from->to" strings.
+type eventLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (l *eventLog) listen(c StateChange) {
+	l.mu.Lock()
+	l.events = append(l.events, fmt.Sprintf("%v->%v", c.From, c.To))
+	l.mu.Unlock()
+}
+
+func (l *eventLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.events, " ")
+}
+
+func TestBreakerOpenTimeoutFollowsTheClock(t *testing.T) {
+	fake := clock.NewFake(epoch)
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: 30 * time.Second}, WithClock(fake))
+	var log eventLog
+	var at []time.Time
+	b.OnStateChange(log.listen)
+	b.OnStateChange(func(c StateChange) { at = append(at, c.At) })
 	ctx := context.Background()
 	_ = b.Execute(ctx, fail) // trips
-	for b.State() != StateHalfOpen {
+	fake.Advance(30*time.Second - time.Nanosecond)
+	if s := b.State(); s != StateOpen {
+		t.Fatalf("1ns before the open timeout: %v, want open", s)
+	}
+	if err := b.Execute(ctx, ok); !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("Execute while open = %v, want ErrCircuitOpen", err)
+	}
+	fake.Advance(time.Nanosecond)
+	if s := b.State(); s != StateHalfOpen {
+		t.Fatalf("at the open timeout: %v, want half-open", s)
 	}
 	if err := b.Execute(ctx, ok); err != nil {
 		t.Fatalf("probe: %v", err)
@@ -127,10 +150,77 @@ func TestBreakerHalfOpenProbeCloses(t *testing.T) {
 	if s := b.State(); s != StateClosed {
 		t.Fatalf("after a good probe: %v, want closed", s)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if got, want := strings.Join(changes, " "), "closed->open open->half-open half-open->closed"; got != want {
+	if got, want := log.String(), "closed->open open->half-open half-open->closed"; got != want {
 		t.Fatalf("events %q, want %q", got, want)
+	}
+	if want := []time.Time{epoch, epoch.Add(30 * time.Second), epoch.Add(30 * time.Second)}; fmt.Sprint(at) != fmt.Sprint(want) {
+		t.Fatalf("events at %v, want %v (the fake clock's times)", at, want)
+	}
+}
+
+func TestBreakerHalfOpenFailedProbeReopens(t *testing.T) {
+	fake := clock.NewFake(epoch)
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Minute, HalfOpenRequests: 2}, WithClock(fake))
+	var log eventLog
+	b.OnStateChange(log.listen)
+	ctx := context.Background()
+	_ = b.Execute(ctx, fail)
+	fake.Advance(time.Minute)
+	// Two probes pass; a third call while they are in flight is refused.
+	release := make(chan struct{})
+	started := make(chan struct{}, 2)
+	probe := func(ctx context.Context) error { started <- struct{}{}; <-release; return nil }
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() { _ = b.Execute(ctx, probe) })
+	}
+	<-started
+	<-started
+	var oe *OpenError
+	if err := b.Execute(ctx, ok); !errors.As(err, &oe) || oe.State != StateHalfOpen {
+		t.Fatalf("third call while probing = %v, want a half-open OpenError", err)
+	}
+	close(release)
+	wg.Wait()
+	if s := b.State(); s != StateClosed {
+		t.Fatalf("after two good probes: %v, want closed", s)
+	}
+	// Trip again; this time the first probe fails and the breaker reopens
+	// for a whole new timeout.
+	_ = b.Execute(ctx, fail)
+	fake.Advance(time.Minute)
+	if err := b.Execute(ctx, fail); !errors.Is(err, errBoom) {
+		t.Fatalf("probe = %v, want boom through", err)
+	}
+	fake.Advance(time.Minute - time.Nanosecond)
+	if s := b.State(); s != StateOpen {
+		t.Fatalf("after a failed probe: %v, want open for a whole timeout", s)
+	}
+	want := "closed->open open->half-open half-open->closed closed->open open->half-open half-open->open"
+	if got := log.String(); got != want {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}
+
+func TestBreakerExcludedProbeFreesItsPlace(t *testing.T) {
+	fake := clock.NewFake(epoch)
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Minute}, WithClock(fake))
+	ctx := context.Background()
+	_ = b.Execute(ctx, fail)
+	fake.Advance(time.Minute)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := b.Execute(cancelled, func(ctx context.Context) error { return ctx.Err() }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled probe = %v", err)
+	}
+	if s := b.State(); s != StateHalfOpen {
+		t.Fatalf("after a cancelled probe: %v, want still half-open", s)
+	}
+	if err := b.Execute(ctx, ok); err != nil {
+		t.Fatalf("the next probe was refused: %v", err)
+	}
+	if s := b.State(); s != StateClosed {
+		t.Fatalf("after a good probe: %v, want closed", s)
 	}
 }
 
@@ -140,7 +230,7 @@ func TestBreakerHalfOpenProbeCloses(t *testing.T) {
 func TestBreakerListenerReadingStateDoesNotDeadlock(t *testing.T) {
 	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Hour})
 	var seen []State
-	var counts []gobreaker.Counts
+	var counts []Counts
 	b.OnStateChange(func(c StateChange) {
 		seen = append(seen, b.State())
 		counts = append(counts, b.Counts())
@@ -170,7 +260,8 @@ func TestBreakerListenerPanicIsContained(t *testing.T) {
 }
 
 func TestBreakerEventsInOrderUnderConcurrency(t *testing.T) {
-	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Nanosecond})
+	fake := clock.NewFake(epoch)
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Nanosecond}, WithClock(fake))
 	var mu sync.Mutex
 	var last State = StateClosed
 	bad := 0
@@ -186,6 +277,7 @@ func TestBreakerEventsInOrderUnderConcurrency(t *testing.T) {
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 200 {
+				fake.Advance(time.Nanosecond) // every open phase ends at once
 				if (i+g)%2 == 0 {
 					_ = b.Execute(context.Background(), fail)
 				} else {

@@ -34,9 +34,13 @@ type Breakers struct {
 }
 
 // NewBreakers returns an empty set of breakers configured by s; size 0
-// means DefaultBreakersSize. It reads WithClock, WithLogger and
-// WithMeterProvider; Close releases its metrics.
-func NewBreakers(s BreakerSettings, size int, opts ...Option) (*Breakers, error) {
+// means DefaultBreakersSize. WithName names the downstream in their
+// metrics. Close releases its metrics.
+func NewBreakers(s BreakerSettings, size int, opts ...BreakerOption) (*Breakers, error) {
+	return newBreakers(s, size, configure(opts, BreakerOption.applyBreaker))
+}
+
+func newBreakers(s BreakerSettings, size int, cfg config) (*Breakers, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
@@ -47,7 +51,7 @@ func NewBreakers(s BreakerSettings, size int, opts ...Option) (*Breakers, error)
 	if err != nil {
 		return nil, fmt.Errorf("retry: breakers cache: %w", err)
 	}
-	bs := &Breakers{settings: s, cfg: newConfig(opts), stats: &breakerStats{}, cache: cache}
+	bs := &Breakers{settings: s, cfg: cfg, stats: &breakerStats{downstream: cfg.name}, cache: cache}
 	reg, err := bs.stats.register(bs.cfg.meterProvider, bs.all)
 	bs.reg.set(reg)
 	if err != nil {
@@ -138,6 +142,7 @@ var reqNames = [numReq]string{"success", "failure", "excluded", "rejected"}
 // breakerStats counts what breakers do, with atomics only; one is shared
 // by all breakers of a set, so counters survive eviction.
 type breakerStats struct {
+	downstream  string
 	requests    [numReq]atomic.Int64
 	transitions [3]atomic.Int64 // indexed by the new State
 }
@@ -154,17 +159,18 @@ func (s *breakerStats) register(mp metric.MeterProvider, each iter.Seq[*Breaker]
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, err
 	}
+	ds := attribute.String("downstream", s.downstream)
 	var toSets [3]metric.ObserveOption
 	for st := range toSets {
-		toSets[st] = metric.WithAttributeSet(attribute.NewSet(attribute.String("to", State(st).String())))
+		toSets[st] = metric.WithAttributeSet(attribute.NewSet(ds, attribute.String("to", State(st).String())))
 	}
 	var reqSets [numReq]metric.ObserveOption
 	for i := range reqSets {
-		reqSets[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", reqNames[i])))
+		reqSets[i] = metric.WithAttributeSet(attribute.NewSet(ds, attribute.String("outcome", reqNames[i])))
 	}
 	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for b := range each {
-			o.ObserveInt64(state, int64(b.State()), metric.WithAttributes(attribute.String("breaker", b.name)))
+			o.ObserveInt64(state, int64(b.State()), metric.WithAttributes(ds, attribute.String("breaker", b.name)))
 		}
 		for i := range s.transitions {
 			o.ObserveInt64(transitions, s.transitions[i].Load(), toSets[i])

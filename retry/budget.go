@@ -40,10 +40,13 @@ type BudgetConfig struct {
 // retries cannot multiply the load on a downstream that is already down.
 // Share one Budget among every caller of one downstream. It is safe for
 // concurrent use and lock-free.
+//
+// The zero Budget is a full budget with the default settings, the same as
+// NewBudget(BudgetConfig{}). A Budget must not be copied after first use.
 type Budget struct {
-	tokens  atomic.Int64 // milli-tokens, in [0, max]
-	max     int64        // milli-tokens
-	deposit int64        // milli-tokens earned per success
+	used    atomic.Int64 // milli-tokens spent and not yet earned back, in [0, limit()]
+	max     int64        // milli-tokens; 0 means the default
+	deposit int64        // milli-tokens earned per success; 0 means the default
 	spent   atomic.Int64 // retries allowed
 	denied  atomic.Int64 // retries refused
 }
@@ -56,19 +59,22 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 	if cfg.Ratio < 0 || math.IsNaN(cfg.Ratio) || cfg.Ratio > 1e6 {
 		return nil, fmt.Errorf("retry: BudgetConfig.Ratio is %v, want in [0, 1e6]", cfg.Ratio)
 	}
-	if cfg.MaxTokens == 0 {
-		cfg.MaxTokens = DefaultBudgetTokens
+	b := &Budget{}
+	if cfg.MaxTokens != 0 {
+		b.max = max(int64(math.Round(cfg.MaxTokens*milli)), milli) // at least one retry fits
 	}
-	if cfg.Ratio == 0 {
-		cfg.Ratio = DefaultBudgetRatio
+	if cfg.Ratio != 0 {
+		b.deposit = max(int64(math.Round(cfg.Ratio*milli)), 1)
 	}
-	b := &Budget{
-		max:     int64(math.Round(cfg.MaxTokens * milli)),
-		deposit: max(int64(math.Round(cfg.Ratio*milli)), 1),
-	}
-	b.max = max(b.max, milli) // at least one retry fits
-	b.tokens.Store(b.max)
 	return b, nil
+}
+
+// limit is the bucket size in milli-tokens, defaults applied.
+func (b *Budget) limit() int64 {
+	if b.max == 0 {
+		return DefaultBudgetTokens * milli
+	}
+	return b.max
 }
 
 // TryRetry spends one token and reports whether a retry may be scheduled.
@@ -77,13 +83,14 @@ func (b *Budget) TryRetry() bool {
 	if b == nil {
 		return true
 	}
+	limit := b.limit()
 	for {
-		cur := b.tokens.Load()
-		if cur < milli {
+		cur := b.used.Load()
+		if limit-cur < milli {
 			b.denied.Add(1)
 			return false
 		}
-		if b.tokens.CompareAndSwap(cur, cur-milli) {
+		if b.used.CompareAndSwap(cur, cur+milli) {
 			b.spent.Add(1)
 			return true
 		}
@@ -95,28 +102,24 @@ func (b *Budget) Success() {
 	if b == nil {
 		return
 	}
+	deposit := b.deposit
+	if deposit == 0 {
+		deposit = DefaultBudgetRatio * milli
+	}
 	for {
-		cur := b.tokens.Load()
-		if cur >= b.max {
+		cur := b.used.Load()
+		if cur <= 0 {
 			return // full: a load, no write, so hot callers do not contend
 		}
-		if b.tokens.CompareAndSwap(cur, min(cur+b.deposit, b.max)) {
+		if b.used.CompareAndSwap(cur, max(cur-deposit, 0)) {
 			return
 		}
 	}
 }
 
-// Tokens returns the retries the budget would allow right now.
-func (b *Budget) Tokens() float64 {
-	if b == nil {
-		return math.Inf(1)
-	}
-	return float64(b.tokens.Load()) / milli
-}
-
 // BudgetStats counts a budget's decisions since it was made.
 type BudgetStats struct {
-	Tokens  float64 // tokens available now
+	Tokens  float64 // retries the budget would allow now (+Inf for a nil Budget)
 	Allowed int64   // retries the budget allowed
 	Denied  int64   // retries it refused
 }
@@ -126,5 +129,6 @@ func (b *Budget) Stats() BudgetStats {
 	if b == nil {
 		return BudgetStats{Tokens: math.Inf(1)}
 	}
-	return BudgetStats{Tokens: b.Tokens(), Allowed: b.spent.Load(), Denied: b.denied.Load()}
+	tokens := float64(b.limit()-b.used.Load()) / milli
+	return BudgetStats{Tokens: tokens, Allowed: b.spent.Load(), Denied: b.denied.Load()}
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/internal/timer"
 )
 
 // Do calls fn until it succeeds, the policy's attempts run out, fn returns
@@ -16,22 +16,30 @@ import (
 //
 // Do never sleeps past ctx's deadline: when the next wait would reach it,
 // Do returns at once with an *Error matching both context.DeadlineExceeded
-// and the last error. Do charges p.Budget, when set, for each retry; use a
-// Retrier (New) to get a budget, a breaker, a limiter and metrics.
+// and the last error. Do waits on the wall clock and keeps no retry budget;
+// a Retrier (New) adds a budget, a breaker, a limiter, a clock and metrics.
 func Do(ctx context.Context, p Policy, fn func(context.Context) error) error {
-	e := engine{policy: p, budget: p.Budget, clock: clock.Real}
+	e := engine{policy: p, clock: clock.Real()}
 	return e.run(ctx, fn)
 }
 
-// DoValue is Do for a function that returns a value: the value of the
-// successful call, or T's zero value with the error.
-func DoValue[T any](ctx context.Context, p Policy, fn func(context.Context) (T, error)) (T, error) {
+// DoValue is Do, or Retrier.Do, for a function that returns a value: the
+// value of the successful call, or T's zero value with the error. r is a
+// Policy or a *Retrier.
+func DoValue[T any, R Policy | *Retrier](ctx context.Context, r R, fn func(context.Context) (T, error)) (T, error) {
 	var v T
-	err := Do(ctx, p, func(ctx context.Context) error {
+	call := func(ctx context.Context) error {
 		var err error
 		v, err = fn(ctx)
 		return err
-	})
+	}
+	var err error
+	switch r := any(&r).(type) { // a pointer, so that a Policy is not copied to the heap
+	case *Policy:
+		err = Do(ctx, *r, call)
+	case **Retrier:
+		err = (*r).Do(ctx, call)
+	}
 	if err != nil {
 		var zero T
 		return zero, err
@@ -92,7 +100,7 @@ func (e *engine) run(ctx context.Context, fn func(context.Context) error) error 
 			return e.giveUp(resultBudget, attempt, err, ErrBudgetExhausted)
 		}
 		e.stats.retry(d)
-		if !e.sleep(ctx, d) {
+		if timer.Sleep(ctx, e.clock, d) != nil {
 			return e.giveUp(resultCanceled, attempt, err, ctx.Err())
 		}
 	}
@@ -105,7 +113,7 @@ func (e *engine) giveUp(r result, attempts int, last, reason error) error {
 
 // retryable applies the fixed rules, then the policy's classifier.
 func (e *engine) retryable(err error) bool {
-	if IsPermanent(err) || errors.Is(err, ErrCircuitOpen) || errors.Is(err, ErrRateLimited) {
+	if IsPermanent(err) || errors.Is(err, ErrCircuitOpen) || errors.Is(err, ErrRateLimited) || certificateError(err) {
 		return false
 	}
 	return e.policy.Retryable == nil || e.policy.Retryable(err)
@@ -125,7 +133,7 @@ func (e *engine) attempt(ctx context.Context, fn func(context.Context) error) er
 	}
 	actx := ctx
 	if e.policy.AttemptTimeout > 0 {
-		ac, stop := newAttemptContext(ctx, e.clock, now, e.policy.AttemptTimeout)
+		ac, stop := attemptContext(ctx, e.clock, now, e.policy.AttemptTimeout)
 		defer stop()
 		actx = ac
 	}
@@ -135,66 +143,15 @@ func (e *engine) attempt(ctx context.Context, fn func(context.Context) error) er
 	return fn(actx)
 }
 
-// sleep waits d on the engine's clock; false means ctx ended first.
-func (e *engine) sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := e.clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C():
-		return true
-	}
-}
-
-// attemptContext is the context of one attempt: its parent's values and
-// cancellation, plus a deadline of its own driven by the injected clock
-// (context.WithTimeout would use the wall clock, which a fake clock cannot
-// move).
-type attemptContext struct {
-	context.Context
-	parent   context.Context
-	deadline time.Time
-	timedOut atomic.Bool
-}
-
-// newAttemptContext bounds ctx by timeout from now. When ctx's own deadline
-// comes first, ctx already bounds the attempt and is returned as is.
-func newAttemptContext(ctx context.Context, c clock.Clock, now time.Time, timeout time.Duration) (context.Context, func()) {
+// attemptContext bounds ctx by timeout from now, on clock c. When ctx's
+// own deadline comes first, ctx already bounds the attempt and is returned
+// as it is. On the real clock this is context.WithDeadline.
+func attemptContext(ctx context.Context, c clock.Clock, now time.Time, timeout time.Duration) (context.Context, context.CancelFunc) {
 	deadline := now.Add(timeout)
 	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
 		return ctx, func() {}
 	}
-	if c == clock.Real {
-		// The runtime's timer context is the same thing, cheaper: fewer
-		// allocations and no AfterFunc closure.
-		return context.WithDeadline(ctx, deadline)
-	}
-	inner, cancel := context.WithCancel(ctx)
-	ac := &attemptContext{Context: inner, parent: ctx, deadline: deadline}
-	t := c.AfterFunc(timeout, func() {
-		ac.timedOut.Store(true)
-		cancel()
-	})
-	return ac, func() {
-		t.Stop()
-		cancel()
-	}
-}
-
-func (c *attemptContext) Deadline() (time.Time, bool) { return c.deadline, true }
-
-// Err reports context.DeadlineExceeded when the attempt's own timeout
-// ended it, like a context.WithTimeout would.
-func (c *attemptContext) Err() error {
-	err := c.Context.Err()
-	if err != nil && c.timedOut.Load() && c.parent.Err() == nil {
-		return context.DeadlineExceeded
-	}
-	return err
+	return timer.WithDeadline(ctx, c, deadline)
 }
 
 // Retrier is a Policy bound to one downstream: its retry budget (on by
@@ -210,23 +167,24 @@ type Retrier struct {
 	reg     registration
 }
 
-// New returns a Retrier for p. It reads WithName, WithBudget,
-// WithBreaker, WithLimiter, WithClock and WithMeterProvider. Close
-// releases its metrics (not the breaker's or limiter's, which the caller
-// owns).
+// New returns a Retrier for p. Close releases its metrics (not the
+// breaker's or limiter's, which the caller owns).
 func New(p Policy, opts ...Option) (*Retrier, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	cfg := newConfig(opts)
+	cfg := configure(opts, Option.applyRetrier)
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	r := &Retrier{
 		policy:  p,
-		budget:  cfg.budgetFor(p),
+		budget:  cfg.budgetOr(),
 		breaker: cfg.breaker,
 		limiter: cfg.limiter,
 		clock:   cfg.clock,
 	}
-	reg, err := r.stats.register(cfg.meterProvider, cfg.downstream(), r.budget)
+	reg, err := r.stats.register(cfg.meterProvider, cfg.name, r.budget)
 	if err != nil {
 		return nil, fmt.Errorf("retry: metrics: %w", err)
 	}
@@ -234,41 +192,20 @@ func New(p Policy, opts ...Option) (*Retrier, error) {
 	return r, nil
 }
 
-func (r *Retrier) engine() engine {
-	return engine{policy: r.policy, budget: r.budget, breaker: r.breaker, limiter: r.limiter, clock: r.clock, stats: &r.stats}
-}
-
 // Do is the package-level Do with the Retrier's budget, breaker, limiter,
 // clock and metrics. A refusal by the breaker or the limiter is not
 // retried.
 func (r *Retrier) Do(ctx context.Context, fn func(context.Context) error) error {
-	e := r.engine()
+	e := engine{policy: r.policy, budget: r.budget, breaker: r.breaker, limiter: r.limiter, clock: r.clock, stats: &r.stats}
 	return e.run(ctx, fn)
 }
 
 // Budget returns the Retrier's retry budget (nil when budgeting is off).
 func (r *Retrier) Budget() *Budget { return r.budget }
 
-// Policy returns the Retrier's policy.
-func (r *Retrier) Policy() Policy { return r.policy }
-
 // Close releases the Retrier's metrics registration. It is safe to call
-// more than once.
+// more than once. A Retrier starts no goroutine, so there is nothing to
+// shut down.
 func (r *Retrier) Close() error {
 	return r.reg.release()
-}
-
-// Value is Retrier.Do for a function that returns a value.
-func Value[T any](ctx context.Context, r *Retrier, fn func(context.Context) (T, error)) (T, error) {
-	var v T
-	err := r.Do(ctx, func(ctx context.Context) error {
-		var err error
-		v, err = fn(ctx)
-		return err
-	})
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return v, nil
 }

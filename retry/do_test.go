@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -265,7 +265,7 @@ func TestDoBudgetExhaustedDuringOutage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := b.Tokens(); got != 1 {
+	if got := b.Stats().Tokens; got != 1 {
 		t.Fatalf("tokens after 10 successes = %v, want 1", got)
 	}
 	st := b.Stats()
@@ -314,11 +314,19 @@ func TestDoValue(t *testing.T) {
 	}
 }
 
-func TestRetrierValue(t *testing.T) {
-	r, _ := newTestRetrier(t, Policy{})
-	v, err := Value(context.Background(), r, func(context.Context) (int, error) { return 42, nil })
+func TestDoValueWithRetrier(t *testing.T) {
+	r, _ := newTestRetrier(t, Policy{MaxAttempts: 1})
+	v, err := DoValue(context.Background(), r, func(context.Context) (int, error) { return 42, nil })
 	if v != 42 || err != nil {
-		t.Fatalf("Value = %d, %v; want 42, nil", v, err)
+		t.Fatalf("DoValue = %d, %v; want 42, nil", v, err)
+	}
+	v, err = DoValue(context.Background(), r, func(context.Context) (int, error) { return 7, errBoom })
+	if v != 0 || !errors.Is(err, errBoom) {
+		t.Fatalf("DoValue = %d, %v; want 0 and boom", v, err)
+	}
+	var re *Error
+	if !errors.As(err, &re) || re.Attempts != 1 {
+		t.Fatalf("DoValue error %v, want an *Error after the Retrier's 1 attempt", err)
 	}
 }
 
@@ -371,7 +379,7 @@ func TestDoSuccessReadsClockAtMostOnce(t *testing.T) {
 	}
 	defer lim.Close()
 	cc := &countingClock{Clock: clock.NewFake(epoch)}
-	r, err := New(Policy{AttemptTimeout: time.Second}, WithClock(cc), WithLimiter(lim))
+	r, err := New(Policy{}, WithClock(cc), WithLimiter(lim))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,6 +388,20 @@ func TestDoSuccessReadsClockAtMostOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := cc.reads.Load(); got != 1 {
-		t.Fatalf("success path read the clock %d times, want 1", got)
+		t.Fatalf("success path with a limiter read the clock %d times, want 1", got)
+	}
+	// An attempt timeout shares that read; a clock other than the real one
+	// reads once more to arm the timeout's AfterFunc.
+	cc.reads.Store(0)
+	r2, err := New(Policy{AttemptTimeout: time.Second}, WithClock(cc), WithLimiter(lim))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if err := r2.Do(context.Background(), func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := cc.reads.Load(); got != 2 {
+		t.Fatalf("success path with a limiter and an attempt timeout read the clock %d times, want 2", got)
 	}
 }

@@ -2,8 +2,11 @@ package retry
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -118,6 +121,36 @@ func hintOf(err error) (time.Duration, bool) {
 		return h.RetryAfter()
 	}
 	return 0, false
+}
+
+// notDownstreamFault reports errors that say nothing about the
+// downstream's health, which breakers count as neither success nor
+// failure: the caller's context ending, certificate errors, and 429.
+func notDownstreamFault(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || certificateError(err) {
+		return true
+	}
+	var se *StatusError
+	return errors.As(err, &se) && se.StatusCode == http.StatusTooManyRequests
+}
+
+// certificateError reports a TLS certificate that failed verification:
+// retrying will not fix it, and it is ours to fix, not the downstream's
+// failure.
+func certificateError(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+		roots     x509.SystemRootsError
+		insecure  x509.InsecureAlgorithmError
+		critical  x509.UnhandledCriticalExtension
+		violation x509.ConstraintViolationError
+	)
+	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &invalid) ||
+		errors.As(err, &hostname) || errors.As(err, &roots) || errors.As(err, &insecure) ||
+		errors.As(err, &critical) || errors.As(err, &violation)
 }
 
 // callerStopped reports whether err is the caller's context ending (as

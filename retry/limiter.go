@@ -12,7 +12,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/time/rate"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/internal/timer"
 )
 
 // ErrRateLimited is returned when the client-side rate limiter refuses a
@@ -49,9 +50,8 @@ type Limiter struct {
 	rejections atomic.Int64
 }
 
-// NewLimiter returns a full limiter. It reads WithClock, WithName and
-// WithMeterProvider; Close releases its metrics.
-func NewLimiter(cfg LimiterConfig, opts ...Option) (*Limiter, error) {
+// NewLimiter returns a full limiter. Close releases its metrics.
+func NewLimiter(cfg LimiterConfig, opts ...CommonOption) (*Limiter, error) {
 	if !(cfg.Rate > 0) || math.IsInf(cfg.Rate, 0) {
 		return nil, fmt.Errorf("retry: LimiterConfig.Rate is %v, want a finite number > 0", cfg.Rate)
 	}
@@ -64,7 +64,7 @@ func NewLimiter(cfg LimiterConfig, opts ...Option) (*Limiter, error) {
 	if cfg.Burst == 0 {
 		cfg.Burst = max(1, int(math.Min(math.Ceil(cfg.Rate), math.MaxInt32)))
 	}
-	c := newConfig(opts)
+	c := configure(opts, CommonOption.applyRetrier)
 	l := &Limiter{
 		lim:     rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst),
 		wait:    cfg.Wait,
@@ -73,7 +73,7 @@ func NewLimiter(cfg LimiterConfig, opts ...Option) (*Limiter, error) {
 	}
 	// rate.NewLimiter starts full at its zero time; anchor it to our clock.
 	l.lim.SetLimitAt(c.clock.Now(), rate.Limit(cfg.Rate))
-	reg, err := l.register(c.meterProvider, c.downstream())
+	reg, err := l.register(c.meterProvider, c.name)
 	l.reg.set(reg)
 	if err != nil {
 		return nil, fmt.Errorf("retry: limiter metrics: %w", err)
@@ -116,7 +116,7 @@ func (l *Limiter) waitAt(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("%w: the wait of %v would pass the deadline: %w", ErrRateLimited, d, context.DeadlineExceeded)
 	}
 	l.waits.Add(1)
-	t := l.clock.NewTimer(d)
+	t := timer.New(l.clock, d)
 	defer t.Stop()
 	select {
 	case <-t.C():

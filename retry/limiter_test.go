@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
 )
 
 func newTestLimiter(t *testing.T, cfg LimiterConfig) (*Limiter, *clock.Fake) {

@@ -106,7 +106,7 @@ func TestBreakerAndLimiterMetrics(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
-	bs, err := NewBreakers(BreakerSettings{MinRequests: 2, OpenTimeout: time.Hour}, 0, WithMeterProvider(mp))
+	bs, err := NewBreakers(BreakerSettings{MinRequests: 2, OpenTimeout: time.Hour}, 0, WithMeterProvider(mp), WithName("pay"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,13 +129,13 @@ func TestBreakerAndLimiterMetrics(t *testing.T) {
 		}
 	}
 	wantMetrics(t, collect(t, reader), map[string]float64{
-		"opskit.retry.breaker.state{breaker=pay.test}":        2,
-		"opskit.retry.breaker.transitions{to=open}":           1,
-		"opskit.retry.breaker.requests{outcome=failure}":      2,
-		"opskit.retry.breaker.requests{outcome=rejected}":     1,
-		"opskit.retry.limiter.rejections{downstream=pay}":     1,
-		"opskit.retry.limiter.waits{downstream=pay}":          0,
-		"opskit.retry.calls{downstream=pay,result=exhausted}": 2,
-		"opskit.retry.calls{downstream=pay,result=rejected}":  2,
+		"opskit.retry.breaker.state{breaker=pay.test,downstream=pay}":    2,
+		"opskit.retry.breaker.transitions{downstream=pay,to=open}":       1,
+		"opskit.retry.breaker.requests{downstream=pay,outcome=failure}":  2,
+		"opskit.retry.breaker.requests{downstream=pay,outcome=rejected}": 1,
+		"opskit.retry.limiter.rejections{downstream=pay}":                1,
+		"opskit.retry.limiter.waits{downstream=pay}":                     0,
+		"opskit.retry.calls{downstream=pay,result=exhausted}":            2,
+		"opskit.retry.calls{downstream=pay,result=rejected}":             2,
 	})
 }

@@ -1,20 +1,72 @@
 package retry
 
 import (
-	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/internal/timer"
 )
 
-// Option configures New, NewBreaker, NewBreakers, NewLimiter and
-// NewTransport. Each constructor documents the options it reads; the
-// others are ignored.
-type Option func(*config)
+// Each constructor takes only the options it reads, so passing one it
+// would ignore does not compile:
+//
+//	New           Option:          WithName, WithClock, WithMeterProvider, WithBudget, WithLimiter, WithBreaker
+//	NewTransport  TransportOption: WithName, WithClock, WithMeterProvider, WithBudget, WithLimiter, WithLogger, WithBreakers, WithBase
+//	NewBreaker    BreakerOption:   WithName, WithClock, WithMeterProvider, WithLogger
+//	NewBreakers   BreakerOption:   the same
+//	NewLimiter    CommonOption:    WithName, WithClock, WithMeterProvider
+//
+// Options write into a private configuration that the constructor reads;
+// none sees the value being built.
+
+// Option configures New (a Retrier).
+type Option interface{ applyRetrier(*config) }
+
+// TransportOption configures NewTransport.
+type TransportOption interface{ applyTransport(*config) }
+
+// BreakerOption configures NewBreaker and NewBreakers. Every BreakerOption
+// is also a TransportOption: a Transport passes it to the breakers it
+// makes when WithBreakers is not given.
+type BreakerOption interface {
+	TransportOption
+	applyBreaker(*config)
+}
+
+// CommonOption is an option every constructor reads: WithName, WithClock
+// and WithMeterProvider return one.
+type CommonOption struct{ set func(*config) }
+
+func (o CommonOption) applyRetrier(c *config)   { o.set(c) }
+func (o CommonOption) applyTransport(c *config) { o.set(c) }
+func (o CommonOption) applyBreaker(c *config)   { o.set(c) }
+
+// ClientOption is an option of the two clients, New and NewTransport:
+// WithBudget and WithLimiter return one.
+type ClientOption struct{ set func(*config) }
+
+func (o ClientOption) applyRetrier(c *config)   { o.set(c) }
+func (o ClientOption) applyTransport(c *config) { o.set(c) }
+
+// retrierOnly, transportOnly and breakerOption back the options only some
+// constructors read.
+type retrierOnly func(*config)
+
+func (f retrierOnly) applyRetrier(c *config) { f(c) }
+
+type transportOnly func(*config)
+
+func (f transportOnly) applyTransport(c *config) { f(c) }
+
+type breakerOption func(*config)
+
+func (f breakerOption) applyTransport(c *config) { f(c) }
+func (f breakerOption) applyBreaker(c *config)   { f(c) }
 
 type config struct {
 	meterProvider metric.MeterProvider
@@ -29,84 +81,109 @@ type config struct {
 	base          http.RoundTripper
 }
 
-func newConfig(opts []Option) config {
-	var c config
-	for _, o := range opts {
-		o(&c)
-	}
+// defaults fills what no option set.
+func (c *config) defaults() {
 	if c.meterProvider == nil {
 		c.meterProvider = otel.GetMeterProvider()
 	}
 	if c.logger == nil {
-		c.logger = slog.New(discardHandler{})
+		c.logger = slog.New(slog.DiscardHandler)
 	}
-	c.clock = clock.OrReal(c.clock)
-	return c
+	c.clock = timer.Or(c.clock)
+	if c.name == "" {
+		c.name = "default"
+	}
+}
+
+// WithName names the downstream: the "downstream" attribute of every
+// metric, and a single breaker's name. Default: "default".
+func WithName(name string) CommonOption {
+	return CommonOption{func(c *config) { c.name = name }}
+}
+
+// WithClock sets the clock for backoff waits, attempt timeouts, the rate
+// limiter and the breakers' open timeout. Default: clock.Real(). See the
+// package documentation for the breaker's rolling window, which follows
+// the wall clock.
+func WithClock(c clock.Clock) CommonOption {
+	return CommonOption{func(cfg *config) { cfg.clock = c }}
 }
 
 // WithMeterProvider sets where metrics go. Default: otel.GetMeterProvider().
-func WithMeterProvider(mp metric.MeterProvider) Option {
-	return func(c *config) { c.meterProvider = mp }
+func WithMeterProvider(mp metric.MeterProvider) CommonOption {
+	return CommonOption{func(c *config) { c.meterProvider = mp }}
 }
 
-// WithLogger sets the logger for problems nobody can be returned an error
-// for, such as a panicking state listener. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+// WithBudget sets the retry budget, to share one among the Retriers and
+// Transports calling one downstream; nil turns budgeting off. Default: a
+// Budget of its own with the default settings. A zero Budget{} is a
+// budget with the default settings.
+func WithBudget(b *Budget) ClientOption {
+	return ClientOption{func(c *config) { c.budget, c.budgetSet = b, true }}
+}
 
-// WithClock sets the clock for backoff waits, attempt timeouts and the
-// rate limiter. Default: the wall clock. (gobreaker reads the wall clock
-// itself, so breaker timing always follows real time.)
-func WithClock(c clock.Clock) Option { return func(cfg *config) { cfg.clock = c } }
+// WithLimiter makes every attempt wait for (or be refused by) l, which must
+// come from NewLimiter. Default: no limit.
+func WithLimiter(l *Limiter) ClientOption {
+	return ClientOption{func(c *config) { c.limiter = l }}
+}
 
-// WithName names the downstream; it becomes the "downstream" attribute of
-// every metric and the breaker's name. Default: "default".
-func WithName(name string) Option { return func(c *config) { c.name = name } }
+// WithBreaker makes every attempt of a Retrier pass through b, which must
+// come from NewBreaker (or Breakers.Get). Default: no breaker.
+func WithBreaker(b *Breaker) Option {
+	return retrierOnly(func(c *config) { c.breaker = b })
+}
 
-// WithBreaker makes every attempt of a Retrier pass through b.
-func WithBreaker(b *Breaker) Option { return func(c *config) { c.breaker = b } }
-
-// WithBreakers gives a Transport its per-host breakers. Default: a
-// Breakers with default settings.
-func WithBreakers(b *Breakers) Option { return func(c *config) { c.breakers = b } }
-
-// WithLimiter makes every attempt wait for (or be refused by) l.
-func WithLimiter(l *Limiter) Option { return func(c *config) { c.limiter = l } }
-
-// WithBudget sets the retry budget, to share one among several Retriers
-// and Transports calling the same downstream; nil turns budgeting off.
-// Default: a new Budget with default settings (Policy.Budget, when set,
-// wins).
-func WithBudget(b *Budget) Option {
-	return func(c *config) { c.budget, c.budgetSet = b, true }
+// WithBreakers gives a Transport its per-host breakers, which must come
+// from NewBreakers. Default: a Breakers with default settings, made with
+// the Transport's name, clock, logger and meter provider, and closed by
+// the Transport's Close.
+func WithBreakers(b *Breakers) TransportOption {
+	return transportOnly(func(c *config) { c.breakers = b })
 }
 
 // WithBase sets the RoundTripper a Transport sends through. Default:
 // http.DefaultTransport.
-func WithBase(rt http.RoundTripper) Option { return func(c *config) { c.base = rt } }
+func WithBase(rt http.RoundTripper) TransportOption {
+	return transportOnly(func(c *config) { c.base = rt })
+}
 
-// budgetFor resolves the budget: the policy's, else the option's, else a
-// fresh default one.
-func (c *config) budgetFor(p Policy) *Budget {
-	switch {
-	case p.Budget != nil:
-		return p.Budget
-	case c.budgetSet:
+// WithLogger sets the logger for problems nobody can be returned an error
+// for, such as a panicking breaker listener. Default: discard.
+func WithLogger(l *slog.Logger) BreakerOption {
+	return breakerOption(func(c *config) { c.logger = l })
+}
+
+// budgetOr returns the configured budget, or a fresh default one.
+func (c *config) budgetOr() *Budget {
+	if c.budgetSet {
 		return c.budget
 	}
-	b, _ := NewBudget(BudgetConfig{}) // the defaults are valid
-	return b
+	return new(Budget)
 }
 
-func (c *config) downstream() string {
-	if c.name == "" {
-		return "default"
+// configure applies opts over the defaults.
+func configure[O any](opts []O, apply func(O, *config)) config {
+	var c config
+	for _, o := range opts {
+		if any(o) != nil {
+			apply(o, &c)
+		}
 	}
-	return c.name
+	c.defaults()
+	return c
 }
 
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discardHandler) WithGroup(string) slog.Handler           { return d }
+// validate rejects collaborators that were not made by their constructors
+// (a zero Breaker, Breakers or Limiter has no settings to run with).
+func (c *config) validate() error {
+	switch {
+	case c.breaker != nil && c.breaker.phase.Load() == nil:
+		return errors.New("retry: WithBreaker: the Breaker is a zero value; make it with NewBreaker")
+	case c.breakers != nil && c.breakers.cache == nil:
+		return errors.New("retry: WithBreakers: the Breakers is a zero value; make it with NewBreakers")
+	case c.limiter != nil && c.limiter.lim == nil:
+		return errors.New("retry: WithLimiter: the Limiter is a zero value; make it with NewLimiter")
+	}
+	return nil
+}

@@ -52,7 +52,8 @@ func (j Jitter) String() string {
 // Policy says how often and how patiently to retry. The zero Policy is
 // useful: 3 attempts, 100ms base delay doubling up to 10s, full jitter,
 // every error retryable except Permanent ones and the caller's own context
-// ending. A Policy is a plain value, safe to copy and to share.
+// ending. A Policy is a plain value, safe to copy and to share; the retry
+// budget belongs to a Retrier or a Transport (WithBudget), not to it.
 type Policy struct {
 	// MaxAttempts counts every call of the function, the first one
 	// included. 0 means DefaultMaxAttempts; 1 means no retries.
@@ -72,16 +73,11 @@ type Policy struct {
 	// request (BenchmarkKitLayer in benchmarks/e2e).
 	AttemptTimeout time.Duration
 	// Retryable classifies errors; it returns false for errors that must
-	// not be retried. nil retries every error except Permanent ones and
-	// the caller's context ending. Permanent errors are never retried,
-	// whatever Retryable says.
+	// not be retried. nil retries every error except the ones never
+	// retried, whatever Retryable says: Permanent errors, the caller's
+	// context ending, breaker and rate-limiter refusals, and certificate
+	// errors.
 	Retryable func(error) bool
-	// Budget, when set, is charged one retry each time a retry is
-	// scheduled, and refunded by successes; a spent budget stops retrying
-	// with ErrBudgetExhausted. Share one Budget per downstream. The bare
-	// Do function uses no budget when this is nil; a Retrier made by New
-	// creates its own.
-	Budget *Budget
 }
 
 // Validate reports the first field holding a value no default can stand

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
 )
 
 // ErrBodyNotRewindable is the Reason of the *Error a Transport returns
@@ -29,17 +29,25 @@ const IdempotencyKeyHeader = "Idempotency-Key"
 // OPTIONS, TRACE, PUT, DELETE) and requests carrying an Idempotency-Key
 // header; others get one attempt (still through limiter and breaker).
 //
-// A response with status 5xx or 429 is a failure: it is retried (waiting
-// as its Retry-After header asks, clamped to Policy.MaxDelay; a wait that
-// would pass the deadline ends the call at once), and when the Transport
-// gives up, RoundTrip returns an *Error whose Last is a *StatusError
-// holding the status, headers and body head. Policy.Retryable sees
-// *StatusError values and can narrow this. Other responses are returned
-// as they are.
+// A response with status 5xx (except 501 Not Implemented) or 429 is a
+// failure: it is retried (waiting as its Retry-After header asks, clamped
+// to Policy.MaxDelay; a wait that would pass the deadline ends the call at
+// once), each retry spending the budget, and when the Transport gives up,
+// RoundTrip returns an *Error whose Last is a *StatusError holding the
+// status, headers and body head. Policy.Retryable sees *StatusError values
+// and can narrow this. Other responses, 501 included (retrying will not
+// implement the method), are returned as they are.
 //
-// Policy.AttemptTimeout bounds each attempt until its response body is
-// closed. Make one Transport per downstream: it holds one retry budget,
-// and one breaker per host.
+// What counts against a host's breaker: transport errors, attempt
+// timeouts and 5xx answers. What does not: 429 (the host is up and asks
+// for patience), certificate errors (never retried either: ours to fix),
+// 501 and every other answer below 500 (counted as successes), and the
+// caller's own cancellation or deadline.
+//
+// RoundTrip closes the request body on every path, refusals included, as
+// the RoundTripper contract asks. Policy.AttemptTimeout bounds each
+// attempt until its response body is closed. Make one Transport per
+// downstream: it holds one retry budget, and one breaker per host.
 type Transport struct {
 	base     http.RoundTripper
 	policy   Policy
@@ -52,19 +60,19 @@ type Transport struct {
 	reg      registration
 }
 
-// NewTransport returns a Transport for p. It reads WithBase, WithName,
-// WithBudget, WithBreakers (default: a new Breakers with default
-// settings, owned and closed by the Transport), WithLimiter, WithClock,
-// WithLogger and WithMeterProvider.
-func NewTransport(p Policy, opts ...Option) (*Transport, error) {
+// NewTransport returns a Transport for p.
+func NewTransport(p Policy, opts ...TransportOption) (*Transport, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	cfg := newConfig(opts)
+	cfg := configure(opts, TransportOption.applyTransport)
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	t := &Transport{
 		base:     cfg.base,
 		policy:   p,
-		budget:   cfg.budgetFor(p),
+		budget:   cfg.budgetOr(),
 		breakers: cfg.breakers,
 		limiter:  cfg.limiter,
 		clock:    cfg.clock,
@@ -73,13 +81,13 @@ func NewTransport(p Policy, opts ...Option) (*Transport, error) {
 		t.base = http.DefaultTransport
 	}
 	if t.breakers == nil {
-		b, err := NewBreakers(BreakerSettings{}, 0, opts...)
+		b, err := newBreakers(BreakerSettings{}, 0, cfg)
 		if err != nil {
 			return nil, err
 		}
 		t.breakers, t.ownsBrks = b, true
 	}
-	reg, err := t.stats.register(cfg.meterProvider, cfg.downstream(), t.budget)
+	reg, err := t.stats.register(cfg.meterProvider, cfg.name, t.budget)
 	if err != nil {
 		if t.ownsBrks {
 			_ = t.breakers.Close()
@@ -101,7 +109,9 @@ func (t *Transport) Budget() *Budget { return t.budget }
 func (t *Transport) Check(ctx context.Context) error { return t.breakers.Check(ctx) }
 
 // Close releases the Transport's metrics and, when it made them, its
-// breakers', and closes the base transport's idle connections.
+// breakers', and closes the base transport's idle connections. A
+// Transport starts no goroutine, so there is nothing to shut down; Close
+// does not wait for requests in flight.
 func (t *Transport) Close() error {
 	var errs []error
 	errs = append(errs, t.reg.release())
@@ -114,8 +124,8 @@ func (t *Transport) Close() error {
 	return errors.Join(errs...)
 }
 
-// Retriable reports whether the Transport may send req more than once.
-func Retriable(req *http.Request) bool {
+// idempotent reports whether the Transport may send req more than once.
+func idempotent(req *http.Request) bool {
 	switch req.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		return true
@@ -125,14 +135,14 @@ func Retriable(req *http.Request) bool {
 
 // failingStatus reports the statuses the Transport treats as failures.
 func failingStatus(code int) bool {
-	return code >= 500 || code == http.StatusTooManyRequests
+	return (code >= 500 && code != http.StatusNotImplemented) || code == http.StatusTooManyRequests
 }
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	p := t.policy
-	if !Retriable(req) {
+	if !idempotent(req) {
 		p.MaxAttempts = 1
 	}
 	timeout := p.AttemptTimeout
@@ -144,18 +154,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var (
 		resp     *http.Response
 		attempt  int
+		sent     bool // the base transport took req.Body, and closes it
 		noRewind bool
 	)
 	err := e.run(ctx, func(ctx context.Context) error {
 		attempt++
 		r := req
-		stop := func() {}
+		stop := context.CancelFunc(func() {})
 		if timeout > 0 {
 			var actx context.Context
-			actx, stop = newAttemptContext(ctx, t.clock, t.clock.Now(), timeout)
+			actx, stop = attemptContext(ctx, t.clock, t.clock.Now(), timeout)
 			r = req.WithContext(actx)
 		}
-		if attempt > 1 && hasBody {
+		if sent && hasBody {
 			body, err := req.GetBody()
 			if err != nil {
 				stop()
@@ -166,6 +177,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			r.Body = body
 		}
+		sent = true
 		res, err := t.base.RoundTrip(r)
 		if err == nil && failingStatus(res.StatusCode) {
 			err = newStatusError(req, res, t.clock.Now())
@@ -184,6 +196,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp = res
 		return nil
 	})
+	if hasBody && !sent {
+		_ = req.Body.Close() // refused before any attempt: nobody else will
+	}
 	if err != nil {
 		if re, ok := err.(*Error); ok && noRewind {
 			re.Reason = ErrBodyNotRewindable
@@ -205,23 +220,24 @@ func (s *stopOnClose) Close() error {
 	return err
 }
 
-// MaxErrorBody is how much of a failed response's body a StatusError
+// maxErrorBody is how much of a failed response's body a StatusError
 // keeps. The rest (up to maxDrain more) is read and discarded so that the
 // connection can be reused.
-const MaxErrorBody = 64 << 10
+const maxErrorBody = 64 << 10
 
 const maxDrain = 256 << 10
 
 // StatusError is a response whose status the Transport treats as a
-// failure (5xx and 429 by default). The Transport returns it, inside
-// *Error, when it gives up; the response itself is already closed.
+// failure (5xx but 501, and 429). The Transport returns it, inside
+// *Error, when it gives up; the response itself is already closed. It
+// carries the Retry-After wait (RetryAfter), so Do honours it too.
 type StatusError struct {
 	Method     string
 	URL        string
 	StatusCode int
 	Status     string // e.g. "503 Service Unavailable"
 	Header     http.Header
-	Body       []byte // the first MaxErrorBody bytes of the body
+	Body       []byte // the first 64 KiB of the body
 
 	retryAfter    time.Duration
 	hasRetryAfter bool
@@ -247,20 +263,20 @@ func newStatusError(req *http.Request, res *http.Response, now time.Time) *Statu
 		e.Status = fmt.Sprintf("%d %s", res.StatusCode, http.StatusText(res.StatusCode))
 	}
 	if res.Body != nil {
-		e.Body, _ = io.ReadAll(io.LimitReader(res.Body, MaxErrorBody))
+		e.Body, _ = io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain))
 		_ = res.Body.Close()
 	}
-	e.retryAfter, e.hasRetryAfter = ParseRetryAfter(res.Header.Get("Retry-After"), now)
+	e.retryAfter, e.hasRetryAfter = parseRetryAfter(res.Header.Get("Retry-After"), now)
 	return e
 }
 
-// ParseRetryAfter reads a Retry-After header value: delay-seconds ("120")
+// parseRetryAfter reads a Retry-After header value: delay-seconds ("120")
 // or an HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT", and the obsolete forms
 // net/http accepts), relative to now. A date in the past means no wait.
 // Huge values saturate instead of overflowing. ok is false for an empty or
 // malformed value. It never panics.
-func ParseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
+func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false

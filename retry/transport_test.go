@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
 )
 
 // downstream is a scripted RoundTripper: it answers each request with the
@@ -54,13 +54,13 @@ func (d *downstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	}, nil
 }
 
-func newTestTransport(t *testing.T, p Policy, d http.RoundTripper, opts ...Option) (*Transport, *clock.Fake) {
+func newTestTransport(t *testing.T, p Policy, d http.RoundTripper, opts ...TransportOption) (*Transport, *clock.Fake) {
 	t.Helper()
 	fake := clock.NewFake(epoch)
 	if p.Jitter == JitterFull {
 		p.Jitter = JitterNone
 	}
-	tr, err := NewTransport(p, append([]Option{WithClock(fake), WithBase(d)}, opts...)...)
+	tr, err := NewTransport(p, append([]TransportOption{WithClock(fake), WithBase(d)}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewTransport: %v", err)
 	}
@@ -292,17 +292,17 @@ func TestTransportAttemptTimeoutLastsUntilBodyClosed(t *testing.T) {
 	}
 }
 
-func TestRetriable(t *testing.T) {
+func TestIdempotent(t *testing.T) {
 	for method, want := range map[string]bool{"GET": true, "HEAD": true, "PUT": true, "DELETE": true, "OPTIONS": true, "POST": false, "PATCH": false} {
 		req, _ := http.NewRequest(method, "http://x.test/", nil)
-		if got := Retriable(req); got != want {
-			t.Errorf("Retriable(%s) = %v, want %v", method, got, want)
+		if got := idempotent(req); got != want {
+			t.Errorf("idempotent(%s) = %v, want %v", method, got, want)
 		}
 	}
 	req, _ := http.NewRequest("PATCH", "http://x.test/", nil)
 	req.Header.Set(IdempotencyKeyHeader, "k")
-	if !Retriable(req) {
-		t.Error("Retriable(PATCH with Idempotency-Key) = false")
+	if !idempotent(req) {
+		t.Error("idempotent(PATCH with Idempotency-Key) = false")
 	}
 }
 
@@ -330,9 +330,9 @@ func TestParseRetryAfter(t *testing.T) {
 		{"+3", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := ParseRetryAfter(tt.in, now)
+		got, ok := parseRetryAfter(tt.in, now)
 		if got != tt.want || ok != tt.wantOK {
-			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
+			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
 		}
 	}
 }
@@ -343,12 +343,12 @@ func FuzzParseRetryAfter(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		d, ok := ParseRetryAfter(s, epoch)
+		d, ok := parseRetryAfter(s, epoch)
 		if d < 0 {
-			t.Fatalf("ParseRetryAfter(%q) = %v, negative", s, d)
+			t.Fatalf("parseRetryAfter(%q) = %v, negative", s, d)
 		}
 		if !ok && d != 0 {
-			t.Fatalf("ParseRetryAfter(%q) = %v with ok false", s, d)
+			t.Fatalf("parseRetryAfter(%q) = %v with ok false", s, d)
 		}
 		// Cross-check against the standard library's own parsers.
 		v := strings.TrimSpace(s)
@@ -359,13 +359,13 @@ func FuzzParseRetryAfter(f *testing.F) {
 				want = time.Duration(n) * time.Second
 			}
 			if !ok || d != want {
-				t.Fatalf("ParseRetryAfter(%q) = %v, %v; want %v, true", s, d, ok, want)
+				t.Fatalf("parseRetryAfter(%q) = %v, %v; want %v, true", s, d, ok, want)
 			}
 			return
 		}
 		tm, err := http.ParseTime(v)
 		if ok != (err == nil) || (ok && d != max(tm.Sub(epoch), 0)) {
-			t.Fatalf("ParseRetryAfter(%q) = %v, %v; http.ParseTime says %v, %v", s, d, ok, tm, err)
+			t.Fatalf("parseRetryAfter(%q) = %v, %v; http.ParseTime says %v, %v", s, d, ok, tm, err)
 		}
 	})
 }
