@@ -53,6 +53,21 @@ func runDemo(ctx context.Context, baseURL string, d *downstream, log *slog.Logge
 	}
 }
 
+// serveSetMode answers POST /demo/downstream?mode=up|down|slow|flaky. It
+// needs no token, being the newcomer's story, but it refuses cross-site
+// requests (see routes) and leaves an audit record like any operator action.
+func (a *app) serveSetMode(w http.ResponseWriter, r *http.Request) {
+	mode, from := r.URL.Query().Get("mode"), a.downstream.Mode()
+	if err := a.downstream.SetMode(mode); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	a.downstream.manual.Store(true)
+	a.ops.record(r, "demo visitor", "demo.downstream-mode", "downstream", nil, from+" -> "+mode)
+	a.log.Info("demo: downstream mode set by hand", "from", from, "to", mode, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, a.downstream.status())
+}
+
 func post(ctx context.Context, client *http.Client, url, tenant string, body []byte) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -71,17 +75,41 @@ func (d *downstream) serveStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, d.status())
 }
 
-// serveSetMode answers POST /demo/downstream?mode=up|down|slow|flaky.
-func (d *downstream) serveSetMode(w http.ResponseWriter, r *http.Request) {
-	if err := d.SetMode(r.URL.Query().Get("mode")); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+// listen starts the simulated downstream on a loopback listener of its own,
+// apart from the service's routes, as a remote system would be. The service
+// reaches it at the returned URL; stop shuts it down.
+func (d *downstream) listen(log *slog.Logger) (url string, stop func(context.Context) error, err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("downstream: %w", err)
 	}
-	d.manual.Store(true)
-	writeJSON(w, http.StatusOK, d.status())
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ping", d.servePing)
+	mux.HandleFunc("POST /orders", d.serveOrder)
+	srv := &http.Server{
+		Handler:           http.MaxBytesHandler(mux, maxBody),
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("downstream stopped serving", "err", err)
+		}
+	}()
+	return "http://" + ln.Addr().String(), func(ctx context.Context) error {
+		err := srv.Shutdown(ctx)
+		if err != nil {
+			srv.Close()
+		}
+		<-done
+		return err
+	}, nil
 }
 
-// serveOrder answers POST /demo/downstream/orders: the call the service makes.
+// serveOrder answers POST /orders: the call the service makes.
 func (d *downstream) serveOrder(w http.ResponseWriter, r *http.Request) {
 	if !d.behave(w, r) {
 		return
@@ -90,7 +118,7 @@ func (d *downstream) serveOrder(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "accepted"})
 }
 
-// servePing answers GET /demo/downstream/ping, the readiness check's call:
+// servePing answers GET /ping, the readiness check's call:
 // it behaves like an order under the current mode but accepts nothing.
 func (d *downstream) servePing(w http.ResponseWriter, r *http.Request) {
 	if d.behave(w, r) {

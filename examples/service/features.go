@@ -47,9 +47,10 @@ func newFeatures(dataDir string, mp metric.MeterProvider) (*features, error) {
 	return f, nil
 }
 
-// withTenant attaches the request's X-Tenant to ctx for feature counting.
-func (f *features) withTenant(ctx context.Context, r *http.Request) context.Context {
-	return f.reg.WithTenant(ctx, r.Header.Get("X-Tenant"))
+// withTenant attaches a tenant (already checked by tenantOf) to ctx for
+// feature counting.
+func (f *features) withTenant(ctx context.Context, tenant string) context.Context {
+	return f.reg.WithTenant(ctx, tenant)
 }
 
 func (f *features) handler() http.Handler { return f.reg.Handler(feature.Policy{}) }

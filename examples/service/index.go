@@ -15,9 +15,14 @@ var endpoints = []struct{ Method, Path, What string }{
 	{"GET", "/metrics", "Prometheus text: opskit's metrics, Go runtime and process"},
 	{"GET", "/slo", "objectives: error budget, burn rates, alerts, incidents (?format=json)"},
 	{"GET", "/queue", "the order queue: depth, oldest age, counters (JSON)"},
-	{"GET", "/queue/dead", "dead-lettered orders (JSON); POST /queue/dead/{id}/requeue brings one back"},
+	{"GET", "/queue/dead", "dead-lettered orders (JSON); POST /queue/dead/{id}/requeue or /purge with the operator token"},
+	{"GET", "/audit", "the audit trail of operator actions (JSON; operator token: Authorization: Bearer ...)"},
 	{"GET", "/features", "feature usage report (?format=html|md|csv|json, ?period=30d)"},
 	{"POST", "/api/orders", `place an order: {"item": "book", "quantity": 2}, tenant in X-Tenant`},
+}
+
+// demoEndpoints exist only with -demo.
+var demoEndpoints = []struct{ Method, Path, What string }{
 	{"GET", "/demo/downstream", "the simulated downstream: mode and orders received"},
 	{"POST", "/demo/downstream?mode=down", "change its mode: up, down, slow or flaky (the demo script then leaves the mode to you; its traffic goes on)"},
 }
@@ -34,5 +39,11 @@ td{padding:.2rem .8rem .2rem 0;vertical-align:top}code{background:#f3f3f3;paddin
 
 func (a *app) serveIndex(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	indexPage.Execute(w, map[string]any{"Demo": a.cfg.demo, "Endpoints": endpoints})
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	list := endpoints
+	if a.cfg.demo {
+		list = append(list[:len(list):len(list)], demoEndpoints...)
+	}
+	indexPage.Execute(w, map[string]any{"Demo": a.cfg.demo && a.cfg.demoTraffic, "Endpoints": list})
 }

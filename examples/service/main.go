@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,9 +46,12 @@ type config struct {
 	addr            string
 	dataDir         string
 	demo            bool
+	demoTraffic     bool
 	drainDelay      time.Duration
 	queueURL        string
 	prometheusRules bool
+	operatorToken   string
+	allowHosts      []string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -56,7 +60,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free port)")
 	fs.StringVar(&c.dataDir, "data", "opskit-data", "directory for durable state (queue, snapshots, incident log)")
-	fs.BoolVar(&c.demo, "demo", true, "generate demo traffic and move the downstream between modes")
+	fs.BoolVar(&c.demo, "demo", true, "mount /demo/downstream (see and set the simulated downstream's mode) and run the demo")
+	fs.BoolVar(&c.demoTraffic, "demo-traffic", true, "with -demo, generate orders and walk the downstream through its modes")
+	fs.StringVar(&c.operatorToken, "operator-token", "", "bearer token for the admin routes (dead letters, incidents, /audit); default $OPSKIT_OPERATOR_TOKEN; none: admin routes answer 403")
+	fs.Func("allow-host", "a further Host header value to answer to (repeatable); the listen address and localhost are always allowed", func(h string) error {
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			return fmt.Errorf("want a host or host:port, got %q", h)
+		}
+		c.allowHosts = append(c.allowHosts, h)
+		return nil
+	})
 	fs.DurationVar(&c.drainDelay, "drain-delay", 2*time.Second, "on SIGTERM, how long readiness fails before the server shuts down")
 	fs.StringVar(&c.queueURL, "queue-url", "", "postgres://... to keep the order queue in PostgreSQL instead of under -data")
 	fs.BoolVar(&c.prometheusRules, "prometheus-rules", false, "print Prometheus rules for the service's objectives and exit")
@@ -65,6 +78,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if c.operatorToken == "" {
+		c.operatorToken = os.Getenv("OPSKIT_OPERATOR_TOKEN")
+	}
+	if c.operatorToken != "" && len(c.operatorToken) < minTokenLen {
+		return c, fmt.Errorf("the operator token is %d characters, want at least %d", len(c.operatorToken), minTokenLen)
 	}
 	if c.drainDelay < 0 {
 		return c, fmt.Errorf("-drain-delay must not be negative, got %v", c.drainDelay)
@@ -100,6 +119,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer ln.Close()
 	a := &app{cfg: cfg, log: log, telemetry: telemetry, downstream: newDownstream(), baseURL: "http://" + ln.Addr().String()}
+	downstreamURL, stopDownstream, err := a.downstream.listen(log)
+	if err != nil {
+		return err
+	}
+	defer stopDownstream(context.Background())
+	if a.ops, err = newOperators(cfg.dataDir, cfg.operatorToken, log); err != nil {
+		return err
+	}
+	defer closeLogged(log, "audit trail", a.ops)
 
 	if a.features, err = newFeatures(cfg.dataDir, telemetry); err != nil {
 		return err
@@ -120,19 +148,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer closeLogged(log, "downstream client", client)
 	a.client = client
-	a.queue = queueAPI{q: q, features: a.features}
-	a.orders = &orders{client: client.http, url: a.baseURL + "/demo/downstream/orders", queue: q,
+	a.queue = queueAPI{q: q, features: a.features, ops: a.ops}
+	a.orders = &orders{client: client.http, url: downstreamURL + "/orders", queue: q,
 		features: a.features, objectives: a.objectives, log: log}
-	if a.checks, err = newHealth(cfg.dataDir, a.baseURL+"/demo/downstream/ping", q, client, telemetry, log); err != nil {
+	if a.checks, err = newHealth(cfg.dataDir, downstreamURL+"/ping", q, client, telemetry, log); err != nil {
 		return err
 	}
 	defer a.checks.Close()
 
-	srv := &http.Server{
-		Handler:           a.routes(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newServer(newHostGuard(ln.Addr().String(), cfg.allowHosts).wrap(a.routes()), log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	defer srv.Close() // an early return must not leave it serving; a no-op after Shutdown
@@ -150,7 +174,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	demoDone := make(chan struct{})
 	go func() {
 		defer close(demoDone)
-		if cfg.demo {
+		if cfg.demo && cfg.demoTraffic {
 			runDemo(demoCtx, a.baseURL, a.downstream, log)
 		}
 	}()
@@ -180,6 +204,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
+// newServer bounds every phase of a request, so a slow or idle client
+// cannot hold a connection, a header or a body open for long, and no
+// route reads a body larger than maxBody.
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           http.MaxBytesHandler(h, maxBody),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
 // app holds what the handlers share.
 type app struct {
 	cfg        config
@@ -192,6 +231,7 @@ type app struct {
 	queue      queueAPI
 	checks     *health.Checker
 	orders     *orders
+	ops        *operators
 	baseURL    string
 }
 
@@ -213,11 +253,15 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /features", a.features.handler())
 	mux.HandleFunc("GET /queue", a.queue.serveStats)
 	mux.HandleFunc("GET /queue/dead", a.queue.serveDead)
-	mux.HandleFunc("POST /queue/dead/{id}/requeue", a.queue.serveRequeue)
-	mux.HandleFunc("GET /demo/downstream", a.downstream.serveStatus)
-	mux.HandleFunc("POST /demo/downstream", a.downstream.serveSetMode)
-	mux.HandleFunc("GET /demo/downstream/ping", a.downstream.servePing)
-	mux.HandleFunc("POST /demo/downstream/orders", a.downstream.serveOrder)
+	// Admin routes: same-origin, the operator token, one audit record each.
+	mux.Handle("POST /queue/dead/{id}/requeue", a.ops.admin("queue.requeue", a.queue.serveRequeue))
+	mux.Handle("POST /queue/dead/{id}/purge", a.ops.admin("queue.purge", a.queue.servePurge))
+	mux.Handle("GET /audit", a.ops.admin("audit.read", a.ops.serveAudit))
+	if a.cfg.demo {
+		// Token-free, being the newcomer's story, but same-origin only.
+		mux.HandleFunc("GET /demo/downstream", a.downstream.serveStatus)
+		mux.Handle("POST /demo/downstream", a.ops.cross.Handler(http.HandlerFunc(a.serveSetMode)))
+	}
 	return mux
 }
 

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opskit/opskit/queue"
@@ -28,9 +29,12 @@ type order struct {
 // decodeOrder reads and validates an order body; its errors name the field.
 func decodeOrder(body io.Reader) (order, error) {
 	var o order
-	dec := json.NewDecoder(io.LimitReader(body, 64<<10))
+	dec := json.NewDecoder(body) // the server caps every body at maxBody
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&o); err != nil {
+		if mb := new(http.MaxBytesError); errors.As(err, &mb) {
+			return o, fmt.Errorf("body is larger than %d bytes: %w", mb.Limit, err)
+		}
 		return o, fmt.Errorf("body is not a valid order: %v", err)
 	}
 	if dec.More() {
@@ -61,18 +65,54 @@ type orders struct {
 	features   *features
 	objectives *objectives
 	log        *slog.Logger
+	queuedLog  sampler // one "order queued" line per 10s, not one per order
 }
 
-// serveCreate answers POST /api/orders: 200 delivered, 202 queued.
+// sampler lets one event in every interval through and counts the rest,
+// so an outage at ten orders a second logs a line every ten seconds.
+type sampler struct {
+	mu    sync.Mutex // guards next and count
+	next  time.Time
+	count int
+}
+
+const sampleEvery = 10 * time.Second
+
+// due counts an event and reports whether to log it, with how many events
+// (this one included) happened since the last one logged.
+func (s *sampler) due(now time.Time) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.count++
+	if now.Before(s.next) {
+		return 0, false
+	}
+	n := s.count
+	s.next, s.count = now.Add(sampleEvery), 0
+	return n, true
+}
+
+// serveCreate answers POST /api/orders: 200 delivered, 202 accepted for
+// later delivery. The answer never carries the downstream's address or the
+// retry errors; those go to the log.
 func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
-	ord, err := decodeOrder(r.Body)
+	tenant, err := tenantOf(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	ord, err := decodeOrder(r.Body)
+	if err != nil {
+		code := http.StatusBadRequest
+		if errors.As(err, new(*http.MaxBytesError)) {
+			code = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, code, err.Error())
+		return
+	}
 	ord.ID = newOrderID()
-	ord.Tenant = r.Header.Get("X-Tenant")
-	ctx := o.features.withTenant(r.Context(), r)
+	ord.Tenant = tenant
+	ctx := o.features.withTenant(r.Context(), tenant)
 	o.features.placeOrder.Use(ctx)
 	if ord.Quantity > 3 {
 		o.features.bulkOrder.Use(ctx)
@@ -88,13 +128,17 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 	// The downstream failed or the breaker is open: keep the order on
 	// disk (fsynced before we answer) and let the worker deliver it.
 	payload, _ := json.Marshal(ord)
-	if _, err := o.queue.Enqueue(r.Context(), payload, queue.WithDedupeKey(ord.ID)); err != nil {
-		o.log.Error("order neither delivered nor queued", "order", ord.ID, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "order not accepted, try again: "+err.Error())
+	if _, qerr := o.queue.Enqueue(r.Context(), payload, queue.WithDedupeKey(ord.ID)); qerr != nil {
+		o.log.Error("order neither delivered nor queued", "order", ord.ID, "delivery_err", err, "queue_err", qerr)
+		writeError(w, http.StatusServiceUnavailable, "order not accepted: please try again later")
 		return
 	}
 	o.features.queuedOrder.Use(ctx)
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": ord.ID, "status": "queued", "reason": err.Error()})
+	if n, ok := o.queuedLog.due(time.Now()); ok {
+		o.log.Info("order queued for later delivery", "order", ord.ID, "err", err, "queued_since_last_line", n)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": ord.ID, "status": "accepted",
+		"detail": "the order is stored and will be delivered to fulfilment shortly"})
 }
 
 // deliver sends one order to the downstream and records the attempt

@@ -29,7 +29,7 @@ func TestOutageQueuesOrdersAndDeliversAfterRestart(t *testing.T) {
 }
 
 func testOutage(t *testing.T, dataDir string, extra ...string) {
-	args := append([]string{"-demo=false", "-data", dataDir}, extra...)
+	args := append([]string{"-demo-traffic=false", "-data", dataDir}, extra...)
 	base, cmd, _ := startService(t, args...)
 	if code, body := do(t, "POST", base+"/demo/downstream?mode=down", ""); code != 200 {
 		t.Fatalf("set down: %d %s", code, body)
@@ -39,8 +39,8 @@ func testOutage(t *testing.T, dataDir string, extra ...string) {
 	placeOrder := func() {
 		code, body := do(t, "POST", base+"/api/orders", `{"item":"book","quantity":1}`, "X-Tenant", "acme")
 		var r struct{ ID, Status string }
-		if code != 202 || json.Unmarshal([]byte(body), &r) != nil || r.Status != "queued" {
-			t.Fatalf("order while down = %d %s, want 202 queued", code, body)
+		if code != 202 || json.Unmarshal([]byte(body), &r) != nil || r.Status != "accepted" {
+			t.Fatalf("order while down = %d %s, want 202 accepted", code, body)
 		}
 		queued = append(queued, r.ID)
 	}
@@ -53,11 +53,11 @@ func testOutage(t *testing.T, dataDir string, extra ...string) {
 		_, m := get(t, base+"/metrics")
 		return metricLine(m, "opskit_retry_breaker_state", "2")
 	})
-	before := downstreamReceived(t, base)
+	before := demoStatus(t, base).Received
 	for range 10 {
 		placeOrder()
 	}
-	if after := downstreamReceived(t, base); after != before {
+	if after := demoStatus(t, base).Received; after != before {
 		t.Errorf("downstream received %d calls while the breaker was open, want none", after-before)
 	}
 
@@ -85,7 +85,7 @@ func testOutage(t *testing.T, dataDir string, extra ...string) {
 		_, body := get(t, base+"/queue")
 		return json.Unmarshal([]byte(body), &qs) == nil && qs.Depth == 0
 	})
-	if got := downstreamReceived(t, base); got < int64(len(queued)) {
+	if got := demoStatus(t, base).Received; got < int64(len(queued)) {
 		t.Fatalf("downstream received %d orders after the restart, want all %d queued ones", got, len(queued))
 	}
 	if _, body := get(t, base+"/queue/dead"); strings.TrimSpace(body) != "[]" {
@@ -153,13 +153,14 @@ func alertState(t *testing.T, base, objective, tier string) string {
 	return ""
 }
 
-func downstreamReceived(t *testing.T, base string) int64 {
+// demoStatus reads /demo/downstream.
+func demoStatus(t *testing.T, base string) downstreamStatus {
 	t.Helper()
 	var st downstreamStatus
 	if _, body := get(t, base+"/demo/downstream"); json.Unmarshal([]byte(body), &st) != nil {
 		t.Fatalf("/demo/downstream: %s", body)
 	}
-	return st.Received
+	return st
 }
 
 // metricLine reports whether the exposition has a sample of name (with any

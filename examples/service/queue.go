@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/queue/postgres"
 	"github.com/opskit/opskit/retry"
@@ -77,6 +78,7 @@ func startDelivery(q queue.Backend, o *orders, log *slog.Logger) (*queue.Worker,
 type queueAPI struct {
 	q        queue.Backend
 	features *features
+	ops      *operators
 }
 
 func (a queueAPI) serveStats(w http.ResponseWriter, r *http.Request) {
@@ -100,20 +102,35 @@ func (a queueAPI) serveDead(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, dead)
 }
 
-// serveRequeue answers POST /queue/dead/{id}/requeue.
+// serveRequeue answers POST /queue/dead/{id}/requeue (operator only).
 func (a queueAPI) serveRequeue(w http.ResponseWriter, r *http.Request) {
+	a.act(w, r, "queue.requeue", a.q.Requeue, "requeued")
+}
+
+// servePurge answers POST /queue/dead/{id}/purge (operator only).
+func (a queueAPI) servePurge(w http.ResponseWriter, r *http.Request) {
+	a.act(w, r, "queue.purge", a.q.Purge, "purged")
+}
+
+// act runs one dead-letter action on the id in the path and audits it.
+func (a queueAPI) act(w http.ResponseWriter, r *http.Request, action audit.Action, do func(context.Context, queue.ID) error, done string) {
 	id, err := queue.ParseID(r.PathValue("id"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	switch err := a.q.Requeue(r.Context(), id); {
+	err = do(r.Context(), id)
+	a.ops.record(r, actorOf(r.Context()), action, id.String(), err, "")
+	switch {
 	case errors.Is(err, queue.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
 	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, err.Error())
+		a.ops.log.Error("dead letter "+done+" failed", "id", id, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the queue could not do that; see the service log")
 	default:
-		a.features.requeueDead.Use(a.features.withTenant(r.Context(), r))
-		writeJSON(w, http.StatusOK, map[string]string{"id": id.String(), "status": "requeued"})
+		if action == "queue.requeue" {
+			a.features.requeueDead.Use(r.Context())
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"id": id.String(), "status": done})
 	}
 }

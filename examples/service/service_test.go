@@ -3,12 +3,15 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,17 +19,34 @@ import (
 	"go.uber.org/goleak"
 )
 
-// startService builds the service and runs it as a real process on a free
-// port; it returns the base URL and the running command.
+// serviceBin is the service built once for every test that runs it.
+var serviceBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// startService builds the service (once) and runs it as a real process on a
+// free port; it returns the base URL and the running command.
 func startService(t *testing.T, args ...string) (string, *exec.Cmd, *logTail) {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "service")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	serviceBin.once.Do(func() {
+		dir, err := os.MkdirTemp("", "opskit-service-test-")
+		if err != nil {
+			serviceBin.err = err
+			return
+		}
+		serviceBin.path = filepath.Join(dir, "service")
+		if out, err := exec.Command("go", "build", "-o", serviceBin.path, ".").CombinedOutput(); err != nil {
+			serviceBin.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if serviceBin.err != nil {
+		t.Fatal(serviceBin.err)
 	}
 	args = append([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, args...)
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(serviceBin.path, args...)
+	cmd.Env = append(os.Environ(), "OPSKIT_OPERATOR_TOKEN=") // only -operator-token in args sets one
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +99,10 @@ func do(t *testing.T, method, url, body string, header ...string) (int, string) 
 		t.Fatal(err)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1]
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -92,7 +116,7 @@ func do(t *testing.T, method, url, body string, header ...string) (int, string) 
 
 func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
 	dataDir := t.TempDir()
-	base, cmd, _ := startService(t, "-demo=false", "-drain-delay", "2s", "-data", dataDir)
+	base, cmd, _ := startService(t, "-demo-traffic=false", "-drain-delay", "2s", "-data", dataDir)
 
 	code, body := get(t, base+"/metrics")
 	if code != 200 || !strings.Contains(body, "go_goroutines") {
@@ -190,7 +214,7 @@ func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
 	}
 
 	// Feature counts survive a restart on the same data directory.
-	base, _, _ = startService(t, "-demo=false", "-data", dataDir)
+	base, _, _ = startService(t, "-demo-traffic=false", "-data", dataDir)
 	if uses := featureUses(t, base, "orders.place"); uses != 1 {
 		t.Errorf("orders.place has %d uses after a restart, want the 1 from before", uses)
 	}
@@ -235,4 +259,16 @@ func TestDecodeOrderNamesTheProblem(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if serviceBin.path != "" { // built outside every test's TempDir
+		os.RemoveAll(filepath.Dir(serviceBin.path))
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
