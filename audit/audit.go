@@ -1,10 +1,3 @@
-// Package audit decides who may act on a running service and keeps a
-// tamper-evident record of every action taken.
-//
-// Every state-changing handler opskit ships (dead-letter requeue and purge,
-// feature switches, incident notes, remediation) asks an Authorizer before
-// it acts and appends one Record to a Sink after. queue, slo and feature
-// take these as plain values, so they do not import each other.
 package audit
 
 import (
