@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ func newSLOMonitor(b *testing.B) *slo.Monitor {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { m.Close() })
+	b.Cleanup(func() { _ = m.Shutdown(context.Background()) })
 	return m
 }
 

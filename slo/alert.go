@@ -3,6 +3,9 @@ package slo
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -10,35 +13,55 @@ import (
 // AlertState is the state of one alert of one objective.
 type AlertState string
 
-// Alert states. Suppressed means the condition holds but a faster tier of
-// the same objective fires, so this one stays quiet.
+// Alert states.
 const (
-	OK         AlertState = "ok"
-	Firing     AlertState = "firing"
-	Suppressed AlertState = "suppressed"
-	Disabled   AlertState = "disabled"
-	Resolved   AlertState = "resolved" // only in notifications
+	OK       AlertState = "ok"
+	Firing   AlertState = "firing"
+	Disabled AlertState = "disabled" // the severity has no enabled tier
+	Resolved AlertState = "resolved" // only in notifications
 )
 
-// Alert is one notification: an alert that started firing, is still
-// firing (Repeat), or resolved. It reads IF ... DO ... SO THAT ...
+// Labels and values every in-process notification carries.
+const (
+	// AlertName is the alertname of every burn-rate alert, in process and
+	// in the generated rules.
+	AlertName = "SLOBurnRate"
+	// SourceInProcess is the "source" label of the Monitor's own
+	// notifications; the generated rules set SourceRules, so the two stay
+	// apart in Alertmanager unless a route merges them on purpose.
+	SourceInProcess = "in-process"
+	// SourceRules is the "source" label of the generated alerting rules.
+	SourceRules = "rules"
+)
+
+// Alert is one notification of an objective's page or ticket alert: it
+// started firing, is still firing (Repeat), or resolved. Labels are its
+// identity (alertname, objective, severity, source, instance and the
+// objective's Labels): a tier change inside an episode keeps them, and the
+// matching tier is the "tier" annotation.
 type Alert struct {
 	Objective string
-	Tier      string // tier name, or BudgetExhausted
 	Severity  Severity
+	Tier      string     // the fastest tier that holds (the last one, once resolved)
 	State     AlertState // Firing or Resolved
 	Repeat    bool       // a resend of an alert already notified as firing
 	StartsAt  time.Time
 	EndsAt    time.Time // when it resolved; zero while firing
 	At        time.Time // evaluation time
-	If        string    // the condition with its numbers
+	If        string    // the condition with its numbers, as a clause ("objective orders ... burns ...")
 	Do        string    // the objective's Runbook
 	SoThat    string    // the objective's Outcome
 	Numbers   Numbers
-	Incident  string // id of the incident the alert opened
+	Incident  string // id of the episode's incident
+	// Labels identify the alert; Annotations carry summary, description
+	// (If, Do and So that in prose), runbook_url (when Runbook is a URL),
+	// tier, incident and the objective's Annotations.
+	Labels      map[string]string
+	Annotations map[string]string
 }
 
-// Numbers are the figures an alert or incident is judged on.
+// Numbers are the figures an alert or incident is judged on: those of one
+// tier's two windows.
 type Numbers struct {
 	LongWindow      time.Duration `json:"long_window"`
 	ShortWindow     time.Duration `json:"short_window"`
@@ -47,6 +70,7 @@ type Numbers struct {
 	Threshold       float64       `json:"threshold"` // the tier's burn rate
 	Events          int64         `json:"events"`    // in the long window
 	BadEvents       int64         `json:"bad_events"`
+	ShortBadEvents  int64         `json:"short_bad_events"`
 	BudgetRemaining float64       `json:"budget_remaining"`
 }
 
@@ -69,7 +93,7 @@ func (n Numbers) MarshalJSON() ([]byte, error) {
 func (n *Numbers) UnmarshalJSON(b []byte) error {
 	var j numbersJSON
 	if err := json.Unmarshal(b, &j); err != nil {
-		return err
+		return fmt.Errorf("slo: numbers: %w", err)
 	}
 	*n = Numbers(j.plainNumbers)
 	var err error
@@ -90,28 +114,51 @@ func parseWindow(field, s string) (time.Duration, error) {
 	return d, nil
 }
 
-// AlertStatus is one alert as of the last evaluation.
+// AlertStatus is an objective's page or ticket alert as of the last
+// evaluation.
 type AlertStatus struct {
-	Tier     string
 	Severity Severity
-	State    AlertState
-	Since    time.Time // when State last changed; zero if never evaluated
-	Long     time.Duration
-	Short    time.Duration
-	BurnRate float64 // threshold
-	Numbers  Numbers // as of the last evaluation
-	Incident string  // open incident id while firing
+	State    AlertState // OK, Firing or Disabled
+	Since    time.Time  // when State last changed; zero if never evaluated
+	Tier     string     // the fastest tier that holds; empty unless firing
+	Numbers  Numbers    // the figures of Tier
+	Incident string     // the episode's incident id while firing
 }
 
-// alertState is the evaluation state of one alert; guarded by Monitor.evalMu.
-type alertState struct {
-	tier     Tier
-	disabled bool
-	state    AlertState
-	since    time.Time
-	sent     time.Time // last notification
-	numbers  Numbers
-	inc      *Incident // open incident while firing
+// TierStatus is one tier's condition as of the last evaluation.
+type TierStatus struct {
+	Name      string
+	Severity  Severity
+	Long      time.Duration
+	Short     time.Duration
+	BurnRate  float64 // the tier's burn-rate multiple
+	Threshold float64 // the error ratio both windows must exceed: BurnRate*(1-Target)
+	Holds     bool    // both windows above Threshold and the low-traffic guards met
+	Disabled  bool
+	Numbers   Numbers
+}
+
+// tierState is one tier's condition; guarded by Monitor.evalMu.
+type tierState struct {
+	tier      Tier
+	disabled  bool
+	threshold float64
+	holds     bool
+	numbers   Numbers
+}
+
+// sevState is the page or ticket alert of one series; guarded by
+// Monitor.evalMu.
+type sevState struct {
+	severity Severity
+	disabled bool // no enabled tier of this severity
+	firing   bool
+	since    time.Time  // when firing last changed
+	start    time.Time  // when it last started firing (StartsAt)
+	tier     *tierState // the fastest holding tier while firing, the last one after
+	sent     time.Time  // last firing notification
+	notified bool       // a firing notification went out in this episode
+	closed   bool       // and its resolution too: the episode sends no more of this severity
 }
 
 // indicator is one tracked series with its alerts.
@@ -122,56 +169,76 @@ type indicator struct {
 	threshold time.Duration
 	s         *series
 	windows   []time.Duration
-	alerts    []*alertState                 // tiers in order, then budget-exhausted; guarded by Monitor.evalMu
-	published atomic.Pointer[[]AlertStatus] // copy of alerts for readers
+	// Guarded by Monitor.evalMu:
+	tiers     []*tierState
+	sev       [2]*sevState // page, ticket
+	inc       *Incident    // the open episode
+	exhausted bool
+	published atomic.Pointer[published] // copy for lock-free readers
 }
 
-func newIndicator(o Objective, name string, target float64, threshold time.Duration) *indicator {
-	in := &indicator{name: name, obj: o, target: target, threshold: threshold, s: newSeries(o.Period), windows: windowsFor(o)}
+type published struct {
+	alerts    []AlertStatus
+	tiers     []TierStatus
+	exhausted bool
+}
+
+func newIndicator(o Objective, name string, target float64, threshold time.Duration, now time.Time) *indicator {
+	in := &indicator{name: name, obj: o, target: target, threshold: threshold,
+		s: newSeries(o.Period, now.UnixNano()), windows: windowsFor(o)}
 	for _, t := range o.Tiers {
-		in.alerts = append(in.alerts, &alertState{tier: t, disabled: o.disabled(t.Name), state: OK})
+		in.tiers = append(in.tiers, &tierState{tier: t, disabled: o.disabled(t.Name), threshold: errorThreshold(t.BurnRate, target)})
 	}
-	in.alerts = append(in.alerts, &alertState{
-		tier: Tier{Name: BudgetExhausted, Severity: Ticket, Long: o.Period, Short: o.Period}, disabled: o.disabled(BudgetExhausted), state: OK,
-	})
-	for _, a := range in.alerts {
-		if a.disabled {
-			a.state = Disabled
+	for i, sev := range []Severity{Page, Ticket} {
+		st := &sevState{severity: sev, disabled: true}
+		for _, t := range in.tiers {
+			if t.tier.Severity == sev && !t.disabled {
+				st.disabled = false
+			}
 		}
+		in.sev[i] = st
 	}
 	in.publish()
 	return in
 }
 
-// resume attaches incidents left open in the log to their alerts, so the
-// next evaluation either continues or resolves them. Called before the
+// resume takes up the episode left open in the log, so the next
+// evaluation continues or resolves it (a severity notified before the
+// restart is resent as a Repeat, not as a new page). Called before the
 // indicator is visible to Evaluate.
-func (in *indicator) resume(open []*Incident) {
-	for _, inc := range open {
-		for _, a := range in.alerts {
-			if a.tier.Name == inc.Tier && !a.disabled && a.inc == nil {
-				a.state, a.since, a.inc = Firing, inc.Started, inc
-			}
-		}
-	}
+func (in *indicator) resume(inc *Incident) {
+	in.inc = inc
+	in.sev[0].notified, in.sev[0].start = inc.Pages > 0, inc.Started
+	in.sev[1].notified, in.sev[1].start = inc.Tickets > 0, inc.Started
 	in.publish()
 }
 
 // publish copies the alert states for lock-free readers. Requires evalMu
 // held (or no concurrent evaluation).
 func (in *indicator) publish() {
-	out := make([]AlertStatus, len(in.alerts))
-	for i, a := range in.alerts {
-		out[i] = AlertStatus{Tier: a.tier.Name, Severity: a.tier.Severity, State: a.state, Since: a.since,
-			Long: a.tier.Long, Short: a.tier.Short, BurnRate: a.tier.BurnRate, Numbers: a.numbers}
-		if a.inc != nil {
-			out[i].Incident = a.inc.ID
+	p := &published{exhausted: in.exhausted}
+	for _, sv := range in.sev {
+		as := AlertStatus{Severity: sv.severity, State: OK, Since: sv.since}
+		switch {
+		case sv.disabled:
+			as.State = Disabled
+		case sv.firing:
+			as.State, as.Tier, as.Numbers = Firing, sv.tier.tier.Name, sv.tier.numbers
+			if in.inc != nil {
+				as.Incident = in.inc.ID
+			}
 		}
+		p.alerts = append(p.alerts, as)
 	}
-	in.published.Store(&out)
+	for _, t := range in.tiers {
+		p.tiers = append(p.tiers, TierStatus{Name: t.tier.Name, Severity: t.tier.Severity, Long: t.tier.Long,
+			Short: t.tier.Short, BurnRate: t.tier.BurnRate, Threshold: t.threshold, Holds: t.holds,
+			Disabled: t.disabled, Numbers: t.numbers})
+	}
+	in.published.Store(p)
 }
 
-func (in *indicator) alertsSnapshot() []AlertStatus { return *in.published.Load() }
+func (in *indicator) snapshot() *published { return in.published.Load() }
 
 // change is what an evaluation decided to tell the world.
 type change struct {
@@ -179,53 +246,100 @@ type change struct {
 	records []IncidentRecord
 }
 
-// evaluate decides every alert of in from st. Requires Monitor.evalMu held.
-func (in *indicator) evaluate(st Status, resend time.Duration) change {
+// evaluate decides both alerts of in from st. Requires Monitor.evalMu held.
+func (in *indicator) evaluate(st Status, resend time.Duration, ids func(string, time.Time) string) change {
 	var ch change
 	now := st.At
-	faster := false // a faster tier fires
-	for _, a := range in.alerts {
-		if a.disabled {
-			continue
+	for _, t := range in.tiers {
+		t.holds, t.numbers = in.condition(t, st)
+		if t.disabled {
+			t.holds = false
 		}
-		cond, nums := in.condition(a, st)
-		a.numbers = nums
-		next := OK
-		switch {
-		case cond && faster && a.tier.Name != BudgetExhausted:
-			next = Suppressed
-		case cond:
-			next = Firing
-		}
-		if a.tier.Name != BudgetExhausted && next == Firing {
-			faster = true
-		}
-		prev, prevSince := a.state, a.since
-		if next != prev {
-			a.state, a.since = next, now
+	}
+	in.exhausted = st.BudgetExhausted
+	var started, stopped []*sevState
+	var why []string
+	for _, sv := range in.sev {
+		var fastest *tierState
+		for _, t := range in.tiers {
+			if t.holds && t.tier.Severity == sv.severity && (fastest == nil || t.tier.Long < fastest.tier.Long) {
+				fastest = t
+			}
 		}
 		switch {
-		case prev != Firing && next == Firing:
-			a.inc = newIncident(in, a, now)
-			a.sent = now
-			ch.records = append(ch.records, IncidentRecord{Change: "opened", At: now, Incident: *a.inc})
-			ch.alerts = append(ch.alerts, in.alert(a, st, false))
-		case prev == Firing && next != Firing:
-			if a.inc != nil {
-				a.inc.resolve(now, nums)
-				ch.records = append(ch.records, IncidentRecord{Change: "resolved", At: now, Incident: *a.inc})
+		case fastest != nil && !sv.firing:
+			sv.firing, sv.since, sv.start, sv.tier = true, now, now, fastest
+			started = append(started, sv)
+			why = append(why, fmt.Sprintf("%s fires (%s)", sv.severity, fastest.tier.Name))
+		case fastest == nil && sv.firing:
+			sv.firing, sv.since = false, now
+			stopped = append(stopped, sv)
+			why = append(why, fmt.Sprintf("%s resolved", sv.severity))
+		case fastest != nil && fastest != sv.tier:
+			why = append(why, fmt.Sprintf("%s tier %s -> %s", sv.severity, sv.tier.tier.Name, fastest.tier.Name))
+			sv.tier = fastest
+		}
+	}
+	anyFiring := in.sev[0].firing || in.sev[1].firing
+	opened := in.inc == nil && anyFiring
+	if opened {
+		in.inc = in.newIncident(ids(in.name, now), now)
+	}
+	for _, sv := range started {
+		if !sv.notified {
+			sv.notified, sv.sent = true, now
+			if sv.severity == Page {
+				in.inc.Pages++
+			} else {
+				in.inc.Tickets++
 			}
-			al := in.alert(a, st, false)
-			al.State, al.StartsAt, al.EndsAt = Resolved, prevSince, now
-			ch.alerts = append(ch.alerts, al)
-			a.inc = nil
-		case next == Firing:
-			if a.inc.update(now, nums) {
-				ch.records = append(ch.records, IncidentRecord{Change: "updated", At: now, Incident: *a.inc})
+			ch.alerts = append(ch.alerts, in.alert(sv, st, false))
+		}
+	}
+	for _, sv := range stopped {
+		if sv.notified && !sv.closed {
+			sv.closed = true
+			al := in.alert(sv, st, false)
+			al.State, al.EndsAt = Resolved, now
+			ch.alerts = append(ch.alerts, in.markResolved(al))
+		}
+	}
+	if opened {
+		ch.records = append(ch.records, in.record("opened", now, strings.Join(why, "; ")))
+		why = nil
+	}
+	if in.inc != nil {
+		if in.exhausted && !in.inc.BudgetExhausted {
+			in.inc.BudgetExhausted = true
+			why = append(why, "error budget exhausted")
+		}
+		if !anyFiring {
+			// A severity notified before a restart that no longer fires
+			// is resolved once, so Alertmanager does not wait out its hold.
+			for _, sv := range in.sev {
+				if sv.notified && !sv.closed {
+					sv.tier = in.lastTier(sv.severity)
+					al := in.alert(sv, st, false)
+					al.State, al.EndsAt = Resolved, now
+					ch.alerts = append(ch.alerts, in.markResolved(al))
+				}
+				sv.notified, sv.closed = false, false
 			}
-			if now.Sub(a.sent) >= resend {
-				a.sent = now
-				ch.alerts = append(ch.alerts, in.alert(a, st, true))
+			in.inc.resolve(now, in.incidentNumbers())
+			ch.records = append(ch.records, in.record("resolved", now, ""))
+			in.inc = nil
+		} else {
+			if in.inc.track(now, in.incidentNumbers(), in.currentSeverity(), in.currentTier()) {
+				why = append(why, "new peak")
+			}
+			if len(why) > 0 {
+				ch.records = append(ch.records, in.record("updated", now, strings.Join(why, "; ")))
+			}
+			for _, sv := range in.sev {
+				if sv.firing && sv.notified && !sv.closed && now.Sub(sv.sent) >= resend {
+					sv.sent = now
+					ch.alerts = append(ch.alerts, in.alert(sv, st, true))
+				}
 			}
 		}
 	}
@@ -233,68 +347,154 @@ func (in *indicator) evaluate(st Status, resend time.Duration) change {
 	return ch
 }
 
-// condition reports whether alert a's condition holds in st.
-func (in *indicator) condition(a *alertState, st Status) (bool, Numbers) {
-	if a.tier.Name == BudgetExhausted {
-		p := st.Windows[len(st.Windows)-1]
-		n := Numbers{LongWindow: p.Window, ShortWindow: p.Window, BurnRateLong: p.BurnRate, BurnRateShort: p.BurnRate,
-			Threshold: 1, Events: p.Total, BadEvents: p.Bad, BudgetRemaining: st.Budget.Remaining}
-		return p.Total >= in.obj.MinEvents && st.Budget.Remaining <= 0, n
+// lastTier returns the fastest enabled tier of severity, for a resolved
+// notification of an alert this process never saw firing.
+func (in *indicator) lastTier(sev Severity) *tierState {
+	for _, t := range in.tiers {
+		if t.tier.Severity == sev && !t.disabled {
+			return t
+		}
 	}
-	long, _ := st.Window(a.tier.Long)
-	short, _ := st.Window(a.tier.Short)
-	n := Numbers{LongWindow: a.tier.Long, ShortWindow: a.tier.Short, BurnRateLong: long.BurnRate,
-		BurnRateShort: short.BurnRate, Threshold: a.tier.BurnRate, Events: long.Total, BadEvents: long.Bad,
-		BudgetRemaining: st.Budget.Remaining}
-	// A relative epsilon so a burn rate equal to the threshold, computed
-	// through floating point, counts as reaching it.
-	reach := func(b float64) bool { return b >= a.tier.BurnRate*(1-1e-9) }
-	return long.Total >= in.obj.MinEvents && reach(long.BurnRate) && reach(short.BurnRate), n
+	return in.tiers[0]
 }
 
-// alert renders a's notification.
-func (in *indicator) alert(a *alertState, st Status, repeat bool) Alert {
-	n := a.numbers
-	var cond string
-	if a.tier.Name == BudgetExhausted {
-		cond = fmt.Sprintf("IF objective %s (target %s over %s) has spent its error budget: %d bad of %d events, %.1f%% of budget left",
-			in.name, pct(in.target), fmtDuration(in.obj.Period), n.BadEvents, n.Events, 100*n.BudgetRemaining)
-	} else {
-		cond = fmt.Sprintf("IF objective %s (target %s over %s) burns its error budget at %.1fx over %s and %.1fx over %s (tier %s fires at %gx); %d bad of %d events in %s; %.1f%% of budget left",
-			in.name, pct(in.target), fmtDuration(in.obj.Period), n.BurnRateLong, fmtDuration(n.LongWindow),
-			n.BurnRateShort, fmtDuration(n.ShortWindow), a.tier.Name, a.tier.BurnRate, n.BadEvents, n.Events,
-			fmtDuration(n.LongWindow), 100*n.BudgetRemaining)
+// currentSeverity is the highest severity firing (Page over Ticket).
+func (in *indicator) currentSeverity() Severity {
+	if in.sev[0].firing {
+		return Page
 	}
-	al := Alert{Objective: in.name, Tier: a.tier.Name, Severity: a.tier.Severity, State: Firing, Repeat: repeat,
-		StartsAt: a.since, At: st.At, If: cond, Do: in.obj.Runbook, SoThat: in.obj.Outcome, Numbers: n}
-	if a.inc != nil {
-		al.Incident = a.inc.ID
+	return Ticket
+}
+
+func (in *indicator) currentTier() string {
+	for _, sv := range in.sev {
+		if sv.firing {
+			return sv.tier.tier.Name
+		}
+	}
+	return ""
+}
+
+// incidentNumbers are the figures of the tier that leads the episode.
+func (in *indicator) incidentNumbers() Numbers {
+	for _, sv := range in.sev {
+		if sv.firing {
+			return sv.tier.numbers
+		}
+	}
+	for _, sv := range in.sev {
+		if sv.tier != nil {
+			return sv.tier.numbers
+		}
+	}
+	return Numbers{}
+}
+
+func (in *indicator) record(change string, now time.Time, why string) IncidentRecord {
+	return IncidentRecord{Version: incidentVersion, Change: change, At: now, Why: why, Incident: in.inc.clone()}
+}
+
+// condition reports whether tier t holds in st, with its numbers.
+func (in *indicator) condition(t *tierState, st Status) (bool, Numbers) {
+	long, _ := st.Window(t.tier.Long)
+	short, _ := st.Window(t.tier.Short)
+	n := Numbers{LongWindow: t.tier.Long, ShortWindow: t.tier.Short, BurnRateLong: long.BurnRate,
+		BurnRateShort: short.BurnRate, Threshold: t.tier.BurnRate, Events: long.Total, BadEvents: long.Bad,
+		ShortBadEvents: short.Bad, BudgetRemaining: st.Budget.Remaining}
+	holds := long.Total >= in.obj.MinEvents && short.Bad >= in.obj.MinBadEvents &&
+		above(counts{long.Total, long.Bad}, t.threshold) && above(counts{short.Total, short.Bad}, t.threshold)
+	return holds, n
+}
+
+// alert renders sv's firing notification.
+func (in *indicator) alert(sv *sevState, st Status, repeat bool) Alert {
+	t := sv.tier
+	n := t.numbers
+	cond := fmt.Sprintf("objective %s (target %s over %s) burns its error budget at %.1fx over %s and %.1fx over %s, above tier %s's %gx; %d bad of %d events in %s; %.1f%% of the budget left",
+		in.name, pct(in.target), fmtDuration(in.obj.Period), n.BurnRateLong, fmtDuration(n.LongWindow),
+		n.BurnRateShort, fmtDuration(n.ShortWindow), t.tier.Name, t.tier.BurnRate, n.BadEvents, n.Events,
+		fmtDuration(n.LongWindow), 100*n.BudgetRemaining)
+	al := Alert{Objective: in.name, Severity: sv.severity, Tier: t.tier.Name, State: Firing, Repeat: repeat,
+		StartsAt: sv.start, At: st.At, If: cond, Do: in.obj.Runbook, SoThat: in.obj.Outcome, Numbers: n}
+	if in.inc != nil {
+		al.Incident = in.inc.ID
+	}
+	al.Labels = map[string]string{"alertname": AlertName, "objective": in.name, "severity": string(sv.severity),
+		"source": SourceInProcess}
+	maps.Copy(al.Labels, in.obj.Labels)
+	al.Annotations = maps.Clone(in.obj.Annotations)
+	if al.Annotations == nil {
+		al.Annotations = map[string]string{}
+	}
+	al.Annotations["summary"] = fmt.Sprintf("%s: error budget burning at %.1fx (%s %s)", in.name, n.BurnRateLong, sv.severity, t.tier.Name)
+	al.Annotations["description"] = describe(cond, in.obj.Runbook, in.obj.Outcome)
+	al.Annotations["tier"] = t.tier.Name
+	if isURL(in.obj.Runbook) {
+		al.Annotations["runbook_url"] = in.obj.Runbook
+	}
+	if al.Incident != "" {
+		al.Annotations["incident"] = al.Incident
 	}
 	return al
+}
+
+// markResolved rewrites a firing notification's text as a resolution.
+func (in *indicator) markResolved(al Alert) Alert {
+	al.If = fmt.Sprintf("objective %s no longer burns its error budget above any %s tier (last: %s)", in.name, al.Severity, al.Tier)
+	al.Annotations["summary"] = fmt.Sprintf("Resolved: %s: error budget no longer burning fast enough to %s", in.name, al.Severity)
+	al.Annotations["description"] = "Resolved. " + describe(al.If, "", al.SoThat)
+	return al
+}
+
+// describe writes IF, DO and SO THAT as prose.
+func describe(cond, do, soThat string) string {
+	var b strings.Builder
+	b.WriteString("If " + cond)
+	if do != "" {
+		b.WriteString(", do: " + do)
+	}
+	if soThat != "" {
+		b.WriteString(", so that " + soThat)
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+func isURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func pct(target float64) string { return fmt.Sprintf("%g%%", 100*target) }
 
 // Evaluate computes every objective's status now, moves alerts between
-// states, writes incident records and queues notifications. The Monitor's
-// goroutine calls it on every tick; call it yourself for an evaluation on
-// demand. It returns the statuses.
+// states, writes incident records, counts the late units of Pending
+// trackers and queues notifications. The Monitor's goroutine calls it on
+// every tick; call it yourself for an evaluation on demand. It returns the
+// statuses.
 func (m *Monitor) Evaluate() []Status {
 	m.evalMu.Lock()
 	defer m.evalMu.Unlock()
 	now := m.clock.Now()
+	for _, p := range m.pendings() {
+		p.expire(now)
+	}
 	var out []Status
 	for _, in := range m.indicators() {
 		st := in.computeStatus(now)
-		ch := in.evaluate(st, m.cfg.resend)
-		st.Alerts = in.alertsSnapshot()
+		ch := in.evaluate(st, m.cfg.resend, m.incidentID)
+		in.fill(&st)
 		out = append(out, st)
 		for _, r := range ch.records {
+			m.remember(r.Incident)
 			if err := m.incidents.append(r); err != nil {
 				m.log.Error("slo: incident log", "err", err, "incident", r.Incident.ID)
 			}
 		}
 		for _, a := range ch.alerts {
+			if m.instance != "" {
+				a.Labels["instance"] = m.instance
+			}
 			if m.quiet {
 				break
 			}
@@ -312,6 +512,12 @@ func (m *Monitor) Evaluate() []Status {
 	return out
 }
 
+// fill copies the last evaluation's alert and tier states into st.
+func (in *indicator) fill(st *Status) {
+	p := in.snapshot()
+	st.Alerts, st.Tiers = p.alerts, p.tiers
+}
+
 // Status returns every objective's status now, with the alert states of
 // the last evaluation. It does not evaluate.
 func (m *Monitor) Status() []Status {
@@ -319,7 +525,7 @@ func (m *Monitor) Status() []Status {
 	var out []Status
 	for _, in := range m.indicators() {
 		st := in.computeStatus(now)
-		st.Alerts = in.alertsSnapshot()
+		in.fill(&st)
 		out = append(out, st)
 	}
 	return out

@@ -49,13 +49,13 @@ type jsonAlert struct {
 
 // view turns the current statuses into what the page and JSON show.
 func (m *Monitor) view() []jsonStatus {
-	incidents := m.OpenIncidents()
+	incidents := m.Incidents()
 	now := m.clock.Now()
 	inds := m.indicators()
 	out := make([]jsonStatus, 0, len(inds))
 	for _, in := range inds {
 		st := in.computeStatus(now)
-		st.Alerts = in.alertsSnapshot()
+		in.fill(&st)
 		v := jsonStatus{Objective: st.Objective, Target: st.Target, Period: fmtDuration(st.Period),
 			Runbook: st.Runbook, Outcome: st.Outcome, At: st.At, Budget: st.Budget, status: st,
 			Windows: []jsonWindow{}, Alerts: []jsonAlert{}, Incidents: []Incident{}}
@@ -70,8 +70,8 @@ func (m *Monitor) view() []jsonStatus {
 			v.Windows = append(v.Windows, jsonWindow{fmtDuration(w.Window), w.Total, w.Bad, w.ErrorRatio, w.BurnRate})
 		}
 		for _, a := range st.Alerts {
-			ja := jsonAlert{Tier: a.Tier, Severity: a.Severity, State: a.State, Long: fmtDuration(a.Long),
-				Short: fmtDuration(a.Short), BurnRate: a.BurnRate, Incident: a.Incident}
+			ja := jsonAlert{Tier: a.Tier, Severity: a.Severity, State: a.State, Long: fmtDuration(a.Numbers.LongWindow),
+				Short: fmtDuration(a.Numbers.ShortWindow), BurnRate: a.Numbers.Threshold, Incident: a.Incident}
 			if !a.Since.IsZero() {
 				since := a.Since
 				ja.Since = &since
@@ -79,7 +79,7 @@ func (m *Monitor) view() []jsonStatus {
 			v.Alerts = append(v.Alerts, ja)
 		}
 		for _, inc := range incidents {
-			if inc.Objective == in.name {
+			if inc.Objective == in.name && inc.Open() {
 				v.Incidents = append(v.Incidents, inc)
 			}
 		}

@@ -1,6 +1,7 @@
 package slo_test
 
 import (
+	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -8,7 +9,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 	"go.uber.org/goleak"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/slo"
 )
 
@@ -32,8 +33,8 @@ func newMonitor(t *testing.T, opts ...slo.Option) (*slo.Monitor, *clock.Fake) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("Close: %v", err)
+		if err := m.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown: %v", err)
 		}
 	})
 	return m, fc
@@ -41,27 +42,28 @@ func newMonitor(t *testing.T, opts ...slo.Option) (*slo.Monitor, *clock.Fake) {
 
 // steady records rate events per second, badFrac of them bad, in 10-second
 // batches for d, evaluating after each batch; it returns the first time the
-// alert named tier was firing (zero if never).
-func steady(m *slo.Monitor, fc *clock.Fake, tr *slo.Tracker, d time.Duration, rate int64, badFrac float64, tier string) time.Time {
+// alert of severity sev was firing (zero if never).
+func steady(m *slo.Monitor, fc *clock.Fake, tr *slo.Tracker, d time.Duration, rate int64, badFrac float64, sev slo.Severity) time.Time {
 	var first time.Time
 	for elapsed := time.Duration(0); elapsed < d; elapsed += 10 * time.Second {
 		total := rate * 10
 		tr.RecordN(total, int64(float64(total)*badFrac))
 		fc.Advance(10 * time.Second)
-		if sts := m.Evaluate(); first.IsZero() && firing(sts, tr.Objective().Name, tier) {
+		if sts := m.Evaluate(); first.IsZero() && firing(sts, tr.Objective().Name, sev) {
 			first = fc.Now()
 		}
 	}
 	return first
 }
 
-func alertState(sts []slo.Status, objective, tier string) slo.AlertState {
+// alertState returns the state of objective's alert of severity sev.
+func alertState(sts []slo.Status, objective string, sev slo.Severity) slo.AlertState {
 	for _, st := range sts {
 		if st.Objective != objective {
 			continue
 		}
 		for _, a := range st.Alerts {
-			if a.Tier == tier {
+			if a.Severity == sev {
 				return a.State
 			}
 		}
@@ -69,15 +71,37 @@ func alertState(sts []slo.Status, objective, tier string) slo.AlertState {
 	return ""
 }
 
-func firing(sts []slo.Status, objective, tier string) bool {
-	return alertState(sts, objective, tier) == slo.Firing
+// holds reports whether objective's tier holds as of the last evaluation.
+func holds(sts []slo.Status, objective, tier string) bool {
+	for _, st := range sts {
+		if st.Objective != objective {
+			continue
+		}
+		for _, t := range st.Tiers {
+			if t.Name == tier {
+				return t.Holds
+			}
+		}
+	}
+	return false
 }
 
-// warm records a healthy history of rate events per second for d, in
-// hourly batches, so that every window up to the period is full.
+// firing reports whether objective's alert of severity sev fires.
+func firing(sts []slo.Status, objective string, sev slo.Severity) bool {
+	return alertState(sts, objective, sev) == slo.Firing
+}
+
+// warm records a healthy history of rate events per second for d: in
+// hourly batches up to the last 25 hours, then every 10 seconds, so that
+// every window is full and windows up to a day see smooth traffic.
 func warm(fc *clock.Fake, tr *slo.Tracker, d time.Duration, rate int64) {
-	for elapsed := time.Duration(0); elapsed < d; elapsed += time.Hour {
+	fine := min(d, 25*time.Hour)
+	for elapsed := time.Duration(0); elapsed < d-fine; elapsed += time.Hour {
 		tr.RecordN(rate*3600, 0)
 		fc.Advance(time.Hour)
+	}
+	for elapsed := time.Duration(0); elapsed < fine; elapsed += 10 * time.Second {
+		tr.RecordN(rate*10, 0)
+		fc.Advance(10 * time.Second)
 	}
 }

@@ -24,6 +24,13 @@ func TestValidation(t *testing.T) {
 		{"period short", slo.Objective{Name: "a", Target: 0.99, Period: time.Minute}, "Period"},
 		{"period fractional", slo.Objective{Name: "a", Target: 0.99, Period: 90 * time.Minute}, "Period"},
 		{"min events", slo.Objective{Name: "a", Target: 0.99, MinEvents: -1}, "MinEvents"},
+		{"min bad events", slo.Objective{Name: "a", Target: 0.99, MinBadEvents: -2}, "MinBadEvents"},
+		{"reserved label", slo.Objective{Name: "a", Target: 0.99, Labels: map[string]string{"severity": "x"}}, `Labels["severity"]`},
+		{"bad label name", slo.Objective{Name: "a", Target: 0.99, Labels: map[string]string{"1team": "x"}}, `Labels["1team"]`},
+		{"empty label value", slo.Objective{Name: "a", Target: 0.99, Labels: map[string]string{"team": ""}}, `Labels["team"]`},
+		{"reserved annotation", slo.Objective{Name: "a", Target: 0.99, Annotations: map[string]string{"summary": "x"}}, `Annotations["summary"]`},
+		{"budget-exhausted is no tier", slo.Objective{Name: "a", Target: 0.99, DisableTiers: []string{"budget-exhausted"}}, "DisableTiers[0]"},
+		{"no severity", slo.Objective{Name: "a", Target: 0.99, Tiers: []slo.Tier{{Name: "x", Severity: "sms", Long: time.Hour, Short: time.Minute, BurnRate: 2}}}, "Tiers[0].Severity"},
 		{"threshold zero", slo.Objective{Name: "a", Target: 0.99, Latency: []slo.Threshold{{}}}, "Latency[0].Max"},
 		{"threshold dup", slo.Objective{Name: "a", Target: 0.99, Latency: []slo.Threshold{{Max: 1}, {Max: 1}}}, "Latency[1].Max"},
 		{"threshold target", slo.Objective{Name: "a", Target: 0.99, Latency: []slo.Threshold{{Max: 1, Target: 2}}}, "Latency[0].Target"},
@@ -66,6 +73,43 @@ func TestDefaultTiersScale(t *testing.T) {
 	seven := slo.DefaultTiers(7 * 24 * time.Hour)
 	if seven[0].Long != 14*time.Minute || seven[0].Short != 70*time.Second || seven[0].BurnRate != 14.4 {
 		t.Errorf("7d page tier: got %+v", seven[0])
+	}
+	// Names follow the scaled windows.
+	var names []string
+	for _, tr := range slo.DefaultTiers(time.Hour) {
+		names = append(names, tr.Name)
+	}
+	if got := strings.Join(names, " "); got != "page-10s page-30s ticket-2m ticket-6m" {
+		t.Errorf("1h period tier names: %s", got)
+	}
+	if tiers[3].Name != "ticket-3d" || seven[0].Name != "page-14m" {
+		t.Errorf("names: %s, %s", tiers[3].Name, seven[0].Name)
+	}
+}
+
+// Windows up to a day are exact to the 10-second bucket: a 2h window drops
+// an event as soon as it is 2h10s old, not a minute later.
+func TestDayWindowsAreExactToTheBucket(t *testing.T) {
+	m, fc := newMonitor(t)
+	m.MustAdd(slo.Objective{Name: "api", Target: 0.99}).RecordN(10, 1)
+	fc.Advance(2*time.Hour - 10*time.Second)
+	if w, _ := m.Status()[0].Window(2 * time.Hour); w.Total != 10 {
+		t.Fatalf("2h window before the edge: %d events, want 10", w.Total)
+	}
+	fc.Advance(10 * time.Second)
+	if w, _ := m.Status()[0].Window(2 * time.Hour); w.Total != 0 {
+		t.Errorf("2h window past the edge: %d events, want 0", w.Total)
+	}
+	fc.Advance(22*time.Hour - 20*time.Second)
+	if w, _ := m.Status()[0].Window(24 * time.Hour); w.Total != 10 {
+		t.Errorf("1d window before the edge: %d events, want 10", w.Total)
+	}
+	fc.Advance(20 * time.Second)
+	if w, _ := m.Status()[0].Window(24 * time.Hour); w.Total != 0 {
+		t.Errorf("1d window past the edge: %d events, want 0", w.Total)
+	}
+	if w, _ := m.Status()[0].Window(72 * time.Hour); w.Total != 10 {
+		t.Errorf("3d window: %d events, want 10", w.Total)
 	}
 }
 

@@ -21,7 +21,8 @@ const (
 	// BurnRateMetric is the burn rate per window, attribute "window" in
 	// Prometheus duration syntax: opskit_slo_burn_rate_ratio{objective,window}.
 	BurnRateMetric = "opskit.slo.burn_rate"
-	// AlertsMetric is 1 per alert firing: opskit_slo_alert_firing{objective,tier,severity}.
+	// AlertsMetric is 1 while an objective's page or ticket alert fires:
+	// opskit_slo_alert_firing{objective,severity}.
 	AlertsMetric = "opskit.slo.alert.firing"
 	// NotificationsMetric counts notifications by notifier index and result
 	// (sent, failed, dropped): opskit_slo_notifications_total.
@@ -72,13 +73,12 @@ func (m *Monitor) registerMetrics() error {
 			for _, w := range st.Windows {
 				o.ObserveFloat64(burn, w.BurnRate, metric.WithAttributes(obj, attribute.String("window", fmtDuration(w.Window))))
 			}
-			for _, a := range in.alertsSnapshot() {
+			for _, a := range in.snapshot().alerts {
 				var v int64
 				if a.State == Firing {
 					v = 1
 				}
-				o.ObserveInt64(firing, v, metric.WithAttributes(obj, attribute.String("tier", a.Tier),
-					attribute.String("severity", string(a.Severity))))
+				o.ObserveInt64(firing, v, metric.WithAttributes(obj, attribute.String("severity", string(a.Severity))))
 			}
 		}
 		for _, d := range m.dispatchers {

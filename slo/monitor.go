@@ -5,19 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
-	"golang.org/x/time/rate"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/internal/timer"
 )
 
-// Option configures a Monitor.
-type Option func(*config)
+// Option configures a Monitor (New).
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
 	meter        metric.MeterProvider
@@ -26,97 +31,133 @@ type config struct {
 	interval     time.Duration
 	resend       time.Duration
 	notifiers    []Notifier
-	limit        rate.Limit
+	every        time.Duration // one notification per every, per notifier
 	burst        int
 	queue        int
 	incidentPath string
 	snapshotPath string
 	snapshotEach time.Duration
+	instance     *string
 }
 
 // WithMeterProvider sets where metrics go. Default: otel.GetMeterProvider().
-func WithMeterProvider(p metric.MeterProvider) Option { return func(c *config) { c.meter = p } }
+func WithMeterProvider(p metric.MeterProvider) Option {
+	return optionFunc(func(c *config) { c.meter = p })
+}
 
 // WithLogger sets the logger. Default: slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.log = l }) }
 
-// WithClock sets the clock. Default: the wall clock.
-func WithClock(cl clock.Clock) Option { return func(c *config) { c.clock = cl } }
+// WithClock sets the clock. Default: clock.Real(). On the real clock,
+// recording reads a time the Monitor refreshes every 50ms; on any other
+// clock it reads c.Now(), so when a fake clock's Advance returns the next
+// event counts at the new time.
+func WithClock(c clock.Clock) Option { return optionFunc(func(cfg *config) { cfg.clock = c }) }
 
 // WithEvaluationInterval sets how often the Monitor's goroutine evaluates
 // alerts. Default 10s. A negative interval starts no goroutine: alerts are
 // then evaluated only when Evaluate is called.
-func WithEvaluationInterval(d time.Duration) Option { return func(c *config) { c.interval = d } }
+func WithEvaluationInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.interval = d })
+}
 
 // WithResendInterval sets how often a firing alert is sent again (with
 // Alert.Repeat set), so Alertmanager keeps it active. Default 1 minute.
-func WithResendInterval(d time.Duration) Option { return func(c *config) { c.resend = d } }
+func WithResendInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.resend = d })
+}
 
 // WithNotifier adds a notifier. Each notifier gets its own bounded queue,
 // goroutine and rate limiter, so a slow one delays nobody else.
-func WithNotifier(n Notifier) Option { return func(c *config) { c.notifiers = append(c.notifiers, n) } }
+func WithNotifier(n Notifier) Option {
+	return optionFunc(func(c *config) { c.notifiers = append(c.notifiers, n) })
+}
 
-// WithNotifyRate sets each notifier's rate limit. Default: one notification
-// a second with bursts of 20.
-func WithNotifyRate(r rate.Limit, burst int) Option {
-	return func(c *config) { c.limit, c.burst = r, burst }
+// WithNotifyRate sets each notifier's rate limit: one notification per
+// every, with bursts of burst. Default: one a second, bursts of 20.
+func WithNotifyRate(every time.Duration, burst int) Option {
+	return optionFunc(func(c *config) { c.every, c.burst = every, burst })
 }
 
 // WithNotifyQueue sets how many notifications wait per notifier before new
 // ones are dropped (and counted). Default 256.
-func WithNotifyQueue(n int) Option { return func(c *config) { c.queue = n } }
+func WithNotifyQueue(n int) Option { return optionFunc(func(c *config) { c.queue = n }) }
 
 // WithIncidentLog appends incident records to the JSON-lines file at path,
-// fsynced per record. Incidents still open in the log are taken up again
-// by the objectives added later. Default: incidents are kept in memory only.
-func WithIncidentLog(path string) Option { return func(c *config) { c.incidentPath = path } }
+// fsynced per record, creating its directory (0700) and the file (0600).
+// A record torn by a crash is cut before the next append. Incidents still
+// open in the log are taken up again by the objectives added later.
+// Default: incidents are kept in memory only.
+func WithIncidentLog(path string) Option {
+	return optionFunc(func(c *config) { c.incidentPath = path })
+}
 
 // WithSnapshotFile restores the event history from path when objectives
-// are added, and saves it there every interval (zero means 1 minute) and on
-// Close, so a restart keeps the error budget.
+// are added, and saves it there (atomically, 0600, creating the directory)
+// at the first evaluation every interval after the last save (zero means
+// 10 seconds) and on Shutdown, after the evaluation loop has stopped. A
+// process killed without Shutdown loses the events of at most the last
+// interval plus one evaluation interval (20 seconds by default); the
+// outcomes of Pending units whose bound passed meanwhile are counted again
+// when their units are accepted again.
 func WithSnapshotFile(path string, every time.Duration) Option {
-	return func(c *config) { c.snapshotPath, c.snapshotEach = path, every }
+	return optionFunc(func(c *config) { c.snapshotPath, c.snapshotEach = path, every })
+}
+
+// WithInstance sets the "instance" label of notifications, which keeps
+// the alerts of two replicas apart in Alertmanager. Default: the host
+// name. An empty name sends no instance label, for a single sender that
+// speaks for the whole fleet.
+func WithInstance(name string) Option {
+	return optionFunc(func(c *config) { c.instance = &name })
 }
 
 // Monitor tracks objectives, evaluates their alerts, notifies and keeps the
 // incident log. Create it with New; it is safe for concurrent use.
 type Monitor struct {
-	cfg   config
-	clock clock.Clock
-	log   *slog.Logger
+	cfg      config
+	clock    clock.Clock
+	log      *slog.Logger
+	instance string
 
-	mu       sync.Mutex // guards trackers, closed
+	mu       sync.Mutex // guards trackers, pending, closed, restored
 	trackers []*Tracker
+	pending  []*Pending
 	closed   bool
+	restored *snapshot // decoded snapshot, applied to each objective added
 
-	evalMu    sync.Mutex // serializes evaluations and incident writes; guards quiet
-	quiet     bool       // Close has closed the notifier queues: enqueue nothing
+	evalMu    sync.Mutex // serializes evaluations, incident writes and operator actions; guards quiet
+	quiet     bool       // Shutdown has closed the notifier queues: enqueue nothing
 	incidents *incidentLog
-	restored  *snapshot // decoded snapshot not yet applied, guarded by mu
 	lastSave  time.Time // guarded by evalMu
+
+	incMu  sync.Mutex // guards recent
+	recent []Incident // open and recently resolved incidents
 
 	dispatchers []*dispatcher
 	metrics     metric.Registration
 
 	// coarse holds the wall clock in unix nanoseconds, refreshed every
-	// coarseTick by the Monitor's goroutine when the clock is the real one:
-	// Record then reads an atomic instead of the (on some machines slow)
-	// system clock. Nil with any other clock, so tests stay exact.
+	// coarseTick by a goroutine when the clock is the real one: Record then
+	// reads an atomic instead of the (on some machines slow) system clock.
+	// Nil with any other clock, so tests stay exact.
 	coarse *atomic.Int64
 
-	stop chan struct{}
-	done sync.WaitGroup
+	stop     chan struct{}
+	loops    sync.WaitGroup // the evaluation and coarse-clock goroutines
+	notifies sync.WaitGroup // the dispatcher goroutines
 }
 
 // coarseTick is how stale the cached time may be; buckets are 10 seconds.
 const coarseTick = 50 * time.Millisecond
 
 // New returns a Monitor. It opens the incident log and reads the snapshot
-// file if configured; its evaluation goroutine runs until Close.
+// file if configured; its evaluation goroutine runs until Shutdown.
 func New(opts ...Option) (*Monitor, error) {
-	cfg := config{interval: 10 * time.Second, resend: time.Minute, limit: 1, burst: 20, queue: 256, snapshotEach: time.Minute}
+	cfg := config{interval: 10 * time.Second, resend: time.Minute, every: time.Second, burst: 20, queue: 256,
+		snapshotEach: 10 * time.Second}
 	for _, o := range opts {
-		o(&cfg)
+		o.apply(&cfg)
 	}
 	if cfg.interval == 0 {
 		cfg.interval = 10 * time.Second
@@ -125,13 +166,13 @@ func New(opts ...Option) (*Monitor, error) {
 		cfg.resend = time.Minute
 	}
 	if cfg.snapshotEach <= 0 {
-		cfg.snapshotEach = time.Minute
+		cfg.snapshotEach = 10 * time.Second
 	}
 	if cfg.queue <= 0 {
-		return nil, fmt.Errorf("slo: notify queue length %d must be positive", cfg.queue)
+		return nil, fmt.Errorf("slo: WithNotifyQueue(%d): must be positive", cfg.queue)
 	}
-	if cfg.burst <= 0 || cfg.limit <= 0 {
-		return nil, fmt.Errorf("slo: notify rate %v burst %d must be positive", cfg.limit, cfg.burst)
+	if cfg.burst <= 0 || cfg.every <= 0 {
+		return nil, fmt.Errorf("slo: WithNotifyRate(%v, %d): both must be positive", cfg.every, cfg.burst)
 	}
 	if cfg.meter == nil {
 		cfg.meter = otel.GetMeterProvider()
@@ -139,10 +180,18 @@ func New(opts ...Option) (*Monitor, error) {
 	if cfg.log == nil {
 		cfg.log = slog.Default()
 	}
-	m := &Monitor{cfg: cfg, clock: clock.OrReal(cfg.clock), log: cfg.log, stop: make(chan struct{})}
+	m := &Monitor{cfg: cfg, clock: timer.Or(cfg.clock), log: cfg.log, stop: make(chan struct{})}
+	if cfg.instance != nil {
+		m.instance = *cfg.instance
+	} else if h, err := os.Hostname(); err == nil {
+		m.instance = h
+	}
 	var err error
 	if m.incidents, err = openIncidentLog(cfg.incidentPath); err != nil {
 		return nil, err
+	}
+	for _, inc := range m.incidents.all {
+		m.remember(inc)
 	}
 	if cfg.snapshotPath != "" {
 		m.restored = m.loadSnapshot(cfg.snapshotPath)
@@ -154,27 +203,28 @@ func New(opts ...Option) (*Monitor, error) {
 	for i, n := range cfg.notifiers {
 		d := newDispatcher(m, i, n)
 		m.dispatchers = append(m.dispatchers, d)
-		m.done.Add(1)
+		m.notifies.Add(1)
 		go d.run()
 	}
 	m.lastSave = m.clock.Now()
-	if cfg.clock == nil || cfg.clock == clock.Real {
+	if clock.IsReal(m.clock) {
 		m.coarse = new(atomic.Int64)
 		m.coarse.Store(time.Now().UnixNano())
-		m.done.Add(1)
-		go m.tickCoarse()
+		t := time.NewTicker(coarseTick)
+		m.loops.Add(1)
+		go m.tickCoarse(t.C, t.Stop)
 	}
 	if cfg.interval > 0 {
-		tick := m.clock.NewTicker(cfg.interval)
-		m.done.Add(1)
+		tick := timer.NewTicker(m.clock, cfg.interval)
+		m.loops.Add(1)
 		go m.loop(tick)
 	}
 	return m, nil
 }
 
-// loop evaluates on every tick until Close.
-func (m *Monitor) loop(tick clock.Ticker) {
-	defer m.done.Done()
+// loop evaluates on every tick until Shutdown.
+func (m *Monitor) loop(tick *timer.Ticker) {
+	defer m.loops.Done()
 	defer tick.Stop()
 	for {
 		select {
@@ -186,16 +236,16 @@ func (m *Monitor) loop(tick clock.Ticker) {
 	}
 }
 
-// tickCoarse refreshes the cached time until Close.
-func (m *Monitor) tickCoarse() {
-	defer m.done.Done()
-	t := time.NewTicker(coarseTick)
-	defer t.Stop()
+// tickCoarse stores every time received on ticks as the cached time until
+// Shutdown, then calls stop.
+func (m *Monitor) tickCoarse(ticks <-chan time.Time, stop func()) {
+	defer m.loops.Done()
+	defer stop()
 	for {
 		select {
 		case <-m.stop:
 			return
-		case now := <-t.C:
+		case now := <-ticks:
 			m.coarse.Store(now.UnixNano())
 		}
 	}
@@ -228,10 +278,34 @@ func (m *Monitor) Add(o Objective) (*Tracker, error) {
 		if m.restored != nil {
 			m.restored.apply(in, now)
 		}
-		in.resume(m.incidents.openFor(in.name))
+		m.resume(in, now)
 	}
 	m.trackers = append(m.trackers, t)
 	return t, nil
+}
+
+// resume takes up the episode the incident log left open for in. A
+// version 1 log may hold several (one per tier): the oldest becomes the
+// episode and the others are resolved now.
+func (m *Monitor) resume(in *indicator, now time.Time) {
+	open := m.incidents.takeOpen(in.name)
+	if len(open) == 0 {
+		return
+	}
+	for _, inc := range open[1:] {
+		inc.resolve(now, inc.Peak)
+		m.remember(inc)
+		r := IncidentRecord{Version: incidentVersion, Change: "resolved", At: now, Why: "merged into " + open[0].ID, Incident: inc}
+		if err := m.incidents.append(r); err != nil {
+			m.log.Error("slo: incident log", "err", err, "incident", inc.ID)
+		}
+	}
+	for _, inc := range open[1:] {
+		open[0].Pages = min(1, open[0].Pages+inc.Pages)
+		open[0].Tickets = min(1, open[0].Tickets+inc.Tickets)
+	}
+	inc := open[0]
+	in.resume(&inc)
 }
 
 // MustAdd is Add that panics on error, for objectives written in code.
@@ -254,10 +328,14 @@ func (m *Monitor) indicators() []*indicator {
 	return out
 }
 
-// Close stops the evaluation goroutine, saves the snapshot, delivers the
-// notifications already queued (each bounded by its notifier's timeout),
-// stops the notifier goroutines and closes the incident log.
-func (m *Monitor) Close() error {
+// Shutdown stops the evaluation goroutine and waits for it, then saves
+// the snapshot (so nothing evaluated after it is lost), delivers the
+// notifications already queued (each bounded by 10 seconds) and closes the
+// incident log. When ctx ends first it stops waiting: notifications still
+// queued are dropped (counted in DeliveryStats), a notifier still running
+// has its context cancelled, and the error wraps ctx.Err() and says what
+// was left undone. A second call returns nil.
+func (m *Monitor) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -267,8 +345,13 @@ func (m *Monitor) Close() error {
 	m.mu.Unlock()
 	close(m.stop)
 	var errs []error
+	if !waitCtx(ctx, &m.loops) {
+		errs = append(errs, fmt.Errorf("slo: shutdown: evaluation still running: %w", ctx.Err()))
+	}
 	if m.metrics != nil {
-		errs = append(errs, m.metrics.Unregister())
+		if err := m.metrics.Unregister(); err != nil {
+			errs = append(errs, fmt.Errorf("slo: shutdown: metrics: %w", err))
+		}
 	}
 	if m.cfg.snapshotPath != "" {
 		errs = append(errs, m.SaveSnapshot())
@@ -279,11 +362,30 @@ func (m *Monitor) Close() error {
 	for _, d := range m.dispatchers {
 		d.close()
 	}
-	m.done.Wait()
+	if !waitCtx(ctx, &m.notifies) {
+		var left int
+		for _, d := range m.dispatchers {
+			d.cancel()
+			left += len(d.queue)
+		}
+		errs = append(errs, fmt.Errorf("slo: shutdown: %d notifications undelivered: %w", left, ctx.Err()))
+	}
 	m.evalMu.Lock()
 	errs = append(errs, m.incidents.close())
 	m.evalMu.Unlock()
 	return errors.Join(errs...)
+}
+
+// waitCtx waits for wg, or until ctx ends; it reports whether wg finished.
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Tracker records the events of one objective. Its methods are safe for
@@ -308,8 +410,9 @@ func (t *Tracker) now() int64 {
 
 func newTracker(m *Monitor, o Objective) *Tracker {
 	t := &Tracker{m: m, obj: o, clock: m.clock, coarse: m.coarse}
+	now := m.clock.Now()
 	for _, sd := range o.series() {
-		t.ind = append(t.ind, newIndicator(o, sd.name, sd.target, sd.max))
+		t.ind = append(t.ind, newIndicator(o, sd.name, sd.target, sd.max, now))
 		if sd.max > 0 {
 			t.max = append(t.max, int64(sd.max))
 		}
@@ -381,13 +484,13 @@ func (t *Tracker) RecordLatencies(ds []time.Duration) {
 	}
 }
 
-// Check is a health check: it fails while a page-severity alert of this
+// Check is a health check: it fails while the page alert of this
 // objective fires. Register it as non-critical readiness or as a warning.
 func (t *Tracker) Check(context.Context) error {
 	for _, in := range t.ind {
-		for _, a := range in.alertsSnapshot() {
+		for _, a := range in.snapshot().alerts {
 			if a.State == Firing && a.Severity == Page {
-				return fmt.Errorf("slo: %s: %s alert firing", in.name, a.Tier)
+				return fmt.Errorf("slo: %s: page alert firing (tier %s)", in.name, a.Tier)
 			}
 		}
 	}

@@ -8,11 +8,14 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/opskit/opskit/internal/timer"
 )
 
 // Notifier delivers alerts. Notify is called from the notifier's own
 // goroutine, one alert at a time, never under a lock of the Monitor; ctx
-// ends when the notifier's timeout passes or the Monitor closes.
+// ends after 10 seconds, or when Shutdown runs out of time. A notifier
+// must return when ctx ends.
 type Notifier interface {
 	Notify(ctx context.Context, a Alert) error
 }
@@ -51,7 +54,7 @@ type dispatcher struct {
 
 func newDispatcher(m *Monitor, index int, n Notifier) *dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &dispatcher{m: m, index: index, n: n, limiter: rate.NewLimiter(m.cfg.limit, m.cfg.burst),
+	return &dispatcher{m: m, index: index, n: n, limiter: rate.NewLimiter(rate.Every(m.cfg.every), m.cfg.burst),
 		queue: make(chan Alert, m.cfg.queue), ctx: ctx, cancel: cancel, closing: make(chan struct{})}
 }
 
@@ -61,7 +64,7 @@ func (d *dispatcher) enqueue(a Alert) {
 	case d.queue <- a:
 	default:
 		d.dropped.Add(1)
-		d.m.log.Warn("slo: notification dropped, queue full", "notifier", d.index, "objective", a.Objective, "tier", a.Tier)
+		d.m.log.Warn("slo: notification dropped, queue full", "notifier", d.index, "objective", a.Objective, "severity", a.Severity)
 	}
 }
 
@@ -70,11 +73,11 @@ func (d *dispatcher) enqueue(a Alert) {
 func (d *dispatcher) close() { d.once.Do(func() { close(d.closing); close(d.queue) }) }
 
 func (d *dispatcher) run() {
-	defer d.m.done.Done()
+	defer d.m.notifies.Done()
 	defer d.cancel()
 	for a := range d.queue {
-		if !d.wait() {
-			d.dropped.Add(1)
+		if d.ctx.Err() != nil || !d.wait() {
+			d.dropped.Add(1) // Shutdown ran out of time
 			continue
 		}
 		d.deliver(a)
@@ -92,18 +95,20 @@ func (d *dispatcher) wait() bool {
 	if delay <= 0 {
 		return true
 	}
-	t := d.m.clock.NewTimer(delay)
+	t := timer.New(d.m.clock, delay)
 	defer t.Stop()
 	select {
 	case <-t.C():
 		return true
 	case <-d.closing:
 		return true
+	case <-d.ctx.Done():
+		return false
 	}
 }
 
 func (d *dispatcher) deliver(a Alert) {
-	ctx, cancel := context.WithTimeout(d.ctx, notifyTimeout)
+	ctx, cancel := timer.WithTimeout(d.ctx, d.m.clock, notifyTimeout)
 	defer cancel()
 	err := func() (err error) {
 		defer func() {
@@ -115,7 +120,7 @@ func (d *dispatcher) deliver(a Alert) {
 	}()
 	if err != nil {
 		d.failed.Add(1)
-		d.m.log.Error("slo: notification failed", "notifier", d.index, "objective", a.Objective, "tier", a.Tier, "err", err)
+		d.m.log.Error("slo: notification failed", "notifier", d.index, "objective", a.Objective, "severity", a.Severity, "err", err)
 		return
 	}
 	d.sent.Add(1)

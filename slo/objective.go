@@ -3,8 +3,11 @@ package slo
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,8 +18,8 @@ var (
 	ErrInvalidObjective = errors.New("slo: invalid objective")
 	// ErrDuplicate is returned by Monitor.Add for a name already added.
 	ErrDuplicate = errors.New("slo: duplicate objective")
-	// ErrClosed is returned by Monitor.Add after Close.
-	ErrClosed = errors.New("slo: monitor closed")
+	// ErrClosed is returned by Monitor.Add after Shutdown.
+	ErrClosed = errors.New("slo: monitor shut down")
 )
 
 // ValidationError names the field of an Objective that is wrong, and why.
@@ -51,7 +54,8 @@ type Objective struct {
 	// "<Name>:<threshold>" (e.g. "api:300ms"). Empty means availability:
 	// the caller says whether each event was good.
 	Latency []Threshold
-	// Runbook is what the responder should DO (text or a URL).
+	// Runbook is what the responder should DO: a URL (sent as the
+	// runbook_url annotation) or a sentence.
 	Runbook string
 	// Outcome is the customer outcome the objective protects (SO THAT ...).
 	Outcome string
@@ -59,13 +63,35 @@ type Objective struct {
 	// SRE workbook's four tiers scaled to the period.
 	Tiers []Tier
 	// DisableTiers names tiers (from Tiers or the defaults) not to alert on,
-	// e.g. "ticket-3d". "budget-exhausted" turns off that alert.
+	// e.g. "ticket-3d".
 	DisableTiers []string
 	// MinEvents is how many events the long window must hold before a tier
-	// may fire (and the period before budget-exhausted may), so a handful
-	// of requests at night cannot page. Zero means 10; negative is invalid.
+	// may fire (and the period before the budget counts as exhausted), so a
+	// handful of requests at night cannot page. Zero means 10; negative is
+	// invalid.
 	MinEvents int64
+	// MinBadEvents is how many bad events the short window must hold before
+	// a tier may fire, so one failure among a few requests cannot page.
+	// Zero means 3; negative is invalid.
+	MinBadEvents int64
+	// Labels are added to every notification of this objective and to its
+	// generated alerting rules (e.g. team, service). Names are Prometheus
+	// label names; alertname, objective, severity, source and instance are
+	// reserved.
+	Labels map[string]string
+	// Annotations are added to every notification of this objective and to
+	// its generated alerting rules (e.g. dashboard). summary, description,
+	// runbook_url, tier and incident are reserved.
+	Annotations map[string]string
 }
+
+// Reserved label and annotation names: the ones the Monitor and the
+// generated rules set themselves.
+var (
+	reservedLabels      = []string{"alertname", "objective", "severity", "source", "instance"}
+	reservedAnnotations = []string{"summary", "description", "runbook_url", "tier", "incident"}
+	labelPattern        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
 
 // Threshold is one latency threshold of a latency objective.
 type Threshold struct {
@@ -82,20 +108,17 @@ const (
 	Ticket Severity = "ticket"
 )
 
-// Tier is one multi-window burn-rate alert: it fires while the error budget
-// burns at least BurnRate times the sustainable rate over both Long and
-// Short windows.
+// Tier is one condition of a multi-window burn-rate alert: it holds while
+// the error budget burns faster than BurnRate times the sustainable rate
+// over both the Long and the Short window. The tiers of one severity make
+// one alert: it fires while any of them holds.
 type Tier struct {
-	Name     string // e.g. "page-1h"; letters, digits, '-', '_'
-	Severity Severity
+	Name     string        // e.g. "page-1h"; letters, digits, '-', '_'
+	Severity Severity      // Page or Ticket
 	Long     time.Duration // the window that measures the burn
 	Short    time.Duration // the window that makes the alert reset fast
 	BurnRate float64       // multiple of the sustainable error rate (> 0)
 }
-
-// BudgetExhausted is the name of the alert that fires when no error budget
-// is left over the period.
-const BudgetExhausted = "budget-exhausted"
 
 // workbookPeriod is the period the workbook's tier table is written for.
 const workbookPeriod = 30 * 24 * time.Hour
@@ -104,7 +127,9 @@ const workbookPeriod = 30 * 24 * time.Hour
 // 6h/30m at 6, ticket 1d/2h at 3 and 3d/6h at 1) for a 30-day period. For
 // other periods the windows scale with the period, rounded to 10 seconds,
 // and the burn rates stay, so each tier still fires after the same fraction
-// of the budget (2%, 5%, 10%, 10%) is spent.
+// of the budget (2%, 5%, 10%, 10%) is spent. Each tier is named after its
+// severity and scaled long window: "page-1h" for 30 days, "page-10s" for a
+// one-hour period.
 func DefaultTiers(period time.Duration) []Tier {
 	if period <= 0 {
 		period = workbookPeriod
@@ -125,6 +150,7 @@ func DefaultTiers(period time.Duration) []Tier {
 	}
 	for i := range table {
 		table[i].Long, table[i].Short = scale(table[i].Long), scale(table[i].Short)
+		table[i].Name = string(table[i].Severity) + "-" + fmtDuration(table[i].Long)
 	}
 	return table
 }
@@ -154,6 +180,19 @@ func (o Objective) normalized() (Objective, error) {
 	if o.MinEvents == 0 {
 		o.MinEvents = 10
 	}
+	if o.MinBadEvents < 0 {
+		return bad("MinBadEvents", o.MinBadEvents, "must not be negative (zero means 3)")
+	}
+	if o.MinBadEvents == 0 {
+		o.MinBadEvents = 3
+	}
+	if field, v, reason := checkNames("Labels", o.Labels, reservedLabels, true); field != "" {
+		return bad(field, v, reason)
+	}
+	if field, v, reason := checkNames("Annotations", o.Annotations, reservedAnnotations, false); field != "" {
+		return bad(field, v, reason)
+	}
+	o.Labels, o.Annotations = maps.Clone(o.Labels), maps.Clone(o.Annotations)
 	o.Latency = append([]Threshold(nil), o.Latency...)
 	seen := map[time.Duration]bool{}
 	for i := range o.Latency {
@@ -177,7 +216,7 @@ func (o Objective) normalized() (Objective, error) {
 	} else {
 		o.Tiers = append([]Tier(nil), o.Tiers...)
 	}
-	names := map[string]bool{BudgetExhausted: true}
+	names := map[string]bool{}
 	for i, t := range o.Tiers {
 		f := fmt.Sprintf("Tiers[%d]", i)
 		switch {
@@ -185,8 +224,8 @@ func (o Objective) normalized() (Objective, error) {
 			return bad(f+".Name", fmt.Sprintf("%q", t.Name), "must be 1-64 letters, digits, '_' or '-'")
 		case names[t.Name]:
 			return bad(f+".Name", t.Name, "duplicate tier name")
-		case t.Severity == "":
-			return bad(f+".Severity", `""`, "must be set (page or ticket)")
+		case t.Severity != Page && t.Severity != Ticket:
+			return bad(f+".Severity", fmt.Sprintf("%q", t.Severity), "must be page or ticket")
 		case t.Long < fineWidth || t.Long > o.Period || t.Long%fineWidth != 0:
 			return bad(f+".Long", t.Long, "must be a multiple of 10s within the period")
 		case t.Short < fineWidth || t.Short > t.Long || t.Short%fineWidth != 0:
@@ -215,6 +254,33 @@ func (o Objective) normalized() (Objective, error) {
 	}
 	o.DisableTiers = append([]string(nil), o.DisableTiers...)
 	return o, nil
+}
+
+// checkNames validates the keys (and, for labels, the values) of a label
+// or annotation map; it returns the field, value and reason of the first
+// problem, or an empty field.
+func checkNames(field string, m map[string]string, reserved []string, values bool) (string, any, string) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		f := fmt.Sprintf("%s[%q]", field, k)
+		switch {
+		case !labelPattern.MatchString(k):
+			return f, fmt.Sprintf("%q", k), "name must be letters, digits and '_', not starting with a digit"
+		case slices.Contains(reserved, k):
+			return f, fmt.Sprintf("%q", k), "name is reserved: " + strings.Join(reserved, ", ")
+		case values && m[k] == "":
+			return f, `""`, "label value must not be empty"
+		}
+	}
+	return "", nil, ""
+}
+
+// errorThreshold is the error ratio a tier of burn rate rate compares
+// against for target: rate*(1-target) rounded to 12 significant digits,
+// the number the generated rules print. A window holds when its error
+// ratio is strictly greater, in process and in the rules alike.
+func errorThreshold(rate, target float64) float64 {
+	f, _ := strconv.ParseFloat(fmtFloat(rate*(1-target)), 64)
+	return f
 }
 
 // seriesDef is one series an objective tracks: the objective itself, or

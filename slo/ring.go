@@ -6,21 +6,18 @@ import (
 	"time"
 )
 
-// Bucket widths of the three tiers. Events land in the fine ring only; the
-// minute and hour tiers are filled by folding fine buckets into them, under
-// the series mutex, whenever a fine bucket is recycled or a reader needs a
-// window longer than the fine ring. Boundaries are aligned on the Unix
-// epoch, so a fine bucket lies inside exactly one minute and one hour.
+// Bucket widths of the two tiers. Events land in the fine ring only (10
+// seconds, the last day), so every window up to a day is exact to 10
+// seconds; the hour tier (the period) is filled by folding fine buckets
+// into it, under the series mutex, whenever a fine bucket is recycled or a
+// reader needs a window longer than a day. Boundaries are aligned on the
+// Unix epoch, so a fine bucket lies inside exactly one hour.
 const (
-	fineWidth    = 10 * time.Second
-	fineSlots    = int64(time.Hour / fineWidth) // the last hour
-	minuteWidth  = time.Minute
-	minuteSlots  = int64(24 * time.Hour / minuteWidth) // the last day
-	hourWidth    = time.Hour
-	fineSpan     = time.Duration(fineSlots) * fineWidth
-	minuteSpan   = time.Duration(minuteSlots) * minuteWidth
-	fineInMinute = int64(minuteWidth / fineWidth)
-	fineInHour   = int64(hourWidth / fineWidth)
+	fineWidth  = 10 * time.Second
+	fineSlots  = int64(24 * time.Hour / fineWidth) // the last day
+	hourWidth  = time.Hour
+	fineSpan   = time.Duration(fineSlots) * fineWidth
+	fineInHour = int64(hourWidth / fineWidth)
 )
 
 // fineSlot is a 10-second bucket written by recorders with atomics.
@@ -47,18 +44,19 @@ func (c *counts) add(o counts) { c.Total += o.Total; c.Bad += o.Bad }
 type series struct {
 	fine [fineSlots]fineSlot
 
-	mu     sync.Mutex // guards the coarse tiers, the folded fields and cum
-	minute [minuteSlots]coarseSlot
-	hour   []coarseSlot // as many hours as the period, plus the current one
-	cum    counts       // every event folded since start (for the counters)
+	mu    sync.Mutex   // guards the hour tier, the folded fields, cum and first
+	hour  []coarseSlot // as many hours as the period, plus the current one
+	cum   counts       // every event folded since start (for the counters)
+	first int64        // unix nanos of the oldest history: creation or restored data
 }
 
-func newSeries(period time.Duration) *series {
-	return &series{hour: make([]coarseSlot, int64(period/hourWidth)+1)}
+func newSeries(period time.Duration, now int64) *series {
+	return &series{hour: make([]coarseSlot, int64(period/hourWidth)+1), first: now}
 }
 
 // add counts events at now (unix nanoseconds): one atomic load and one or
 // two atomic adds, plus a locked rotation once per bucket per 10 seconds.
+// now must not be older than the fine ring (addAt clamps).
 func (s *series) add(now int64, total, bad int64) {
 	idx := now / int64(fineWidth)
 	sl := &s.fine[idx%fineSlots]
@@ -108,7 +106,6 @@ func (s *series) foldLocked(fineIdx int64, c counts) {
 		return
 	}
 	s.cum.add(c)
-	addCoarse(s.minute[:], fineIdx/fineInMinute, c)
 	addCoarse(s.hour, fineIdx/fineInHour, c)
 }
 
@@ -127,23 +124,16 @@ func addCoarse(ring []coarseSlot, idx int64, c counts) {
 
 // tierOf returns the width of the finest tier that spans window w.
 func tierOf(w time.Duration) time.Duration {
-	switch {
-	case w <= fineSpan:
+	if w <= fineSpan {
 		return fineWidth
-	case w <= minuteSpan:
-		return minuteWidth
-	default:
-		return hourWidth
 	}
+	return hourWidth
 }
 
 // ringLen is the number of buckets of the tier of the given width.
 func (s *series) ringLen(width time.Duration) int64 {
-	switch width {
-	case fineWidth:
+	if width == fineWidth {
 		return fineSlots
-	case minuteWidth:
-		return minuteSlots
 	}
 	return int64(len(s.hour))
 }
@@ -151,22 +141,16 @@ func (s *series) ringLen(width time.Duration) int64 {
 // slotCounts returns what slot pos of the tier of the given width holds
 // for bucket idx, zero if it holds another bucket. Requires mu held.
 func (s *series) slotCounts(width time.Duration, pos, idx int64) counts {
-	switch width {
-	case fineWidth:
+	if width == fineWidth {
 		sl := &s.fine[pos]
 		if sl.epoch.Load() != idx {
 			return counts{}
 		}
 		b := sl.bad.Load() // bad before total: total >= bad in what we read
 		return counts{sl.total.Load(), b}
-	case minuteWidth:
-		if sl := &s.minute[pos]; sl.epoch == idx {
-			return counts{sl.total, sl.bad}
-		}
-	default:
-		if sl := &s.hour[pos]; sl.epoch == idx {
-			return counts{sl.total, sl.bad}
-		}
+	}
+	if sl := &s.hour[pos]; sl.epoch == idx {
+		return counts{sl.total, sl.bad}
 	}
 	return counts{}
 }
@@ -179,7 +163,8 @@ func (s *series) bucket(width time.Duration, idx int64) counts {
 
 // sumsLocked fills out[i] with the exact counts of the window ws[i] ending
 // at now, from the finest tier that spans it; ws must be sorted. A window
-// is rounded up to whole buckets and includes the current, partial one.
+// is rounded up to whole buckets and includes the current, partial one: a
+// window up to a day covers w-10s to w, a longer one w-1h to w.
 // Each tier is walked once, newest bucket first, handing out the running
 // sum at each window's edge. Requires mu held and foldAllLocked called.
 func (s *series) sumsLocked(now int64, ws []time.Duration, out []counts) {
@@ -218,6 +203,21 @@ func (s *series) hourlyLocked(now int64, n int) []counts {
 		}
 	}
 	return out
+}
+
+// addAt counts events at time at (unix nanoseconds), clamped into the fine
+// ring ending at now, for outcomes decided after the fact.
+func (s *series) addAt(at, now int64, total, bad int64) {
+	oldest := (now/int64(fineWidth) - fineSlots + 1) * int64(fineWidth)
+	s.add(min(max(at, oldest), now), total, bad)
+}
+
+// observed is how much history the series covers at now, at most period.
+func (s *series) observed(now int64, period time.Duration) time.Duration {
+	s.mu.Lock()
+	first := s.first
+	s.mu.Unlock()
+	return min(max(time.Duration(now-first), 0), period)
 }
 
 // cumulative returns every event counted since the series was created,

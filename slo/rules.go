@@ -109,12 +109,6 @@ func writeGroup(b *strings.Builder, o Objective, sd seriesDef) {
 			sd.name, pct(sd.target), period, t.BurnRate, fmtDuration(t.Long), fmtDuration(t.Short), t.Name, fmtDuration(t.Long))
 		writeAlert(b, "SLOBurnRate", expr, t.Name, t.Severity, summary, o)
 	}
-	if !o.disabled(BudgetExhausted) {
-		expr := fmt.Sprintf(`opskit_slo:error_ratio:rate%s{%s} >= %s and opskit_slo:events:increase%s{%s} >= %d`,
-			period, sel, budget, period, sel, o.MinEvents)
-		summary := fmt.Sprintf("IF objective %s (target %s over %s) has spent its error budget", sd.name, pct(sd.target), period)
-		writeAlert(b, "SLOBudgetExhausted", expr, BudgetExhausted, Ticket, summary, o)
-	}
 }
 
 func writeAlert(b *strings.Builder, name, expr, tier string, sev Severity, summary string, o Objective) {

@@ -46,7 +46,7 @@ func runPromtool(t *testing.T, dir string, args ...string) {
 var ruleObjectives = []slo.Objective{
 	{Name: "checkout", Target: 0.999, Runbook: "https://runbooks.example/checkout {{ not a template }}", Outcome: `customers "can" pay`},
 	{Name: "api-latency", Target: 0.99, Period: 7 * 24 * time.Hour, Latency: []slo.Threshold{{Max: 300 * time.Millisecond}, {Max: time.Second, Target: 0.999}},
-		DisableTiers: []string{"ticket-3d"}},
+		DisableTiers: []string{"ticket-16h48m"}}, // ticket-3d scaled to 7 days
 }
 
 func TestRulesShape(t *testing.T) {
@@ -58,7 +58,7 @@ func TestRulesShape(t *testing.T) {
 		`record: opskit_slo:error_ratio:rate1h`,
 		`increase(opskit_slo_events_total{objective=\"checkout\",good=\"false\"}[1h])`,
 		`objective=\"api-latency:300ms\"`,
-		`tier: "page-1h"`, `severity: "ticket"`, `alert: SLOBudgetExhausted`,
+		`tier: "page-1h"`, `severity: "ticket"`,
 		`unless on (objective)`,
 		`rate14m`, // the 7-day period scales 1h to 14m
 	} {

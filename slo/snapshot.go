@@ -7,13 +7,16 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/opskit/opskit/internal/atomicfile"
 )
 
-// snapshotVersion is the only format DecodeSnapshot reads.
-const snapshotVersion = 1
+// snapshotVersion is the format SaveSnapshot writes. Version 1 (with a
+// minute tier) is still read: its minute buckets restore into the 10-second
+// ring at the minute's first bucket.
+const snapshotVersion = 2
 
 // snapshot is the saved event history: per series, the non-empty buckets
 // of each tier as [index, total, bad] (index = unix time / bucket width).
@@ -25,8 +28,9 @@ type snapshot struct {
 
 type snapshotSeries struct {
 	Name   string     `json:"name"`
+	First  int64      `json:"first,omitempty"` // unix nanos the history starts at
 	Fine   [][3]int64 `json:"fine"`
-	Minute [][3]int64 `json:"minute"`
+	Minute [][3]int64 `json:"minute,omitempty"` // version 1 only
 	Hour   [][3]int64 `json:"hour"`
 }
 
@@ -44,8 +48,8 @@ func decodeSnapshot(r io.Reader) (*snapshot, error) {
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSnapshot, err)
 	}
-	if s.Version != snapshotVersion {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrSnapshot, s.Version, snapshotVersion)
+	if s.Version != 1 && s.Version != snapshotVersion {
+		return nil, fmt.Errorf("%w: version %d, want 1 or %d", ErrSnapshot, s.Version, snapshotVersion)
 	}
 	names := map[string]bool{}
 	for i, ser := range s.Series {
@@ -72,15 +76,11 @@ func snapshotOf(in *indicator, now time.Time) snapshotSeries {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.foldAllLocked()
+	ss.First = s.first
 	for i := range s.fine {
 		sl := &s.fine[i]
 		if t := sl.foldedTotal; t > 0 {
 			ss.Fine = append(ss.Fine, [3]int64{sl.epoch.Load(), t, sl.foldedBad})
-		}
-	}
-	for _, sl := range s.minute {
-		if sl.total > 0 {
-			ss.Minute = append(ss.Minute, [3]int64{sl.epoch, sl.total, sl.bad})
 		}
 	}
 	for _, sl := range s.hour {
@@ -102,18 +102,43 @@ func (snap *snapshot) apply(in *indicator, now time.Time) {
 		s.mu.Lock()
 		ns := now.UnixNano()
 		last := ns / int64(fineWidth)
-		for _, b := range ss.Fine {
+		fine := ss.Fine
+		if snap.Version == 1 {
+			// Version 1 kept 10-second buckets for an hour and minute
+			// buckets for a day; a minute lands in its first 10 seconds.
+			fine = nil
+			for _, b := range ss.Minute {
+				if idx := b[0] * int64(time.Minute/fineWidth); idx <= last-int64(time.Hour/fineWidth) {
+					fine = append(fine, [3]int64{idx, b[1], b[2]})
+				}
+			}
+			fine = append(fine, ss.Fine...)
+		}
+		for _, b := range fine {
 			if b[0] > last || b[0] <= last-fineSlots {
 				continue
 			}
 			sl := &s.fine[b[0]%fineSlots]
+			if sl.epoch.Load() == b[0] {
+				continue
+			}
 			sl.epoch.Store(b[0])
 			sl.total.Store(b[1])
 			sl.bad.Store(b[2])
-			sl.foldedTotal, sl.foldedBad = b[1], b[2] // already in the coarse tiers below
+			sl.foldedTotal, sl.foldedBad = b[1], b[2] // already in the hour tier below
 		}
-		restoreCoarse(s.minute[:], ss.Minute, ns/int64(minuteWidth))
 		restoreCoarse(s.hour, ss.Hour, ns/int64(hourWidth))
+		first := ss.First
+		if first == 0 {
+			for _, b := range ss.Hour {
+				if t := b[0] * int64(hourWidth); first == 0 || t < first {
+					first = t
+				}
+			}
+		}
+		if first > 0 && first < s.first {
+			s.first = first
+		}
 		s.mu.Unlock()
 	}
 }
@@ -153,18 +178,29 @@ func (m *Monitor) loadSnapshot(path string) *snapshot {
 }
 
 // SaveSnapshot writes every objective's event history to the snapshot file
-// of WithSnapshotFile, atomically. The Monitor saves on its own every
-// interval and on Close.
+// of WithSnapshotFile, atomically (0600, creating its directory 0700),
+// after counting the Pending units whose bound has passed. The Monitor
+// saves on its own every interval and on Shutdown.
 func (m *Monitor) SaveSnapshot() error {
 	if m.cfg.snapshotPath == "" {
 		return errors.New("slo: no snapshot file configured (WithSnapshotFile)")
 	}
 	now := m.clock.Now()
+	for _, p := range m.pendings() {
+		p.expire(now)
+	}
+	if err := os.MkdirAll(filepath.Dir(m.cfg.snapshotPath), 0o700); err != nil {
+		return fmt.Errorf("slo: snapshot directory: %w", err)
+	}
 	snap := snapshot{Version: snapshotVersion, Saved: now.UTC()}
 	for _, in := range m.indicators() {
 		snap.Series = append(snap.Series, snapshotOf(in, now))
 	}
-	return atomicfile.WriteFunc(m.cfg.snapshotPath, 0o600, func(w io.Writer) error {
+	err := atomicfile.WriteFunc(m.cfg.snapshotPath, 0o600, func(w io.Writer) error {
 		return json.NewEncoder(w).Encode(snap)
 	})
+	if err != nil {
+		return fmt.Errorf("slo: snapshot: %w", err)
+	}
+	return nil
 }

@@ -22,9 +22,19 @@ type Status struct {
 	// TimeToExhaustion is how long the remaining budget lasts at the burn
 	// rate of the last hour: zero when spent, -1 when nothing burns.
 	TimeToExhaustion time.Duration
-	// Alerts holds every tier and budget-exhausted, as of the last
+	// Observed is how much of the period the history covers: less than
+	// Period on a service younger than its period, whose budget and burn
+	// rates are those of the period so far.
+	Observed time.Duration
+	// BudgetExhausted is true when the period's error ratio is above the
+	// budget (1-Target) and the period holds at least MinEvents events. It
+	// is a state, not an alert: it notifies nobody.
+	BudgetExhausted bool
+	// Alerts holds the page alert then the ticket alert, as of the last
 	// evaluation.
 	Alerts []AlertStatus
+	// Tiers holds every tier's condition, as of the last evaluation.
+	Tiers []TierStatus
 }
 
 // WindowStatus is the exact event count of one window.
@@ -97,10 +107,19 @@ func (in *indicator) computeStatus(now time.Time) Status {
 		ratio, burn := burnRate(c, in.target)
 		st.Windows[i] = WindowStatus{Window: w, Total: c.Total, Bad: c.Bad, ErrorRatio: ratio, BurnRate: burn}
 	}
-	st.Budget = budgetOf(st.Windows[len(st.Windows)-1], in.target)
+	period := st.Windows[len(st.Windows)-1]
+	st.Budget = budgetOf(period, in.target)
+	st.BudgetExhausted = period.Total >= in.obj.MinEvents && above(counts{period.Total, period.Bad}, errorThreshold(1, in.target))
 	hour, _ := st.Window(time.Hour)
 	st.TimeToExhaustion = timeToExhaustion(st.Budget.Remaining, hour.BurnRate, in.obj.Period)
+	st.Observed = s.observed(ns, in.obj.Period)
 	return st
+}
+
+// above reports whether c's error ratio is strictly above threshold, the
+// comparison the generated rules make.
+func above(c counts, threshold float64) bool {
+	return c.Total > 0 && float64(c.Bad)/float64(c.Total) > threshold
 }
 
 // budgetOf turns the period's counts into the error budget.

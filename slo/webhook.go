@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ type webhookAlert struct {
 	SoThat    string   `json:"so_that"`
 	Numbers   Numbers  `json:"numbers"`
 	Incident  string   `json:"incident,omitempty"`
+	// Labels and Annotations are the ones Alertmanager would get.
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
 }
 
 // Webhook returns a notifier that POSTs each alert as a JSON object to url
@@ -36,7 +40,8 @@ func Webhook(url string, client *http.Client) Notifier {
 	return NotifierFunc(func(ctx context.Context, a Alert) error {
 		body := webhookAlert{Objective: a.Objective, Tier: a.Tier, Severity: a.Severity, State: string(a.State),
 			Repeat: a.Repeat, StartsAt: stamp(a.StartsAt), EndsAt: stamp(a.EndsAt), At: stamp(a.At),
-			If: a.If, Do: a.Do, SoThat: a.SoThat, Numbers: a.Numbers, Incident: a.Incident}
+			If: a.If, Do: a.Do, SoThat: a.SoThat, Numbers: a.Numbers, Incident: a.Incident,
+			Labels: a.Labels, Annotations: a.Annotations}
 		return postJSON(ctx, client, url, body)
 	})
 }
@@ -67,8 +72,11 @@ type AlertmanagerOptions struct {
 // Alertmanager returns a notifier that posts to the v2 API of the
 // Alertmanager at baseURL (e.g. "http://alertmanager:9093"). A firing alert
 // is sent with endsAt Hold in the future, which resends renew; a resolved
-// alert with endsAt set to when it resolved. Labels: alertname
-// "SLOBurnRate" (or "SLOBudgetExhausted"), objective, tier, severity.
+// alert with endsAt set to when it resolved. Labels: the alert's Labels
+// (alertname "SLOBurnRate", objective, severity, source "in-process",
+// instance, the objective's Labels) over opts.Labels; annotations: the
+// alert's Annotations (summary, description, runbook_url, tier, incident,
+// the objective's Annotations).
 func Alertmanager(baseURL string, opts AlertmanagerOptions) Notifier {
 	client := orClient(opts.Client)
 	hold := opts.Hold
@@ -77,24 +85,17 @@ func Alertmanager(baseURL string, opts AlertmanagerOptions) Notifier {
 	}
 	url := strings.TrimRight(baseURL, "/") + "/api/v2/alerts"
 	return NotifierFunc(func(ctx context.Context, a Alert) error {
-		labels := map[string]string{}
-		for k, v := range opts.Labels {
-			labels[k] = v
+		labels := maps.Clone(opts.Labels)
+		if labels == nil {
+			labels = map[string]string{}
 		}
-		labels["alertname"] = "SLOBurnRate"
-		if a.Tier == BudgetExhausted {
-			labels["alertname"] = "SLOBudgetExhausted"
-		}
-		labels["objective"], labels["tier"], labels["severity"] = a.Objective, a.Tier, string(a.Severity)
+		maps.Copy(labels, a.Labels)
 		ends := a.At.Add(hold)
 		if a.State == Resolved {
 			ends = a.EndsAt
 		}
 		body := []amAlert{{
-			Labels: labels,
-			Annotations: map[string]string{
-				"summary": a.If, "runbook": a.Do, "outcome": a.SoThat, "incident": a.Incident,
-			},
+			Labels: labels, Annotations: a.Annotations,
 			StartsAt: stamp(a.StartsAt), EndsAt: stamp(ends), GeneratorURL: opts.GeneratorURL,
 		}}
 		return postJSON(ctx, client, url, body)

@@ -172,7 +172,7 @@ func (s *Stack) Close() error {
 		errs = append(errs, s.breakers.Close())
 	}
 	if s.monitor != nil {
-		errs = append(errs, s.monitor.Close())
+		errs = append(errs, s.monitor.Shutdown(context.Background()))
 	}
 	if s.features != nil {
 		errs = append(errs, s.features.Close())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -50,10 +51,15 @@ func newObjectives(dataDir string, mp metric.MeterProvider, log *slog.Logger) (*
 		o.latency, err = mon.Add(latencyObjective)
 	}
 	if err != nil {
-		mon.Close()
+		_ = mon.Shutdown(context.Background()) // nothing queued yet: returns at once
 		return nil, err
 	}
 	return o, nil
 }
 
-func (o *objectives) Close() error { return o.mon.Close() }
+// Close shuts the monitor down, bounded: queued notifications get 10 seconds.
+func (o *objectives) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return o.mon.Shutdown(ctx)
+}
