@@ -23,7 +23,7 @@ func newFeatureRegistry(b *testing.B) (*feature.Registry, *feature.Feature) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { r.Close() })
+	b.Cleanup(func() { r.Shutdown(context.Background()) })
 	f, err := r.Define("checkout", "payments", time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), "the checkout flow")
 	if err != nil {
 		b.Fatal(err)

@@ -4,30 +4,52 @@
 //	package main
 //
 //	import (
+//		"context"
+//		"flag"
 //		"log"
 //		"net/http"
+//		"os"
+//		"os/signal"
 //		"time"
 //
 //		"github.com/opskit/opskit/feature"
 //	)
 //
 //	func main() {
+//		addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+//		flag.Parse()
+//		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+//		defer stop()
+//
 //		reg, err := feature.New(feature.WithDir("data/features"))
 //		if err != nil {
 //			log.Fatal(err)
 //		}
-//		defer reg.Close() // stops the goroutine and saves a last snapshot
 //		since := time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
 //		export := reg.MustDefine("csv-export", "team-reports", since, "Export any table as CSV")
 //		reg.MustDefine("fax", "team-legacy", since, "Send an invoice by fax")
 //
-//		http.HandleFunc("/export", func(w http.ResponseWriter, r *http.Request) {
-//			ctx := reg.WithTenant(r.Context(), r.Header.Get("X-Tenant"))
-//			export.Use(ctx)
+//		mux := http.NewServeMux()
+//		mux.HandleFunc("GET /export", func(w http.ResponseWriter, r *http.Request) {
+//			export.Use(reg.WithTenant(r.Context(), r.Header.Get("X-Tenant")))
 //			w.Write([]byte("ok\n"))
 //		})
-//		http.Handle("/features", reg.Handler(feature.Policy{}))
-//		log.Fatal(http.ListenAndServe("127.0.0.1:8080", nil))
+//		mux.Handle("GET /features", reg.Handler(feature.Policy{}))
+//		srv := &http.Server{Addr: *addr, Handler: mux}
+//		go func() {
+//			<-ctx.Done() // Ctrl-C: stop serving, then save the last snapshot
+//			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+//			defer cancel()
+//			srv.Shutdown(shutdown)
+//		}()
+//		if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+//			log.Fatal(err)
+//		}
+//		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+//		defer cancel()
+//		if err := reg.Shutdown(shutdown); err != nil {
+//			log.Print(err)
+//		}
 //	}
 //
 // # The catalog
@@ -52,7 +74,10 @@
 // The coarse clock is advanced by the registry's goroutine at every minute
 // boundary, and by every read (Stats, Report, Save, metric collection) before
 // it reads, so a use racing with a minute boundary may be counted in the
-// neighbouring minute, never lost.
+// neighbouring minute, never lost. The coarse clock is kept on the wall
+// clock only: with any other clock (WithClock, a *clock.Fake in tests)
+// every use reads the clock under the registry's lock, so a use right after
+// Advance counts at the new time.
 //
 // # Time windows and estimates
 //
@@ -69,7 +94,7 @@
 //
 // With WithDir the registry restores DIR/feature-INSTANCE.snap at start
 // (counts attach when each feature is defined), saves it every snapshot
-// interval and on Close, atomically. Each instance writes only its own file;
+// interval and on Shutdown, atomically (files 0600, directories 0700). Each instance writes only its own file;
 // reports merge this instance's live counts with every other instance's
 // file (counts summed, bitmaps ORed), so nothing is counted twice. Instances
 // sharing a directory must have distinct WithInstance names (default: the
@@ -100,8 +125,10 @@
 // # Concurrency
 //
 // Every method is safe for concurrent use. The registry owns one goroutine,
-// started by New and stopped (and waited for) by Close. WithOnSave callbacks
-// run on that goroutine with no lock held.
+// started by New and stopped by Shutdown, which waits for it until its
+// context ends. WithOnSave callbacks run on that goroutine with no lock
+// held. Shut the HTTP server down first, then the registry, so the last
+// uses reach the final snapshot.
 //
 // # Defaults
 //
@@ -114,7 +141,7 @@
 // # Errors
 //
 // Bad arguments wrap ErrInvalid and name the field and value; a second
-// Define of a name wraps ErrDuplicate; Define after Close wraps ErrClosed; a
+// Define of a name wraps ErrDuplicate; Define after Shutdown wraps ErrClosed; a
 // snapshot that fails its checksum or does not parse is a *CorruptError
 // matching ErrCorrupt.
 package feature

@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/metric/noop"
 
+	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/feature"
 )
 
@@ -18,7 +19,7 @@ func ExampleRegistry_Define() {
 	if err != nil {
 		panic(err)
 	}
-	defer reg.Close()
+	defer reg.Shutdown(context.Background())
 	since := time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
 	export, _ := reg.Define("csv-export", "team-reports", since, "Export any table as CSV")
 	_, err = reg.Define("csv-export", "team-reports", since, "again")
@@ -31,7 +32,7 @@ func ExampleRegistry_Define() {
 
 func ExampleFeature_Use() {
 	reg, _ := feature.New(feature.WithMeterProvider(noop.NewMeterProvider()))
-	defer reg.Close()
+	defer reg.Shutdown(context.Background())
 	search := reg.MustDefine("search", "team-find", time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC), "Full-text search")
 	for _, tenant := range []string{"acme", "globex", "acme"} {
 		ctx := reg.WithTenant(context.Background(), tenant) // once per request
@@ -45,7 +46,7 @@ func ExampleFeature_Use() {
 
 func ExampleRegistry_Report() {
 	reg, _ := feature.New(feature.WithMeterProvider(noop.NewMeterProvider()))
-	defer reg.Close()
+	defer reg.Shutdown(context.Background())
 	shipped := time.Now().AddDate(0, -3, 0)
 	reg.MustDefine("search", "team-find", shipped, "Full-text search").UseN(context.Background(), 40)
 	reg.MustDefine("fax", "team-legacy", shipped, "Send an invoice by fax")
@@ -59,7 +60,7 @@ func ExampleRegistry_Report() {
 
 func ExampleRegistry_Handler() {
 	reg, _ := feature.New(feature.WithMeterProvider(noop.NewMeterProvider()))
-	defer reg.Close()
+	defer reg.Shutdown(context.Background())
 	reg.MustDefine("search", "team-find", time.Now(), "Full-text search")
 	h := reg.Handler(feature.Policy{})
 	for _, q := range []string{"?format=csv", "?period=90d"} {
@@ -81,9 +82,45 @@ func ExampleWithDir() {
 		search := reg.MustDefine("search", "team-find", time.Now(), "Full-text search")
 		search.UseN(context.Background(), 10)
 		fmt.Printf("run %d: %d uses in total\n", run, reg.Stats()[0].Total)
-		reg.Close() // saves the snapshot the next run restores
+		reg.Shutdown(context.Background()) // saves the snapshot the next run restores
 	}
 	// Output:
 	// run 1: 10 uses in total
 	// run 2: 20 uses in total
+}
+
+// A test drives the registry on a fake clock: a use right after Advance
+// counts at the new time, with no sleep.
+func ExampleWithClock() {
+	fake := clock.NewFake(time.Date(2025, 3, 12, 23, 59, 0, 0, time.UTC))
+	reg, _ := feature.New(feature.WithClock(fake), feature.WithMeterProvider(noop.NewMeterProvider()))
+	defer reg.Shutdown(context.Background())
+	search := reg.MustDefine("search", "team-find", time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC), "Full-text search")
+
+	search.UseN(context.Background(), 5)
+	fake.Advance(2 * time.Minute) // past midnight: a new day
+	search.Use(context.Background())
+	s := reg.Stats()[0]
+	fmt.Printf("today %d, total %d, last seen %s\n", s.Today, s.Total, s.LastSeen.Format("2006-01-02 15:04"))
+	// Output:
+	// today 1, total 6, last seen 2025-03-13 00:01
+}
+
+// Shutdown saves the last snapshot; its context bounds the wait for the
+// registry's goroutine (a slow disk, a WithOnSave callback).
+func ExampleRegistry_Shutdown() {
+	dir, _ := os.MkdirTemp("", "features")
+	defer os.RemoveAll(dir)
+	reg, _ := feature.New(feature.WithDir(dir), feature.WithInstance("web-1"),
+		feature.WithMeterProvider(noop.NewMeterProvider()))
+	reg.MustDefine("search", "team-find", time.Now(), "Full-text search").Use(context.Background())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fmt.Println("shutdown:", reg.Shutdown(ctx))
+	_, err := os.Stat(dir + "/feature-web-1.snap")
+	fmt.Println("snapshot saved:", err == nil)
+	// Output:
+	// shutdown: <nil>
+	// snapshot saved: true
 }

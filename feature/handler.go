@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/opskit/opskit/internal/atomicfile"
 )
 
 // Handler serves the report. Query parameters:
@@ -113,11 +111,8 @@ func (f *ReportFile) validate() error {
 	return f.Policy.validate()
 }
 
-// WithReportFile makes the registry's goroutine write the report to a file
-// every f.Every, the first one f.Every after New.
-func WithReportFile(f ReportFile) Option { return func(r *Registry) { r.report = &f } }
-
-// WriteReportFile writes the report described by f now.
+// WriteReportFile writes the report described by f now, mode 0600,
+// creating its directory (0700) if needed.
 func (r *Registry) WriteReportFile(f ReportFile) error {
 	if err := f.validate(); err != nil {
 		return err
@@ -126,5 +121,8 @@ func (r *Registry) WriteReportFile(f ReportFile) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFunc(f.Path, 0o644, func(w io.Writer) error { return rep.Write(w, f.Format) })
+	if err := writeFile(f.Path, func(w io.Writer) error { return rep.Write(w, f.Format) }); err != nil {
+		return fmt.Errorf("feature: write report file: %w", err)
+	}
+	return nil
 }

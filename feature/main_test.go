@@ -10,7 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/opskit/opskit/feature"
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,8 +31,8 @@ func newRegistry(t *testing.T, opts ...feature.Option) (*feature.Registry, *cloc
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := r.Close(); err != nil {
-			t.Errorf("Close: %v", err)
+		if err := r.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown: %v", err)
 		}
 	})
 	return r, fc

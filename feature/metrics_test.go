@@ -60,7 +60,7 @@ func TestMetricsReadAtCollection(t *testing.T) {
 	if drift != 1 {
 		t.Errorf("drift = %d, want 1", drift)
 	}
-	if err := r.Close(); err != nil {
+	if err := r.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }

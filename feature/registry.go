@@ -1,6 +1,7 @@
 package feature
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -18,7 +19,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/internal/timer"
 )
 
 // Sentinel errors callers can branch on with errors.Is.
@@ -27,7 +29,7 @@ var (
 	ErrInvalid = errors.New("feature: invalid argument")
 	// ErrDuplicate reports a second Define of the same name.
 	ErrDuplicate = errors.New("feature: duplicate feature name")
-	// ErrClosed reports a Define after Close.
+	// ErrClosed reports a Define after Shutdown.
 	ErrClosed = errors.New("feature: registry closed")
 	// ErrCorrupt reports a snapshot that fails its checksum or cannot be decoded.
 	ErrCorrupt = errors.New("feature: corrupt snapshot")
@@ -43,17 +45,16 @@ const (
 )
 
 // Registry is a catalog of declared features and their usage counters.
-// Create one with New and stop it with Close. All methods are safe for
+// Create one with New and stop it with Shutdown. All methods are safe for
 // concurrent use.
 type Registry struct {
 	epoch  atomic.Uint64 // the coarse clock of the hot path: minute slot | day slot<<8
 	nowMin atomic.Int64  // the current minute (Unix minutes), for the by-name path
 
 	clock     clock.Clock
+	direct    bool // not the wall clock: every use reads it (no coarse clock)
 	log       *slog.Logger
 	key       [2]uint64 // SipHash key for tenant ids
-	keySet    bool
-	keyLen    int
 	dir       string
 	instance  string
 	snapEvery time.Duration
@@ -75,78 +76,42 @@ type Registry struct {
 	pending    map[string]*featState
 	closed     bool
 
-	stop    chan struct{}
-	done    chan struct{}
-	metrics metric.Registration
+	stop     chan struct{} // closed by Shutdown
+	done     chan struct{} // closed when run returns
+	finishMu sync.Mutex    // guards finished; held while Shutdown saves
+	finished bool          // Shutdown has saved and unregistered
+	metrics  metric.Registration
 }
-
-// Option configures a Registry.
-type Option func(*Registry)
-
-// WithClock sets the clock (default the wall clock). Tests pass a clock.Fake.
-func WithClock(c clock.Clock) Option { return func(r *Registry) { r.clock = c } }
-
-// WithLogger sets where background failures (a snapshot that cannot be
-// written) are logged; the default is slog.Default(). The hot path never logs.
-func WithLogger(l *slog.Logger) Option { return func(r *Registry) { r.log = l } }
-
-// WithMeterProvider sets the OpenTelemetry meter provider (default
-// otel.GetMeterProvider()).
-func WithMeterProvider(mp metric.MeterProvider) Option { return func(r *Registry) { r.mp = mp } }
-
-// WithDir keeps snapshots in dir: the registry restores its own snapshot at
-// start, saves it every snapshot interval and on Close, and reports merge the
-// snapshots of every instance found in dir. Without a directory nothing is
-// persisted.
-func WithDir(dir string) Option { return func(r *Registry) { r.dir = dir } }
-
-// WithInstance names this process's snapshot file. Instances sharing a
-// directory must have distinct names; the default is the host name.
-func WithInstance(id string) Option { return func(r *Registry) { r.instance = id } }
-
-// WithSnapshotEvery sets the snapshot interval (default DefaultSnapshotEvery).
-func WithSnapshotEvery(d time.Duration) Option { return func(r *Registry) { r.snapEvery = d } }
-
-// WithTenantKey sets the 16-byte secret that tenant ids are hashed with.
-// Instances whose snapshots are merged must share it. Without it a registry
-// with a directory keeps a random key in DIR/feature-tenant.key (mode 0600);
-// without a directory the key is random per process.
-func WithTenantKey(key []byte) Option {
-	return func(r *Registry) {
-		if len(key) == 16 {
-			r.key = [2]uint64{binary.LittleEndian.Uint64(key), binary.LittleEndian.Uint64(key[8:])}
-		}
-		r.keySet = true
-		r.keyLen = len(key)
-	}
-}
-
-// WithDriftSize bounds how many undeclared names are remembered (default
-// DefaultDriftSize); the least recently used are forgotten first.
-func WithDriftSize(n int) Option { return func(r *Registry) { r.driftSize = n } }
-
-// WithOnSave calls fn after every background snapshot or report write, with
-// the file written and the error, if any. It runs on the registry's own
-// goroutine with no lock held; keep it short.
-func WithOnSave(fn func(path string, err error)) Option { return func(r *Registry) { r.onSave = fn } }
 
 // New returns a running registry. It restores this instance's snapshot when a
 // directory is set and starts the one goroutine that advances the coarse
-// clock and writes snapshots and reports; Close stops it.
+// clock and writes snapshots and reports; Shutdown stops it.
 func New(opts ...Option) (*Registry, error) {
-	r := &Registry{snapEvery: DefaultSnapshotEvery, driftSize: DefaultDriftSize, pending: map[string]*featState{}}
+	cfg := config{snapEvery: DefaultSnapshotEvery, driftSize: DefaultDriftSize}
 	for _, o := range opts {
-		o(r)
+		o.apply(&cfg)
 	}
-	r.clock = clock.OrReal(r.clock)
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := &Registry{
+		clock:     timer.Or(cfg.clock),
+		direct:    !clock.IsReal(cfg.clock),
+		log:       cfg.log,
+		mp:        cfg.mp,
+		dir:       cfg.dir,
+		instance:  cfg.instance,
+		snapEvery: cfg.snapEvery,
+		report:    cfg.report,
+		onSave:    cfg.onSave,
+		driftSize: cfg.driftSize,
+		pending:   map[string]*featState{},
+	}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
 	if r.mp == nil {
 		r.mp = otel.GetMeterProvider()
-	}
-	if err := r.validate(); err != nil {
-		return nil, err
 	}
 	drift, err := lru.NewWithEvict(r.driftSize, func(_ string, e *driftEntry) {
 		r.driftEvicted.Add(1)
@@ -159,15 +124,19 @@ func New(opts ...Option) (*Registry, error) {
 	empty := map[string]*Feature{}
 	r.byName.Store(&empty)
 	r.initClock(r.clock.Now())
-	if r.dir != "" {
-		if err := r.openDir(); err != nil {
-			return nil, err
-		}
-	} else if !r.keySet {
+	switch {
+	case cfg.key != nil:
+		r.key = keyOf(cfg.key)
+	case r.dir == "":
 		r.key = randomKey()
 	}
+	if r.dir != "" {
+		if err := r.openDir(cfg.key == nil); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.registerMetrics(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("feature: register metrics: %w", err)
 	}
 	r.stop = make(chan struct{})
 	r.done = make(chan struct{})
@@ -175,24 +144,25 @@ func New(opts ...Option) (*Registry, error) {
 	return r, nil
 }
 
-func (r *Registry) validate() error {
-	if r.keySet && r.keyLen != 16 {
-		return fmt.Errorf("%w: tenant key length %d, want 16", ErrInvalid, r.keyLen)
+// validate checks the options and fills in the instance name.
+func (cfg *config) validate() error {
+	if cfg.key != nil && len(cfg.key) != 16 {
+		return fmt.Errorf("%w: tenant key length %d, want 16", ErrInvalid, len(cfg.key))
 	}
-	if r.snapEvery <= 0 {
-		return fmt.Errorf("%w: snapshot interval %v, want > 0", ErrInvalid, r.snapEvery)
+	if cfg.snapEvery <= 0 {
+		return fmt.Errorf("%w: snapshot interval %v, want > 0", ErrInvalid, cfg.snapEvery)
 	}
-	if r.driftSize <= 0 {
-		return fmt.Errorf("%w: drift size %d, want > 0", ErrInvalid, r.driftSize)
+	if cfg.driftSize <= 0 {
+		return fmt.Errorf("%w: drift size %d, want > 0", ErrInvalid, cfg.driftSize)
 	}
-	if r.instance == "" {
+	if cfg.instance == "" {
 		h, _ := os.Hostname()
-		r.instance = sanitizeInstance(h)
-	} else if r.instance != sanitizeInstance(r.instance) {
-		return fmt.Errorf("%w: instance %q: use letters, digits, '.', '-' and '_'", ErrInvalid, r.instance)
+		cfg.instance = sanitizeInstance(h)
+	} else if cfg.instance != sanitizeInstance(cfg.instance) {
+		return fmt.Errorf("%w: instance %q: use letters, digits, '.', '-' and '_'", ErrInvalid, cfg.instance)
 	}
-	if r.report != nil {
-		if err := r.report.validate(); err != nil {
+	if cfg.report != nil {
+		if err := cfg.report.validate(); err != nil {
 			return err
 		}
 	}
@@ -215,16 +185,21 @@ func sanitizeInstance(s string) string {
 func randomKey() [2]uint64 {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return [2]uint64{binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])}
+	return keyOf(b[:])
+}
+
+// keyOf reads a 16-byte key.
+func keyOf(b []byte) [2]uint64 {
+	return [2]uint64{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])}
 }
 
 // openDir creates the directory, loads or creates the tenant key and reads
 // this instance's snapshot into the pending state that Define picks up.
-func (r *Registry) openDir() error {
-	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+func (r *Registry) openDir(needKey bool) error {
+	if err := os.MkdirAll(r.dir, 0o700); err != nil {
 		return fmt.Errorf("feature: data dir %s: %w", r.dir, err)
 	}
-	if !r.keySet {
+	if needKey {
 		k, err := loadOrCreateKey(filepath.Join(r.dir, keyFile))
 		if err != nil {
 			return err
@@ -238,7 +213,10 @@ func (r *Registry) openDir() error {
 	case errors.Is(err, ErrCorrupt):
 		aside := r.snapshotPath() + ".corrupt"
 		r.log.Warn("feature: snapshot is corrupt; moved aside, starting empty", "path", r.snapshotPath(), "moved_to", aside, "err", err)
-		return os.Rename(r.snapshotPath(), aside)
+		if err := os.Rename(r.snapshotPath(), aside); err != nil {
+			return fmt.Errorf("feature: move corrupt snapshot aside: %w", err)
+		}
+		return nil
 	case err != nil:
 		return err
 	}
@@ -314,25 +292,39 @@ func (r *Registry) Lookup(name string) (*Feature, bool) {
 	return f, ok
 }
 
-// Close stops the background goroutine, writes a final snapshot (when a
-// directory is set) and unregisters the metrics. Uses after Close are still
-// counted in memory but no longer saved. Close is idempotent.
-func (r *Registry) Close() error {
+// Shutdown stops the registry's goroutine and waits for it, writes a final
+// snapshot (when a directory is set) and unregisters the metrics. If ctx
+// ends first — the goroutine is inside a slow write or a WithOnSave
+// callback — Shutdown returns an error wrapping ctx.Err() that says the
+// final snapshot was not written; calling it again finishes the job. Uses
+// after Shutdown are still counted in memory but no longer saved, and
+// Define fails with ErrClosed. Once it has succeeded, Shutdown returns nil.
+func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	if !r.closed {
+		r.closed = true
+		close(r.stop)
+	}
+	r.mu.Unlock()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return fmt.Errorf("feature: shutdown: the background goroutine is still in a snapshot, report or WithOnSave call; final snapshot not written: %w", ctx.Err())
+	}
+	r.finishMu.Lock()
+	defer r.finishMu.Unlock()
+	if r.finished {
 		return nil
 	}
-	r.closed = true
-	r.mu.Unlock()
-	close(r.stop)
-	<-r.done
+	r.finished = true
 	var errs []error
 	if r.dir != "" {
 		errs = append(errs, r.Save())
 	}
 	if r.metrics != nil {
-		errs = append(errs, r.metrics.Unregister())
+		if err := r.metrics.Unregister(); err != nil {
+			errs = append(errs, fmt.Errorf("feature: unregister metrics: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -347,7 +339,7 @@ func (r *Registry) run() {
 	if r.report != nil {
 		nextReport = now.Add(r.report.Every)
 	}
-	t := r.clock.NewTimer(r.sleepFor(now, nextSnap, nextReport))
+	t := timer.New(r.clock, r.sleepFor(now, nextSnap, nextReport))
 	defer t.Stop()
 	for {
 		select {

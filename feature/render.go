@@ -3,6 +3,7 @@ package feature
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -51,6 +52,16 @@ func (f Format) ContentType() string {
 
 // Write renders the report in the format.
 func (rep *Report) Write(w io.Writer, f Format) error {
+	if err := rep.write(w, f); err != nil {
+		if errors.Is(err, ErrInvalid) {
+			return err
+		}
+		return fmt.Errorf("feature: write %s report: %w", f, err)
+	}
+	return nil
+}
+
+func (rep *Report) write(w io.Writer, f Format) error {
 	switch f {
 	case HTML:
 		return htmlReport.Execute(w, rep)

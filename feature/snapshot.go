@@ -41,20 +41,35 @@ func (r *Registry) snapshotPath() string {
 }
 
 // Save writes this instance's snapshot now (atomically: readers see the old
-// file or the new one). It is a no-op without a directory.
+// file or the new one), mode 0600, creating the directory (0700) if it has
+// gone. It is a no-op without a directory.
 func (r *Registry) Save() error {
 	if r.dir == "" {
 		return nil
 	}
 	data := encodeState(r.capture())
-	return atomicfile.Write(r.snapshotPath(), data, 0o644)
+	if err := writeFile(r.snapshotPath(), func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		return fmt.Errorf("feature: save snapshot: %w", err)
+	}
+	return nil
+}
+
+// writeFile atomically replaces path (mode 0600) with what fill writes,
+// creating its parent directories (mode 0700).
+func writeFile(path string, fill func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return atomicfile.WriteFunc(path, 0o600, fill)
 }
 
 // WriteSnapshot writes the registry's counts in the snapshot format to w,
 // for backups or for shipping to a host that merges instances.
 func (r *Registry) WriteSnapshot(w io.Writer) error {
-	_, err := w.Write(encodeState(r.capture()))
-	return err
+	if _, err := w.Write(encodeState(r.capture())); err != nil {
+		return fmt.Errorf("feature: write snapshot: %w", err)
+	}
+	return nil
 }
 
 func encodeState(st *state) []byte {

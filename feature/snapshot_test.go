@@ -22,11 +22,11 @@ func TestSnapshotRestoreOnRestart(t *testing.T) {
 	useTenants(r1, f, "t", 20)
 	advance(r1, fc, time.Minute)
 	r1.UseName(context.Background(), "legacy-export")
-	if err := r1.Close(); err != nil {
+	if err := r1.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "feature-test.snap")); err != nil {
-		t.Fatalf("no snapshot after Close: %v", err)
+		t.Fatalf("no snapshot after Shutdown: %v", err)
 	}
 
 	// Same instance, same directory: the counts come back when the feature is
@@ -58,9 +58,9 @@ func TestUndeclaredRestoredFeatureIsKept(t *testing.T) {
 	dir := t.TempDir()
 	r1, _ := newRegistry(t, feature.WithDir(dir))
 	define(t, r1, "retired", start).UseN(context.Background(), 3)
-	r1.Close()
+	r1.Shutdown(context.Background())
 	r2, _ := newRegistry(t, feature.WithDir(dir))
-	r2.Close() // "retired" not declared in this run: its counts must survive
+	r2.Shutdown(context.Background()) // "retired" not declared in this run: its counts must survive
 	r3, _ := newRegistry(t, feature.WithDir(dir))
 	define(t, r3, "retired", start)
 	if s := stat(t, r3, "retired"); s.Total != 3 {
@@ -181,7 +181,7 @@ func TestTenantKeyFileSharedByInstances(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { r.Close() })
+		t.Cleanup(func() { r.Shutdown(context.Background()) })
 		return r
 	}
 	a := open("a")

@@ -53,6 +53,9 @@ func (f *Feature) UseN(ctx context.Context, n int64) {
 	if f == nil || n <= 0 {
 		return
 	}
+	if f.r.direct { // a fake or user clock: read it, so Advance shows at once
+		f.r.refresh()
+	}
 	e := f.r.epoch.Load()
 	f.minutes[e&minuteMask].Add(n)
 	if ctx == nil {
@@ -110,6 +113,9 @@ func (r *Registry) UseName(ctx context.Context, name string) {
 	}
 	if name == "" {
 		return
+	}
+	if r.direct {
+		r.refresh()
 	}
 	now := r.nowMin.Load()
 	e, ok := r.drift.Get(name)

@@ -69,7 +69,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := feature.New(tt.opt)
 			if err == nil {
-				r.Close()
+				r.Shutdown(context.Background())
 				t.Fatal("New accepted a bad option")
 			}
 			if !errors.Is(err, feature.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
@@ -207,11 +207,11 @@ func TestLookup(t *testing.T) {
 	}
 }
 
-func TestDefineAfterClose(t *testing.T) {
+func TestDefineAfterShutdown(t *testing.T) {
 	r, _ := newRegistry(t)
-	r.Close()
+	r.Shutdown(context.Background())
 	if _, err := r.Define("late", "o", start, "d"); !errors.Is(err, feature.ErrClosed) {
-		t.Errorf("Define after Close = %v, want ErrClosed", err)
+		t.Errorf("Define after Shutdown = %v, want ErrClosed", err)
 	}
 }
 

@@ -175,7 +175,7 @@ func (s *Stack) Close() error {
 		errs = append(errs, s.monitor.Shutdown(context.Background()))
 	}
 	if s.features != nil {
-		errs = append(errs, s.features.Close())
+		errs = append(errs, s.features.Shutdown(context.Background()))
 	}
 	if s.meters != nil {
 		errs = append(errs, s.meters.Shutdown(context.Background()))

@@ -55,4 +55,9 @@ func (f *features) withTenant(ctx context.Context, tenant string) context.Contex
 
 func (f *features) handler() http.Handler { return f.reg.Handler(feature.Policy{}) }
 
-func (f *features) Close() error { return f.reg.Close() }
+// Close saves the last snapshot, waiting at most 10 s for the registry.
+func (f *features) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return f.reg.Shutdown(ctx)
+}

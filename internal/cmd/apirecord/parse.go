@@ -156,8 +156,11 @@ func (p *pkgAPI) addGen(d *ast.GenDecl, src func(ast.Node) string) {
 						continue
 					}
 					for _, n := range m.Names {
-						// Unexported methods seal the interface: part of the API too.
-						p.methods++
+						// An unexported method seals the interface: it is listed,
+						// as part of the API, but not counted as a name.
+						if n.IsExported() {
+							p.methods++
+						}
 						p.add("type %s interface, %s%s", name, n.Name, strings.TrimPrefix(src(m.Type), "func"))
 					}
 				}
