@@ -55,15 +55,20 @@ func runDemo(ctx context.Context, baseURL string, d *downstream, log *slog.Logge
 
 // serveSetMode answers POST /demo/downstream?mode=up|down|slow|flaky. It
 // needs no token, being the newcomer's story, but it refuses cross-site
-// requests (see routes) and leaves an audit record like any operator action.
+// requests and leaves an audit record like any operator action.
 func (a *app) serveSetMode(w http.ResponseWriter, r *http.Request) {
+	const action = "demo.downstream-mode"
+	actor, ok := a.ops.demo.Allow(w, r, action)
+	if !ok {
+		return
+	}
 	mode, from := r.URL.Query().Get("mode"), a.downstream.Mode()
 	if err := a.downstream.SetMode(mode); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	a.downstream.manual.Store(true)
-	a.ops.record(r, "demo visitor", "demo.downstream-mode", "downstream", nil, from+" -> "+mode)
+	a.ops.record(a.ops.demo, r, actor, action, "downstream", nil, from+" -> "+mode)
 	a.log.Info("demo: downstream mode set by hand", "from", from, "to", mode, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, a.downstream.status())
 }

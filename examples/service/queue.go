@@ -114,13 +114,17 @@ func (a queueAPI) servePurge(w http.ResponseWriter, r *http.Request) {
 
 // act runs one dead-letter action on the id in the path and audits it.
 func (a queueAPI) act(w http.ResponseWriter, r *http.Request, action audit.Action, do func(context.Context, queue.ID) error, done string) {
+	actor, ok := a.ops.admin.Allow(w, r, action)
+	if !ok {
+		return
+	}
 	id, err := queue.ParseID(r.PathValue("id"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	err = do(r.Context(), id)
-	a.ops.record(r, actorOf(r.Context()), action, id.String(), err, "")
+	a.ops.record(a.ops.admin, r, actor, action, id.String(), err, "")
 	switch {
 	case errors.Is(err, queue.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +72,7 @@ func TestServiceRefusesWhatItShould(t *testing.T) {
 		want   int
 	}{
 		{nil, 401},
-		{[]string{"Authorization", "Bearer wrong-token-0123456789"}, 403},
+		{[]string{"Authorization", "Bearer wrong-token-0123456789"}, 401},
 		{[]string{"Authorization", bearer, "Sec-Fetch-Site", "cross-site"}, 403},
 		{[]string{"Authorization", bearer, "Origin", "http://evil.example"}, 403},
 	} {
@@ -91,17 +93,44 @@ func TestServiceRefusesWhatItShould(t *testing.T) {
 	// Three actions were taken (mode change, requeue, purge), each audited
 	// once; the refused ones left nothing.
 	code, body = get(t, base+"/audit", "Authorization", bearer)
-	var recs []audit.Record
-	if code != 200 || json.Unmarshal([]byte(body), &recs) != nil {
+	var page struct{ Records []audit.Entry }
+	if code != 200 || json.Unmarshal([]byte(body), &page) != nil {
 		t.Fatalf("/audit = %d %s", code, body)
 	}
 	var got []string
-	for _, r := range recs {
-		got = append(got, string(r.Action)+" by "+r.Actor)
+	for _, r := range page.Records {
+		result := r.Result
+		if result != "ok" {
+			result = "failed" // the queue's own words for a missing id
+		}
+		got = append(got, string(r.Action)+" "+r.Target+" by "+r.Actor+": "+result)
 	}
-	want := []string{"demo.downstream-mode by demo visitor", "queue.requeue by operator", "queue.purge by operator"}
+	want := []string{"demo.downstream-mode downstream by demo visitor: ok",
+		"queue.requeue 00000000000000ff by operator: failed",
+		"queue.purge 00000000000000ff by operator: failed"}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
 		t.Errorf("audit trail = %q, want %q", got, want)
+	}
+	// The file verifies with the service's key: the chain is intact.
+	key, err := audit.LoadKey(filepath.Join(dataDir, "audit.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dataDir, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	for rd := audit.NewReader(f, key); ; n++ {
+		if _, err := rd.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("audit.jsonl record %d: %v", n+1, err)
+		}
+	}
+	if n != len(want) {
+		t.Errorf("audit.jsonl holds %d verified records, want %d", n, len(want))
 	}
 }
 
