@@ -4,14 +4,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
 )
 
 // BenchmarkClockNow is the cost of reading time through opskit's clock seam
 // (an interface call) against calling time.Now directly.
 func BenchmarkClockNow(b *testing.B) {
 	b.Run("opskit", func(b *testing.B) {
-		c := clock.Real
+		c := clock.Real()
 		b.ReportAllocs()
 		for b.Loop() {
 			c.Now()
