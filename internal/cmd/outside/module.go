@@ -77,9 +77,9 @@ func versionLess(a, b string) bool {
 	return slices.Compare(num(a), num(b)) < 0
 }
 
-// How long a program may take to listen, to answer, and to exit after
-// SIGINT.
-const (
+// How long a program may take to listen, and to exit after SIGINT
+// (variables so the tests can shorten them).
+var (
 	startTimeout = 20 * time.Second
 	stopTimeout  = 10 * time.Second
 )
