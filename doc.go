@@ -17,6 +17,11 @@
 //     PostgreSQL, in a module of its own.
 //   - feature: feature-usage counters nearly free on the hot path, distinct
 //     tenants, and reports of what is never or rarely used.
+//   - clock: time as an input. Every WithClock takes a clock.Clock (Now and
+//     AfterFunc); tests pass a clock.Fake and move time by hand, or adapt
+//     the fake they already use in three lines.
+//   - audit: the vocabulary of operator actions (who may act, the record of
+//     what they did) and a tamper-evident log of them.
 //
 // # How the packages fit
 //
@@ -50,9 +55,31 @@
 //
 // # Conventions
 //
-// Constructors take functional options (WithMeterProvider, WithLogger,
-// WithClock) or a policy struct whose zero value is a documented default.
-// Every goroutine has an owner whose Close or Shutdown stops it and waits.
+// Constructors take options typed per constructor (an option a constructor
+// would ignore does not compile; options only record settings) or a policy
+// struct whose zero value is a documented default. Every goroutine has an
+// owner whose Shutdown(ctx) stops it and waits, but never past ctx, and says
+// what it left undone. Time comes from a clock.Clock, so tests never sleep.
 // Hot paths update atomics; OpenTelemetry reads them at collection time.
-// Bad input is an error naming the field and the value, never a panic.
+// Bad input is an error naming the field and the value, never a panic; every
+// error starts with its package's name. Files are written 0600 in
+// directories created 0700. The exported API of every package is recorded
+// in api/ and checked by make test.
+//
+// # Shutting down
+//
+// A service stops in the order work flows through it, each step bounded by
+// a context with a deadline:
+//
+//  1. health: Checker.DrainAndShutdown fails readiness at once, waits for
+//     the load balancer to notice, then shuts the http.Server down, which
+//     finishes the requests in flight.
+//  2. queue: Worker.Shutdown lets running handlers settle their messages (a
+//     message left unsettled is redelivered after its lease), then
+//     Queue.Close.
+//  3. slo and feature: Monitor.Shutdown and Registry.Shutdown save their
+//     last snapshots, now that no request can record anything more.
+//  4. retry's Transport.Close (metrics only), health's Checker.Shutdown,
+//     then the OpenTelemetry meter provider, which flushes what was
+//     recorded.
 package opskit
