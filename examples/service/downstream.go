@@ -20,6 +20,9 @@ var downstreamModes = map[string]string{
 	"down":  "answers 503 to every order",
 	"slow":  "accepts every order after 2s",
 	"flaky": "answers 503 to about half the orders",
+	// A refusal no retry can change: the order becomes a dead letter, which
+	// an operator can requeue once the downstream takes orders again.
+	"reject": "refuses every order as invalid (422)",
 }
 
 // downstream simulates the fulfilment system the order service depends on.
@@ -46,7 +49,7 @@ func (d *downstream) Mode() string {
 // SetMode changes the behaviour; an unknown mode is an error naming it.
 func (d *downstream) SetMode(mode string) error {
 	if _, ok := downstreamModes[mode]; !ok {
-		return fmt.Errorf("unknown downstream mode %q: want one of up, down, slow, flaky", mode)
+		return fmt.Errorf("unknown downstream mode %q: want one of up, down, slow, flaky, reject", mode)
 	}
 	d.mu.Lock()
 	d.mode = mode
@@ -132,6 +135,9 @@ func (d *downstream) behave(w http.ResponseWriter, r *http.Request) bool {
 	switch d.Mode() {
 	case "down":
 		writeError(w, http.StatusServiceUnavailable, "downstream is down")
+		return false
+	case "reject":
+		writeError(w, http.StatusUnprocessableEntity, "downstream refuses the order")
 		return false
 	case "flaky":
 		if rand.IntN(2) == 0 {

@@ -24,7 +24,7 @@ var endpoints = []struct{ Method, Path, What string }{
 // demoEndpoints exist only with -demo.
 var demoEndpoints = []struct{ Method, Path, What string }{
 	{"GET", "/demo/downstream", "the simulated downstream: mode and orders received"},
-	{"POST", "/demo/downstream?mode=down", "change its mode: up, down, slow or flaky (the demo script then leaves the mode to you; its traffic goes on)"},
+	{"POST", "/demo/downstream?mode=down", "change its mode: up, down, slow, flaky or reject (the demo script then leaves the mode to you; its traffic goes on)"},
 }
 
 var indexPage = template.Must(template.New("index").Parse(`<!doctype html>

@@ -48,6 +48,7 @@ type config struct {
 	demo            bool
 	demoTraffic     bool
 	drainDelay      time.Duration
+	deliveryBound   time.Duration
 	queueURL        string
 	prometheusRules bool
 	operatorToken   string
@@ -71,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return nil
 	})
 	fs.DurationVar(&c.drainDelay, "drain-delay", 2*time.Second, "on SIGTERM, how long readiness fails before the server shuts down")
+	fs.DurationVar(&c.deliveryBound, "delivery-bound", 5*time.Minute, "how long an accepted order may take to reach the downstream before it counts against order-fulfilment")
 	fs.StringVar(&c.queueURL, "queue-url", "", "postgres://... to keep the order queue in PostgreSQL instead of under -data")
 	fs.BoolVar(&c.prometheusRules, "prometheus-rules", false, "print Prometheus rules for the service's objectives and exit")
 	if err := fs.Parse(args); err != nil {
@@ -84,6 +86,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.operatorToken != "" && len(c.operatorToken) < minTokenLen {
 		return c, fmt.Errorf("the operator token is %d characters, want at least %d", len(c.operatorToken), minTokenLen)
+	}
+	if c.deliveryBound <= 0 {
+		return c, fmt.Errorf("-delivery-bound must be positive, got %v", c.deliveryBound)
 	}
 	if c.drainDelay < 0 {
 		return c, fmt.Errorf("-drain-delay must not be negative, got %v", c.drainDelay)
@@ -133,7 +138,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeLogged(log, "features", a.features)
-	if a.objectives, err = newObjectives(cfg.dataDir, telemetry, log); err != nil {
+	if a.objectives, err = newObjectives(cfg.dataDir, cfg.deliveryBound, telemetry, log); err != nil {
 		return err
 	}
 	defer closeLogged(log, "objectives", a.objectives)

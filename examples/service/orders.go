@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opskit/opskit/queue"
+	"github.com/opskit/opskit/retry"
 )
 
 // order is the body of POST /api/orders, and what the queue stores.
@@ -119,16 +120,21 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 	}
 
 	deliverCtx, cancel := context.WithTimeout(r.Context(), requestPathBudget)
-	err = o.deliver(deliverCtx, ord)
+	err = o.post(deliverCtx, ord)
 	cancel()
 	if err == nil {
+		o.objectives.fulfil.delivered(ord.ID)
 		writeJSON(w, http.StatusOK, map[string]string{"id": ord.ID, "status": "delivered"})
 		return
 	}
 	// The downstream failed or the breaker is open: keep the order on
-	// disk (fsynced before we answer) and let the worker deliver it.
+	// disk (fsynced before we answer) and let the worker deliver it. Its
+	// clock starts before it is stored, so the worker cannot finish it
+	// before it is known.
+	o.objectives.fulfil.accepted(ord.ID, time.Now())
 	payload, _ := json.Marshal(ord)
 	if _, qerr := o.queue.Enqueue(r.Context(), payload, queue.WithDedupeKey(ord.ID)); qerr != nil {
+		o.objectives.fulfil.refused(ord.ID)
 		o.log.Error("order neither delivered nor queued", "order", ord.ID, "delivery_err", err, "queue_err", qerr)
 		writeError(w, http.StatusServiceUnavailable, "order not accepted: please try again later")
 		return
@@ -141,18 +147,9 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 		"detail": "the order is stored and will be delivered to fulfilment shortly"})
 }
 
-// deliver sends one order to the downstream and records the attempt
-// against the fulfilment objective. An attempt the open breaker refused
-// counts as bad: the order was not fulfilled, and without those events a
-// sustained outage behind an open breaker would stop burning budget and
-// the page would never fire. (Queue retries are attempts too, so a long
-// outage counts more bad events than it had orders.)
-func (o *orders) deliver(ctx context.Context, ord order) error {
-	err := o.post(ctx, ord)
-	o.objectives.fulfil.Record(err == nil)
-	return err
-}
-
+// post sends one order to the downstream. An answer the downstream will
+// never change its mind about (a 4xx other than 408 and 429) is permanent:
+// the queue makes it a dead letter at once.
 func (o *orders) post(ctx context.Context, ord order) error {
 	body, err := json.Marshal(ord)
 	if err != nil {
@@ -172,6 +169,9 @@ func (o *orders) post(ctx context.Context, ord order) error {
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
+	if c := resp.StatusCode; c >= 400 && c < 500 && c != http.StatusRequestTimeout && c != http.StatusTooManyRequests {
+		return retry.Permanent(fmt.Errorf("downstream refused the order: %s", resp.Status))
+	}
 	if resp.StatusCode >= 300 {
 		return fmt.Errorf("downstream answered %s", resp.Status)
 	}

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"os"
 	"os/exec"
@@ -13,23 +13,28 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/opskit/opskit/queue"
+	"github.com/opskit/opskit/slo"
 )
 
 // TestOutageQueuesOrdersAndDeliversAfterRestart is the service's promise:
 // while the downstream is down, orders are accepted (202) and kept; the
-// breaker opens so the downstream stops receiving calls; the fulfilment
-// objective pages and opens an incident; the service is then killed with
-// SIGKILL, restarted on the same state, and every accepted order reaches
-// the downstream once it is back.
+// breaker opens so the downstream stops receiving calls; when it is back
+// the worker delivers them all, within the delivery bound, so
+// order-fulfilment counts each order once, good, and no incident opens.
+// Then a second outage: the service is killed with SIGKILL with orders
+// queued, restarted on the same state, and delivers them; still every
+// order counts once.
 func TestOutageQueuesOrdersAndDeliversAfterRestart(t *testing.T) {
 	t.Run("file-queue", func(t *testing.T) { testOutage(t, t.TempDir()) })
 	t.Run("postgres-queue", func(t *testing.T) { testOutage(t, t.TempDir(), "-queue-url", freshDatabase(t)) })
 }
 
 func testOutage(t *testing.T, dataDir string, extra ...string) {
-	args := append([]string{"-demo-traffic=false", "-data", dataDir}, extra...)
+	args := append([]string{"-demo-traffic=false", "-data", dataDir, "-operator-token", testToken, "-delivery-bound", "2m"}, extra...)
 	base, cmd, _ := startService(t, args...)
 	if code, body := do(t, "POST", base+"/demo/downstream?mode=down", ""); code != 200 {
 		t.Fatalf("set down: %d %s", code, body)
@@ -61,19 +66,37 @@ func testOutage(t *testing.T, dataDir string, extra ...string) {
 		t.Errorf("downstream received %d calls while the breaker was open, want none", after-before)
 	}
 
-	// The fulfilment objective pages and the incident is recorded.
-	waitFor(t, "the page alert on order-fulfilment", func() bool {
-		return alertState(t, base, "order-fulfilment", "page-1h") == "firing"
+	if d := queueDepth(t, base); d != len(queued) {
+		t.Fatalf("/queue depth %d, want %d", d, len(queued))
+	}
+
+	// The downstream comes back; the breaker lets a probe through after
+	// its open timeout (30s), and the worker delivers every order.
+	if code, body := do(t, "POST", base+"/demo/downstream?mode=up", ""); code != 200 {
+		t.Fatalf("set up: %d %s", code, body)
+	}
+	waitForWithin(t, 90*time.Second, "the queue to drain", func() bool { return queueDepth(t, base) == 0 })
+	if got := demoStatus(t, base).Received; got < int64(len(queued)) {
+		t.Fatalf("downstream received %d orders, want all %d queued ones", got, len(queued))
+	}
+	waitFor(t, "every order to count", func() bool { total, _ := fulfilmentEvents(t, base); return total >= int64(len(queued)) })
+	if total, bad := fulfilmentEvents(t, base); total != int64(len(queued)) || bad != 0 {
+		t.Errorf("order-fulfilment counted %d events, %d bad; want %d orders, 0 bad", total, bad, len(queued))
+	}
+	// The counts are saved (every 10s) before the kill below.
+	counted := time.Now()
+	waitForWithin(t, 30*time.Second, "the SLO snapshot to be saved", func() bool {
+		fi, err := os.Stat(filepath.Join(dataDir, "slo-snapshot.json"))
+		return err == nil && fi.ModTime().After(counted)
 	})
-	if !incidentOpened(t, filepath.Join(dataDir, "incidents.jsonl"), "order-fulfilment") {
-		t.Error("no incident opened for order-fulfilment in the incident log")
+
+	// A second outage, with orders queued when the process is killed.
+	if code, body := do(t, "POST", base+"/demo/downstream?mode=down", ""); code != 200 {
+		t.Fatalf("set down: %d %s", code, body)
 	}
-	var qs struct {
-		Depth    int `json:"depth"`
-		Enqueued int `json:"enqueued"`
-	}
-	if _, body := get(t, base+"/queue"); json.Unmarshal([]byte(body), &qs) != nil || qs.Depth != len(queued) {
-		t.Fatalf("/queue = %s, want depth %d", body, len(queued))
+	first := len(queued)
+	for range 5 {
+		placeOrder()
 	}
 
 	// Kill -9, restart on the same state: the downstream (simulated
@@ -81,15 +104,20 @@ func testOutage(t *testing.T, dataDir string, extra ...string) {
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	base, _, _ = startService(t, args...)
-	waitFor(t, "the queue to drain", func() bool {
-		_, body := get(t, base+"/queue")
-		return json.Unmarshal([]byte(body), &qs) == nil && qs.Depth == 0
-	})
-	if got := demoStatus(t, base).Received; got < int64(len(queued)) {
-		t.Fatalf("downstream received %d orders after the restart, want all %d queued ones", got, len(queued))
+	waitFor(t, "the queue to drain", func() bool { return queueDepth(t, base) == 0 })
+	if got := demoStatus(t, base).Received; got < int64(len(queued)-first) {
+		t.Fatalf("downstream received %d orders after the restart, want all %d queued ones", got, len(queued)-first)
 	}
-	if _, body := get(t, base+"/queue/dead"); strings.TrimSpace(body) != "[]" {
-		t.Errorf("/queue/dead = %s, want no dead letters", body)
+	if dead := deadLetters(t, base); len(dead) != 0 {
+		t.Errorf("/queue/dead = %v, want no dead letters", dead)
+	}
+	// Each order once, across the SIGKILL: all good, none late.
+	waitFor(t, "every order to count", func() bool { total, _ := fulfilmentEvents(t, base); return total >= int64(len(queued)) })
+	if total, bad := fulfilmentEvents(t, base); total != int64(len(queued)) || bad != 0 {
+		t.Errorf("order-fulfilment counted %d events, %d bad; want %d orders, 0 bad", total, bad, len(queued))
+	}
+	if n := incidents(t, dataDir, "order-fulfilment"); n != 0 {
+		t.Errorf("%d order-fulfilment incidents after an outage delivered within the bound, want 0", n)
 	}
 }
 
@@ -119,38 +147,88 @@ func featureUses(t *testing.T, base, name string) int64 {
 	return uses
 }
 
-// alertState reads one alert's state from /slo's JSON.
-func alertState(t *testing.T, base, objective, tier string) string {
+func queueDepth(t *testing.T, base string) int {
 	t.Helper()
-	var page struct {
+	var qs struct {
+		Depth int `json:"depth"`
+	}
+	if _, body := get(t, base+"/queue"); json.Unmarshal([]byte(body), &qs) != nil {
+		t.Fatalf("/queue: %s", body)
+	}
+	return qs.Depth
+}
+
+// sloObjective reads one objective from /slo's JSON: the period's event
+// counts (the last window) and the state of its page alert.
+func sloObjective(t *testing.T, base, objective string) (total, bad int64, page string) {
+	t.Helper()
+	var doc struct {
 		Objectives []struct {
-			Objective string `json:"objective"`
-			Budget    struct {
-				Remaining *float64 `json:"remaining"`
-			} `json:"budget"`
-			Windows []struct{ Window string } `json:"windows"`
-			Alerts  []struct{ Tier, State string }
-		} `json:"objectives"`
+			Objective string
+			Windows   []struct{ Total, Bad int64 }
+			Alerts    []struct{ Severity, State string }
+		}
 	}
 	_, body := get(t, base+"/slo?format=json")
-	if err := json.Unmarshal([]byte(body), &page); err != nil {
-		t.Fatalf("/slo?format=json: %v\n%s", err, body)
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatalf("/slo?format=json: %v\n%.500s", err, body)
 	}
-	for _, o := range page.Objectives {
-		if o.Objective != objective {
+	for _, o := range doc.Objectives {
+		if o.Objective != objective || len(o.Windows) == 0 {
 			continue
 		}
-		if o.Budget.Remaining == nil || len(o.Windows) == 0 {
-			t.Fatalf("/slo objective %s lacks budget or windows: %s", objective, body)
-		}
+		period := o.Windows[len(o.Windows)-1]
 		for _, a := range o.Alerts {
-			if a.Tier == tier {
-				return a.State
+			if a.Severity == "page" {
+				page = a.State
 			}
 		}
+		return period.Total, period.Bad, page
 	}
-	t.Fatalf("/slo has no alert %s on %s: %s", tier, objective, body)
-	return ""
+	t.Fatalf("/slo has no objective %s with windows: %.500s", objective, body)
+	return 0, 0, ""
+}
+
+func fulfilmentEvents(t *testing.T, base string) (total, bad int64) {
+	t.Helper()
+	total, bad, _ = sloObjective(t, base, "order-fulfilment")
+	return total, bad
+}
+
+// incidents counts the incidents of objective in the data directory's
+// incident log.
+func incidents(t *testing.T, dataDir, objective string) int {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dataDir, "incidents.jsonl"))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := slo.ReadIncidentLog(f)
+	if err != nil {
+		t.Fatalf("incident log: %v", err)
+	}
+	n := 0
+	for _, inc := range slo.Incidents(recs) {
+		if inc.Objective == objective {
+			n++
+		}
+	}
+	return n
+}
+
+// deadLetters lists /queue/dead with the operator token.
+func deadLetters(t *testing.T, base string) []queue.DeadLetter {
+	t.Helper()
+	code, body := get(t, base+"/queue/dead", "Authorization", "Bearer "+testToken)
+	var dead []queue.DeadLetter
+	if code != 200 || json.Unmarshal([]byte(body), &dead) != nil {
+		t.Fatalf("/queue/dead = %d %s", code, body)
+	}
+	return dead
 }
 
 // demoStatus reads /demo/downstream.
@@ -171,22 +249,6 @@ func metricLine(exposition, name, value string) bool {
 			if f := strings.Fields(line); f[len(f)-1] == value {
 				return true
 			}
-		}
-	}
-	return false
-}
-
-func incidentOpened(t *testing.T, path, objective string) bool {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("incident log: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), `"`+objective+`"`) && strings.Contains(sc.Text(), "open") {
-			return true
 		}
 	}
 	return false

@@ -68,10 +68,26 @@ func startDelivery(q queue.Backend, o *orders, log *slog.Logger) (*queue.Worker,
 	return queue.StartWorker(q, func(ctx context.Context, m *queue.Message) error {
 		var ord order
 		if err := json.Unmarshal(m.Payload, &ord); err != nil {
-			return queue.Permanent(err) // no retry can fix a payload we cannot read
+			o.objectives.fulfil.deadLettered(m.ID.String())
+			return retry.Permanent(err) // no retry can fix a payload we cannot read
 		}
-		return o.deliver(ctx, ord)
+		counts := o.objectives.fulfil.redelivering(ord.ID, m.EnqueuedAt)
+		err := o.post(ctx, ord)
+		switch {
+		case !counts: // a requeued dead letter: counted already
+		case err == nil:
+			o.objectives.fulfil.delivered(ord.ID)
+		case retry.IsPermanent(err) || m.Attempt >= redelivery.MaxAttempts && !notNow(err):
+			o.objectives.fulfil.deadLettered(ord.ID)
+		}
+		return err
 	}, queue.WorkerConfig{Concurrency: 4, Visibility: 30 * time.Second, Logger: log})
+}
+
+// notNow reports whether the worker will give the message back without
+// spending an attempt (the call never reached the downstream).
+func notNow(err error) bool {
+	return errors.Is(err, retry.ErrCircuitOpen) || errors.Is(err, retry.ErrRateLimited)
 }
 
 // queueAPI serves /queue (stats) and /queue/dead (dead letters).

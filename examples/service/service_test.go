@@ -223,13 +223,7 @@ func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
 // waitFor polls a real process until cond holds; it fails after 20s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitForWithin(t, 20*time.Second, what, cond)
 }
 
 func TestServiceRejectsBadFlags(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/opskit/opskit/slo"
@@ -16,8 +17,8 @@ var (
 	fulfilmentObjective = slo.Objective{
 		Name:    "order-fulfilment",
 		Target:  0.99,
-		Runbook: "Check the downstream (/demo/downstream) and the breaker state on /metrics; restore or fail over the downstream. Orders wait in /queue meanwhile.",
-		Outcome: "customers' orders reach fulfilment and ship on time",
+		Runbook: "Check the downstream (/demo/downstream) and the breaker state on /metrics; restore or fail over the downstream. Orders wait in /queue meanwhile; dead letters in /queue/dead need an operator.",
+		Outcome: "customers' orders reach fulfilment within the delivery bound (5 minutes) of being placed",
 	}
 	latencyObjective = slo.Objective{
 		Name:    "api-orders-latency",
@@ -28,26 +29,29 @@ var (
 	}
 )
 
-// objectives tracks both; fulfil is recorded on every downstream call
-// (request path and queue worker), latency by middleware on /api/orders.
+// objectives tracks both: fulfil counts each order once (see fulfilment),
+// latency is recorded by middleware on /api/orders.
 type objectives struct {
 	mon     *slo.Monitor
-	fulfil  *slo.Tracker
+	fulfil  *fulfilment
 	latency *slo.Tracker
 }
 
-func newObjectives(dataDir string, mp metric.MeterProvider, log *slog.Logger) (*objectives, error) {
+// newObjectives starts the monitor; bound is how long an accepted order
+// has to reach the downstream before it counts against order-fulfilment.
+func newObjectives(dataDir string, bound time.Duration, mp metric.MeterProvider, log *slog.Logger) (*objectives, error) {
 	mon, err := slo.New(
 		slo.WithMeterProvider(mp),
 		slo.WithLogger(log),
 		slo.WithIncidentLog(filepath.Join(dataDir, "incidents.jsonl")),
-		slo.WithSnapshotFile(filepath.Join(dataDir, "slo-snapshot.json"), time.Minute),
+		slo.WithSnapshotFile(filepath.Join(dataDir, "slo-snapshot.json"), 0), // every 10s: a SIGKILL loses seconds
 	)
 	if err != nil {
 		return nil, err
 	}
 	o := &objectives{mon: mon}
-	if o.fulfil, err = mon.Add(fulfilmentObjective); err == nil {
+	o.fulfil, err = newFulfilment(mon, bound)
+	if err == nil {
 		o.latency, err = mon.Add(latencyObjective)
 	}
 	if err != nil {
@@ -62,4 +66,72 @@ func (o *objectives) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return o.mon.Shutdown(ctx)
+}
+
+// fulfilment is the customer's view of an order: it counts once against
+// order-fulfilment, good when it reached the downstream within the bound
+// from acceptance (straight away or from the queue), bad when it became a
+// dead letter, was refused (not stored), or was still undelivered as its
+// bound passed — counted at that moment, so a long outage burns budget
+// while it lasts. Attempts, retries and breaker refusals are not events:
+// they are the retry and queue metrics.
+type fulfilment struct {
+	t *slo.Tracker
+	p *slo.Pending
+
+	mu sync.Mutex // guards dead
+	// dead holds the orders counted bad as dead letters in this run, so
+	// that one an operator requeues is not counted a second time.
+	dead map[string]bool
+}
+
+// maxDeadRemembered bounds fulfilment.dead; past it a requeued dead letter
+// may count twice, which is the lesser harm than unbounded memory.
+const maxDeadRemembered = 100_000
+
+func newFulfilment(mon *slo.Monitor, bound time.Duration) (*fulfilment, error) {
+	t, err := mon.Add(fulfilmentObjective)
+	if err != nil {
+		return nil, err
+	}
+	p, err := t.Pending(bound)
+	if err != nil {
+		return nil, err
+	}
+	return &fulfilment{t: t, p: p, dead: map[string]bool{}}, nil
+}
+
+// accepted starts order id's clock: it was stored for later delivery at at.
+func (f *fulfilment) accepted(id string, at time.Time) { f.p.Accept(id, at) }
+
+// delivered counts order id good, unless its bound passed (then it was
+// counted bad already, as the bound passed).
+func (f *fulfilment) delivered(id string) { f.p.Complete(id, true) }
+
+// refused counts an order the service could not store: the customer was
+// turned away.
+func (f *fulfilment) refused(id string) { f.p.Complete(id, false) }
+
+// deadLettered counts order id bad (once) as it becomes a dead letter.
+func (f *fulfilment) deadLettered(id string) {
+	f.mu.Lock()
+	if len(f.dead) < maxDeadRemembered {
+		f.dead[id] = true
+	}
+	f.mu.Unlock()
+	f.p.Complete(id, false)
+}
+
+// redelivering reports whether a delivery from the queue still counts:
+// not for a requeued dead letter (already counted bad). After a restart
+// it starts the order's clock again from its enqueue time, so an order
+// whose bound passed while the service was down counts late once.
+func (f *fulfilment) redelivering(id string, enqueuedAt time.Time) bool {
+	f.mu.Lock()
+	dead := f.dead[id]
+	f.mu.Unlock()
+	if !dead {
+		f.p.Accept(id, enqueuedAt)
+	}
+	return !dead
 }

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"encoding/json"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// An outage longer than the delivery bound: every order still undelivered
+// as its bound passes counts bad at that moment — exactly the late orders,
+// no attempts or breaker refusals — and the page opens one incident. After
+// a graceful restart the orders are delivered late and count nothing more.
+func TestLateOrdersCountOnceAsTheirBoundPasses(t *testing.T) {
+	dataDir := t.TempDir()
+	args := []string{"-demo-traffic=false", "-data", dataDir, "-delivery-bound", "3s"}
+	base, cmd, _ := startService(t, args...)
+	if code, body := do(t, "POST", base+"/demo/downstream?mode=down", ""); code != 200 {
+		t.Fatalf("set down: %d %s", code, body)
+	}
+	const orders = 12 // above the objective's minimum events and bad events
+	for range orders {
+		code, body := do(t, "POST", base+"/api/orders", `{"item":"lamp","quantity":1}`, "X-Tenant", "acme")
+		var r struct{ Status string }
+		if code != 202 || json.Unmarshal([]byte(body), &r) != nil || r.Status != "accepted" {
+			t.Fatalf("order while down = %d %s, want 202 accepted", code, body)
+		}
+	}
+	waitForWithin(t, 40*time.Second, "the late orders to count and the page to fire", func() bool {
+		_, bad, page := sloObjective(t, base, "order-fulfilment")
+		return bad >= orders && page == "firing"
+	})
+	if total, bad := fulfilmentEvents(t, base); total != orders || bad != orders {
+		t.Errorf("order-fulfilment counted %d events, %d bad; want exactly the %d late orders", total, bad, orders)
+	}
+	if n := incidents(t, dataDir, "order-fulfilment"); n != 1 {
+		t.Errorf("%d order-fulfilment incidents, want 1", n)
+	}
+
+	// SIGTERM saves the state; the restarted service's downstream is up
+	// and the worker delivers every order, late: nothing more counts.
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("service exited with %v after SIGTERM", err)
+	}
+	base, _, _ = startService(t, args...)
+	waitFor(t, "the late orders to be delivered", func() bool { return demoStatus(t, base).Received >= orders })
+	if total, bad := fulfilmentEvents(t, base); total != orders || bad != orders {
+		t.Errorf("after the restart and late delivery: %d events, %d bad; want still %d, all bad", total, bad, orders)
+	}
+	if n := incidents(t, dataDir, "order-fulfilment"); n != 1 {
+		t.Errorf("%d order-fulfilment incidents after the restart, want still 1", n)
+	}
+}
+
+// waitForWithin polls a real process until cond holds, for at most d.
+func waitForWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
