@@ -6,19 +6,22 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/audit"
+	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/internal/timer"
 )
 
 // Names of the two gates the Checker adds to probes itself; checks cannot
-// use them.
+// use them, and ?exclude= cannot leave them out.
 const (
-	gateStarted  = "started"  // on livez and readyz until startup checks passed once
+	gateStarted  = "started"  // on readyz until startup checks passed once
 	gateShutdown = "shutdown" // on readyz once Drain was called
 )
 
@@ -29,23 +32,28 @@ type Checker struct {
 	realClock bool
 	logger    *slog.Logger
 	listeners []func(StatusChange)
-	authorize func(*http.Request) bool
+	authorize audit.Authorizer // nil: the default details policy
+	details   detailsPolicy
 	metrics   *metrics
 
 	set      atomic.Pointer[checkSet] // immutable, replaced on Register/Unregister
 	started  atomic.Bool              // startup checks have passed once
 	draining atomic.Bool
+	closed   atomic.Bool // Shutdown was called: probes fail
 
-	baseCtx context.Context // parent of every run; cancelled by Close
+	baseCtx context.Context // parent of every run; cancelled by Shutdown
 	cancel  context.CancelFunc
 
-	mu      sync.Mutex // guards byName, running, closed, entry.stop, and wg.Add
-	byName  map[string]*entry
-	running bool
-	closed  bool
-	wg      sync.WaitGroup // every goroutine the Checker started
+	mu       sync.Mutex // guards byName, running, active, live, idle, entry.stop
+	byName   map[string]*entry
+	running  bool
+	active   map[string]int // goroutines running each check's Func, by check
+	live     int            // goroutines (and pending timeout timers) the Checker started
+	idle     chan struct{}  // closed when live drops to 0; made by Shutdown
+	shutOnce sync.Once
 
 	testHookWait func() // called each time a probe waits on a run (tests only)
+	testHookLoop func() // called by a background loop before each run (tests only)
 }
 
 // checkSet is the registered checks sorted by name. Never modified after
@@ -55,32 +63,36 @@ type checkSet struct {
 }
 
 // New returns a Checker with no checks. Background checks run after Start;
-// Close stops them and waits.
+// Shutdown stops them.
 func New(opts ...Option) (*Checker, error) {
-	var o options
+	var cfg config
 	for _, opt := range opts {
-		opt(&o)
+		opt.apply(&cfg)
 	}
-	if o.meterProvider == nil {
-		o.meterProvider = otel.GetMeterProvider()
+	if cfg.meterProvider == nil {
+		cfg.meterProvider = otel.GetMeterProvider()
 	}
-	if o.logger == nil {
-		o.logger = slog.Default()
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
 	}
-	if o.authorize == nil {
-		o.authorize = LoopbackOnly
+	for i, p := range cfg.trusted {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("%w: WithTrustedProxies: prefix %d (%v) is not valid", ErrInvalid, i, p)
+		}
 	}
 	c := &Checker{
-		clock:     clock.OrReal(o.clock),
-		logger:    o.logger,
-		listeners: o.listeners,
-		authorize: o.authorize,
+		clock:     timer.Or(cfg.clock),
+		realClock: clock.IsReal(cfg.clock),
+		logger:    cfg.logger,
+		listeners: cfg.listeners,
+		authorize: cfg.authorize,
+		details:   detailsPolicy{trusted: slices.Clone(cfg.trusted)},
 		byName:    make(map[string]*entry),
+		active:    make(map[string]int),
 	}
-	c.realClock = c.clock == clock.Real
 	c.baseCtx, c.cancel = context.WithCancel(context.Background())
 	c.set.Store(&checkSet{})
-	m, err := newMetrics(o.meterProvider, c)
+	m, err := newMetrics(cfg.meterProvider, c)
 	if err != nil {
 		c.cancel()
 		return nil, err
@@ -114,7 +126,7 @@ func (c *Checker) Register(ch Check) error {
 	e := newEntry(ch)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.closed.Load() {
 		return ErrClosed
 	}
 	if _, ok := c.byName[ch.Name]; ok {
@@ -132,32 +144,34 @@ func (c *Checker) Register(ch Check) error {
 	return nil
 }
 
-// Unregister removes a check and stops its background loop. A run in
-// flight finishes in the background (Close waits for it). It returns an
+// Unregister removes a check and stops its background loop, returning
+// once the loop has ended (the loop never waits on the check). A run in
+// flight finishes in the background; Shutdown waits for it. It returns an
 // error wrapping ErrNotFound if no check has that name.
 func (c *Checker) Unregister(name string) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	e, ok := c.byName[name]
 	if !ok {
+		c.mu.Unlock()
 		return fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
 	delete(c.byName, name)
 	c.set.Store(&checkSet{entries: slices.DeleteFunc(slices.Clone(c.set.Load().entries),
 		func(x *entry) bool { return x == e })})
-	if e.stop != nil {
-		close(e.stop)
-		e.stop = nil
+	loopDone := c.stopLoopLocked(e)
+	c.mu.Unlock()
+	if loopDone != nil {
+		<-loopDone
 	}
 	return nil
 }
 
 // Start begins the background checks. Calling it again does nothing; after
-// Close it returns ErrClosed.
+// Shutdown it returns ErrClosed.
 func (c *Checker) Start() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.closed.Load() {
 		return ErrClosed
 	}
 	if c.running {
@@ -172,30 +186,71 @@ func (c *Checker) Start() error {
 	return nil
 }
 
-// Close stops the background checks, cancels the context of every run in
-// flight, and waits for every goroutine the Checker started, including runs
-// of checks that ignore their context (so such a check delays Close until
-// it returns). Close may be called before Start and more than once. After
-// Close, probes fail with ErrClosed.
-func (c *Checker) Close() error {
-	c.mu.Lock()
-	first := !c.closed
-	if first {
-		c.closed = true
+// Shutdown stops the background checks, cancels the context of every run
+// in flight and waits for every goroutine the Checker started. A check
+// that ignores its context keeps its goroutine until it returns; Shutdown
+// waits for it only until ctx ends, then returns an error wrapping
+// ctx.Err() that names the checks still running (their goroutines end
+// when the checks return). From the first call on, probes fail with
+// ErrClosed and Register and Start return ErrClosed. Shutdown may be
+// called before Start and more than once.
+func (c *Checker) Shutdown(ctx context.Context) error {
+	var unreg error
+	c.shutOnce.Do(func() {
+		c.mu.Lock()
+		c.closed.Store(true)
 		for _, e := range c.byName {
-			if e.stop != nil {
-				close(e.stop)
-				e.stop = nil
-			}
+			c.stopLoopLocked(e)
 		}
+		c.mu.Unlock()
 		c.cancel()
+		unreg = c.metrics.close()
+	})
+	c.mu.Lock()
+	if c.live == 0 {
+		c.mu.Unlock()
+		return unreg
 	}
+	if c.idle == nil {
+		c.idle = make(chan struct{})
+	}
+	idle := c.idle
 	c.mu.Unlock()
-	c.wg.Wait()
-	if !first {
-		return nil
+	select {
+	case <-idle:
+		return unreg
+	case <-ctx.Done():
+		return fmt.Errorf("health: shutdown: checks still running, their goroutines end when they return: %s: %w",
+			c.stillRunning(), ctx.Err())
 	}
-	return c.metrics.close()
+}
+
+// Close is Shutdown bounded by the longest check timeout (at least a
+// second) on the wall clock: a check that honours its context has returned
+// by then.
+func (c *Checker) Close() error {
+	bound := DefaultTimeout
+	for _, e := range c.set.Load().entries {
+		bound = max(bound, e.check.Timeout)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	return c.Shutdown(ctx)
+}
+
+// stillRunning names the checks whose Func has not returned.
+func (c *Checker) stillRunning() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var names []string
+	for name, n := range c.active {
+		names = append(names, fmt.Sprintf("%s (%d)", name, n))
+	}
+	if len(names) == 0 {
+		return "none (their goroutines are finishing)"
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // Checks returns the names of the registered checks, sorted.
@@ -211,8 +266,32 @@ func (c *Checker) Checks() []string {
 // startLoopLocked starts the background loop of e. Requires mu held.
 func (c *Checker) startLoopLocked(e *entry) {
 	e.stop = make(chan struct{})
-	c.wg.Add(1)
-	go c.loop(e, e.stop)
+	e.loopDone = make(chan struct{})
+	c.live++
+	go c.loop(e, e.stop, e.loopDone)
+}
+
+// goDone notes that one of the Checker's goroutines (or timers) ended.
+func (c *Checker) goDone() {
+	c.mu.Lock()
+	c.live--
+	if c.live == 0 && c.idle != nil {
+		close(c.idle)
+		c.idle = nil
+	}
+	c.mu.Unlock()
+}
+
+// stopLoopLocked tells e's loop to stop and returns the channel closed
+// when it has, nil if there is no loop. Requires mu held.
+func (c *Checker) stopLoopLocked(e *entry) <-chan struct{} {
+	if e.stop == nil {
+		return nil
+	}
+	close(e.stop)
+	done := e.loopDone
+	e.stop, e.loopDone = nil, nil
+	return done
 }
 
 // lookup returns the entry named name that belongs to probe.
@@ -224,4 +303,13 @@ func (s *checkSet) lookup(name string, probe Probe) *entry {
 		return nil
 	}
 	return s.entries[i]
+}
+
+// showDetails reports whether r may see failure reasons.
+func (c *Checker) showDetails(r *http.Request) bool {
+	if c.authorize != nil {
+		_, err := c.authorize(r, DetailsAction)
+		return err == nil
+	}
+	return c.details.allow(r)
 }

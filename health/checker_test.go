@@ -129,12 +129,22 @@ func TestBackgroundCheckRunsOnTheClock(t *testing.T) {
 	}
 }
 
+// A background loop that stops producing results (starved, wedged) cannot
+// keep a check green: past 3 intervals plus the timeout its last result
+// counts as failed.
 func TestStaleBackgroundResultFails(t *testing.T) {
 	f := newFixture(t)
+	wedged := make(chan struct{})
+	loops := 0
+	f.testHookLoop = func() { // the loop goroutine: wedge it before its second run
+		if loops++; loops == 2 {
+			<-wedged
+		}
+	}
+	defer close(wedged)
 	f.MustRegister(Check{Name: "bg", Interval: 10 * time.Second, Timeout: time.Second, Func: pass})
 	_ = f.Start()
 	f.next(t)
-	_ = f.Close() // the loop stops; the stored result only ages
 	h := f.Handler(Readiness)
 	f.clock.Advance(31 * time.Second) // exactly the limit: 3 intervals + timeout
 	if got := get(t, h, "/readyz", "", ""); got.code != http.StatusOK {
@@ -147,7 +157,32 @@ func TestStaleBackgroundResultFails(t *testing.T) {
 	}
 }
 
-func TestStartupGatesLivenessAndReadiness(t *testing.T) {
+// After Shutdown every probe fails, background results included.
+func TestProbesFailAfterShutdown(t *testing.T) {
+	f := newFixture(t)
+	f.MustRegister(Check{Name: "bg", Interval: 10 * time.Second, Probes: AllProbes, Func: pass},
+		Check{Name: "od", Probes: AllProbes, Func: pass})
+	_ = f.Start()
+	f.next(t)
+	m := mux(f.Checker)
+	if got := get(t, m, "/readyz", "", ""); got.code != http.StatusOK {
+		t.Fatalf("before Shutdown: %d", got.code)
+	}
+	if err := f.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/livez", "/readyz", "/startupz", "/healthz", "/readyz/bg", "/readyz/od"} {
+		got := get(t, m, path+"?verbose", loopback, "")
+		if got.code != http.StatusServiceUnavailable || !strings.Contains(got.body, "checker closed") {
+			t.Errorf("%s after Shutdown: %d %q, want 503 checker closed", path, got.code, got.body)
+		}
+	}
+}
+
+// /livez does not fail through the startup gate (like the kube-apiserver):
+// a pod without a startupProbe is not restarted while it starts. /readyz
+// fails until the startup checks have passed once.
+func TestStartupGatesReadinessOnly(t *testing.T) {
 	f := newFixture(t)
 	warm := make(chan struct{})
 	f.MustRegister(
@@ -162,19 +197,23 @@ func TestStartupGatesLivenessAndReadiness(t *testing.T) {
 		Check{Name: "alive", Probes: Liveness | Readiness, Func: pass},
 	)
 	m := mux(f.Checker)
-	for _, path := range []string{"/livez", "/readyz", "/startupz"} {
-		got := get(t, m, path, "", "")
-		if got.code != http.StatusServiceUnavailable {
-			t.Fatalf("%s before startup: %d, want 503", path, got.code)
+	for path, want := range map[string]int{"/livez": 200, "/readyz": 503, "/startupz": 503, "/readyz/started": 503, "/readyz/alive": 200} {
+		if got := get(t, m, path, "", ""); got.code != want {
+			t.Fatalf("%s before startup: %d, want %d", path, got.code, want)
 		}
 	}
-	got := get(t, m, "/livez", "", "")
-	if want := "[-]started failed: reason withheld\n[+]alive ok\nlivez check failed\n"; got.body != want {
-		t.Fatalf("/livez body before startup:\n%s\nwant:\n%s", got.body, want)
+	got := get(t, m, "/readyz?exclude=started", "", "")
+	if want := "[-]started failed: reason withheld\n[+]alive ok\nwarn: gates cannot be excluded: \"started\"\nreadyz check failed\n"; got.body != want {
+		t.Fatalf("/readyz body before startup:\n%s\nwant:\n%s", got.body, want)
+	}
+	if got := get(t, m, "/livez/started", "", ""); got.code != http.StatusNotFound {
+		t.Fatalf("/livez/started: %d, want 404 (livez has no startup gate)", got.code)
 	}
 	close(warm)
-	if got := get(t, m, "/livez", "", ""); got.code != http.StatusOK {
-		t.Fatalf("/livez after startup passed: %d %q, want 200", got.code, got.body)
+	for _, path := range []string{"/readyz", "/readyz/started"} {
+		if got := get(t, m, path, "", ""); got.code != http.StatusOK {
+			t.Fatalf("%s after startup passed: %d %q, want 200", path, got.code, got.body)
+		}
 	}
 	warm = make(chan struct{}) // startup failing again does not close the gate
 	if got := get(t, m, "/readyz", "", ""); got.code != http.StatusOK {
@@ -191,11 +230,39 @@ func TestDrain(t *testing.T) {
 		t.Fatal("Draining() = false after Drain")
 	}
 	got := get(t, m, "/readyz?verbose", loopback, "")
-	if got.code != http.StatusServiceUnavailable || !strings.Contains(got.body, "[-]shutdown failed: shutting down\n") {
+	if got.code != http.StatusServiceUnavailable || !strings.Contains(got.body, "[-]shutdown failed: health: shutting down\n") {
 		t.Fatalf("/readyz while draining: %d %q, want 503 with shutting down", got.code, got.body)
 	}
 	if got := get(t, m, "/livez", "", ""); got.code != http.StatusOK {
 		t.Fatalf("/livez while draining: %d, want 200", got.code)
+	}
+	got = get(t, m, "/readyz?exclude=shutdown&exclude=db", "", "")
+	if want := "[-]shutdown failed: reason withheld\n[+]db excluded: ok\nwarn: gates cannot be excluded: \"shutdown\"\nreadyz check failed\n"; got.code != 503 || got.body != want {
+		t.Fatalf("/readyz?exclude=shutdown while draining: %d %q, want 503 %q", got.code, got.body, want)
+	}
+	if got := get(t, m, "/readyz/shutdown", "", ""); got.code != 503 {
+		t.Fatalf("/readyz/shutdown while draining: %d, want 503", got.code)
+	}
+	got = get(t, m, "/readyz?exclude=shutdown", "", "application/health+json")
+	if want := `{"status":"fail","checks":{"db":[{"status":"pass","time":"2025-03-01T12:00:00Z"}],"shutdown":[{"status":"fail"}]},"notes":["gate \"shutdown\" cannot be excluded"]}` + "\n"; got.body != want {
+		t.Fatalf("JSON: %s, want %s", got.body, want)
+	}
+}
+
+func TestShutdownGateWhenNotDraining(t *testing.T) {
+	f := newFixture(t)
+	f.MustRegister(Check{Name: "db", Func: pass})
+	m := mux(f.Checker)
+	for path, want := range map[string]probe{
+		"/readyz/shutdown":         {code: 200, body: "ok"},
+		"/readyz/shutdown?verbose": {code: 200, body: "[+]shutdown ok\nreadyz/shutdown check passed\n"},
+		"/livez/shutdown":          {code: 404},
+		"/healthz/shutdown":        {code: 404},
+	} {
+		got := get(t, m, path, "", "")
+		if got.code != want.code || (want.body != "" && got.body != want.body) {
+			t.Errorf("%s: %d %q, want %d %q", path, got.code, got.body, want.code, want.body)
+		}
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+
+	"github.com/opskit/opskit/internal/redact"
 )
 
 // The built-in checks return a func to use as Check.Func. Bad arguments do
@@ -20,37 +22,32 @@ import (
 // connection is closed at once.
 func TCPDial(addr string) func(context.Context) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return failing(fmt.Errorf("health: TCPDial: addr %q: %w", addr, err))
+		return failing(redact.Error(fmt.Errorf("health: TCPDial: addr %q: %w", addr, err)))
 	}
 	var d net.Dialer
 	return func(ctx context.Context) error {
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
-			return err
+			return redact.Error(err)
 		}
 		return conn.Close()
 	}
 }
 
-// HTTPGet checks that a GET of rawURL answers with a status in the 2xx
-// class. A nil client means http.DefaultClient. The body is read (up to
-// 4 KiB) and closed so connections are reused.
+// HTTPGet checks that a GET of rawURL answers with a status from 200 to
+// 399, as the kubelet's HTTP probe counts success. A nil client means
+// http.DefaultClient (which follows redirects; a client whose
+// CheckRedirect returns http.ErrUseLastResponse sees the 3xx itself). The
+// body is read (up to 4 KiB) and closed so connections are reused. A
+// password in rawURL never appears in the errors.
 func HTTPGet(client *http.Client, rawURL string) func(context.Context) error {
-	return HTTPGetClass(client, rawURL, 2)
-}
-
-// HTTPGetClass is HTTPGet passing any status of the given class (2 for
-// 2xx, 3 for 3xx and so on).
-func HTTPGetClass(client *http.Client, rawURL string, class int) func(context.Context) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return failing(fmt.Errorf("health: HTTPGet: url %q: %w", rawURL, err))
+		return failing(redact.Error(fmt.Errorf("health: HTTPGet: url %q: %w", rawURL, err)))
 	}
+	shown := u.Redacted()
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return failing(fmt.Errorf("health: HTTPGet: url %q: scheme must be http or https", rawURL))
-	}
-	if class < 1 || class > 5 {
-		return failing(fmt.Errorf("health: HTTPGet: class %d is not 1 to 5", class))
+		return failing(fmt.Errorf("health: HTTPGet: url %q: scheme must be http or https", shown))
 	}
 	if client == nil {
 		client = http.DefaultClient
@@ -58,16 +55,16 @@ func HTTPGetClass(client *http.Client, rawURL string, class int) func(context.Co
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 		if err != nil {
-			return err
+			return redact.Error(fmt.Errorf("health: GET %s: %w", shown, err))
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return err
+			return redact.Error(err)
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		_ = resp.Body.Close()
-		if resp.StatusCode/100 != class {
-			return fmt.Errorf("health: GET %s: status %d, want %dxx", rawURL, resp.StatusCode, class)
+		if resp.StatusCode < 200 || resp.StatusCode > 399 {
+			return fmt.Errorf("health: GET %s: status %d, want 200-399", shown, resp.StatusCode)
 		}
 		return nil
 	}

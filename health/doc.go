@@ -36,19 +36,28 @@
 //		if err := checker.Start(); err != nil {
 //			log.Fatal(err)
 //		}
-//		defer checker.Close()
 //
 //		mux := http.NewServeMux()
 //		checker.Mount(mux) // /livez /readyz /startupz /healthz and /<probe>/<check>
-//		srv := &http.Server{Addr: ":8080", Handler: mux}
+//		srv := &http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+//		stopped := make(chan struct{})
 //		go func() {
+//			defer close(stopped)
 //			<-ctx.Done()
+//			down, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+//			defer cancel()
 //			// readiness 503 for 5s so the load balancer notices, then shut down
-//			_ = checker.DrainAndShutdown(context.Background(), srv, 5*time.Second)
+//			if err := checker.DrainAndShutdown(down, srv, 5*time.Second); err != nil {
+//				log.Print(err)
+//			}
+//			if err := checker.Shutdown(down); err != nil {
+//				log.Print(err) // names a check that ignored its context
+//			}
 //		}()
 //		if err := srv.ListenAndServe(); err != http.ErrServerClosed {
 //			log.Fatal(err)
 //		}
+//		<-stopped
 //	}
 //
 // # Checks and probes
@@ -56,9 +65,16 @@
 // A [Check] is a name and a func(ctx) error, with a timeout, an optional
 // background interval, a criticality and the probes it belongs to.
 // Readiness does not include liveness checks unless a check says it
-// belongs to both. /healthz reports every check. Liveness and readiness
-// fail (with a gate named "started") until the startup checks have passed
-// once; [Checker.Drain] adds a failing gate named "shutdown" to readiness.
+// belongs to both. /healthz reports every check.
+//
+// Readiness fails, through a gate named "started", until the startup
+// checks have passed once; [Checker.Drain] closes a gate named "shutdown"
+// on readiness. Liveness has no startup gate: /livez passes while the
+// service starts, as the kube-apiserver's does, so a pod without a
+// startupProbe is not restarted in a loop while its startup checks run.
+// Point the startupProbe at /startupz. Gates cannot be excluded
+// (/readyz?exclude=shutdown still fails while draining), and
+// /readyz/started and /readyz/shutdown answer for them alone.
 //
 // # HTTP
 //
@@ -70,9 +86,26 @@
 // nothing is reported in the body. /readyz/NAME answers for one check.
 // With an Accept header naming JSON the body is application/health+json:
 // a status of pass, warn or fail and a checks object. pass and warn answer
-// 200; fail and "no result yet" answer 503. Failure reasons are shown only
-// to verbose requests the details authorizer allows (by default, only from
-// loopback).
+// 200; fail and "no result yet" answer 503. health serves no HTML; every
+// answer carries X-Content-Type-Options: nosniff and Cache-Control: no-store.
+//
+// Probes answer anyone who can reach them, so a request costs little
+// whatever it asks: a query string past [MaxQueryBytes] or
+// [MaxQueryParams] answers 400 before it is parsed, and excludes are
+// matched in O(n log k) for n checks and k excludes.
+//
+// # Failure reasons
+//
+// Reasons are shown only to verbose requests the details policy allows.
+// By default that is the local host: a loopback peer with no forwarding
+// header (Forwarded, X-Forwarded-For, X-Real-IP, Via and the like), since
+// behind a sidecar or reverse proxy on the same host every caller looks
+// local. [WithTrustedProxies] lets a request through the listed proxies
+// count as local when the client they name is loopback;
+// [WithDetailsAuthorizer] hands the decision to an [audit.Authorizer]
+// (asked for [DetailsAction]) instead. Shown reasons pass through a
+// filter that masks URL passwords and password= values, and the built-in
+// checks never put a password in their errors.
 //
 // # Concurrency
 //
@@ -82,15 +115,30 @@
 // by every probe that asks meanwhile. A run is cut off at its timeout by a
 // timer even if the check ignores its context; the check's goroutine keeps
 // the in-flight slot until it returns, so a hung check never piles up
-// goroutines. Listeners are called outside every lock. [Checker.Close]
-// waits for every goroutine the Checker started.
+// goroutines. Listeners are called outside every lock; one that panics
+// is logged and does not stop the others. A check that panics or calls
+// runtime.Goexit fails that run and runs again next time.
+//
+// # Shutdown
+//
+// [Checker.Shutdown] stops the background loops, cancels every run and
+// waits for the Checker's goroutines until its context ends; then it
+// returns an error naming the checks that ignored their context (their
+// goroutines end when they return). From then on every probe fails with
+// [ErrClosed]. [Checker.Close] is Shutdown bounded by the longest check
+// timeout. A service shuts down in this order: [Checker.DrainAndShutdown]
+// (readiness fails, the load balancer notices, the HTTP server stops), then
+// the components the checks call, then Checker.Shutdown.
 //
 // # Defaults
 //
 // Timeout [DefaultTimeout] (1s); Interval 0 (run when probed); critical;
 // Probes [Readiness]. A background result older than 3 intervals plus the
 // timeout counts as failed. Options default to otel.GetMeterProvider(),
-// slog.Default(), the wall clock and [LoopbackOnly].
+// slog.Default(), the wall clock and the local-host details policy with no
+// trusted proxies. Time is read from the [clock.Clock] given to
+// [WithClock]; on a fake clock, intervals, timeouts, staleness and the
+// drain delay all follow the test's Advance.
 //
 // # Metrics
 //
@@ -105,4 +153,5 @@
 // value), [ErrDuplicate] or [ErrClosed]; Unregister [ErrNotFound]. Run
 // failures match [ErrTimeout], [ErrStale], [ErrClosed], or are a
 // [*PanicError]; the gates report [ErrNotStarted] and [ErrShuttingDown].
+// Every message starts with "health: ".
 package health

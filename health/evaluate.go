@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -17,46 +18,51 @@ type item struct {
 
 // report is a probe's answer before it is rendered.
 type report struct {
-	probe   Probe
-	status  Status
-	items   []item
-	unknown []string // excluded names that match nothing
-	single  bool     // the answer for one check (/readyz/NAME)
+	probe    Probe
+	status   Status
+	items    []item
+	excludes []string // sorted, without repeats: what the request asked to leave out
+	set      *checkSet
+	single   bool // the answer for one check (/readyz/NAME)
 }
 
-// evaluate answers probe for every check in it except the excluded ones.
-// Background results come from the snapshot; on-demand checks are started
-// together and awaited until they finish (each within its timeout) or ctx
-// ends. items is scratch space for the caller's stack.
+// openGate is the result of a gate that is open.
+var openGate = &result{}
+
+// evaluate answers probe for every check in it except the excluded ones
+// (sorted, without repeats). Background results come from the snapshot;
+// on-demand checks are started together and awaited until they finish
+// (each within its timeout) or ctx ends. items is scratch space for the
+// caller's stack. Gates cannot be excluded. The cost is O(n log k) for n
+// checks and k excludes.
 func (c *Checker) evaluate(ctx context.Context, probe Probe, excludes []string, items []item) report {
-	rep := report{probe: probe, items: items[:0]}
 	set := c.set.Load()
+	rep := report{probe: probe, items: items[:0], excludes: excludes, set: set}
 	now := c.clock.Now()
-	if probe == Liveness || probe == Readiness {
-		if !c.started.Load() {
-			st := c.evaluate(ctx, Startup, nil, nil)
-			if st.status.Healthy() {
-				c.started.Store(true)
-			} else {
-				rep.items = append(rep.items, gate(gateStarted, ErrNotStarted, excludes))
-			}
-		}
+	closed := c.closed.Load()
+	if res := c.gateResult(ctx, probe, gateStarted); res != nil && res != openGate {
+		rep.items = append(rep.items, item{name: gateStarted, res: res})
 	}
-	if probe == Readiness && c.draining.Load() {
-		rep.items = append(rep.items, gate(gateShutdown, ErrShuttingDown, excludes))
+	if res := c.gateResult(ctx, probe, gateShutdown); res != nil && res != openGate {
+		rep.items = append(rep.items, item{name: gateShutdown, res: res})
 	}
 	waiting := false
 	for _, e := range set.entries {
 		if e.check.Probes&probe == 0 {
 			continue
 		}
-		it := item{name: e.check.Name, entry: e, excluded: contains(excludes, e.check.Name)}
-		if !it.excluded {
-			if e.check.Interval > 0 {
-				it.res = e.current(now)
-			} else {
-				waiting = true
-			}
+		it := item{name: e.check.Name, entry: e}
+		if len(excludes) > 0 {
+			_, it.excluded = slices.BinarySearch(excludes, e.check.Name)
+		}
+		switch {
+		case it.excluded:
+		case closed:
+			it.res = closedCall.res
+		case e.check.Interval > 0:
+			it.res = e.current(now)
+		default:
+			waiting = true
 		}
 		rep.items = append(rep.items, it)
 	}
@@ -64,37 +70,68 @@ func (c *Checker) evaluate(ctx context.Context, probe Probe, excludes []string, 
 		c.runOnDemand(ctx, rep.items)
 	}
 	rep.status = summarize(rep.items)
-	if len(excludes) > 0 {
-		rep.unknown = unmatched(excludes, rep.items)
-	}
 	return rep
 }
 
-// evaluateOne answers for the single check named name in probe; ok is false
-// if there is none.
+// gateResult is the state of the gate named name on probe: nil if probe
+// has no such gate, openGate if it is open, else its failure.
+func (c *Checker) gateResult(ctx context.Context, probe Probe, name string) *result {
+	if probe != Readiness {
+		return nil
+	}
+	switch name {
+	case gateStarted:
+		if c.started.Load() {
+			return openGate
+		}
+		if st := c.evaluate(ctx, Startup, nil, nil); st.status.Healthy() {
+			c.started.Store(true)
+			return openGate
+		}
+		return &result{err: ErrNotStarted}
+	case gateShutdown:
+		if c.draining.Load() {
+			return &result{err: ErrShuttingDown}
+		}
+		return openGate
+	}
+	return nil
+}
+
+// evaluateOne answers for the single check or gate named name in probe;
+// ok is false if there is none.
 func (c *Checker) evaluateOne(ctx context.Context, probe Probe, name string, items []item) (report, bool) {
+	rep := report{probe: probe, items: items[:0], single: true}
+	if res := c.gateResult(ctx, probe, name); res != nil {
+		rep.items = append(rep.items, item{name: name, res: res})
+		rep.status = summarize(rep.items)
+		return rep, true
+	}
 	e := c.set.Load().lookup(name, probe)
 	if e == nil {
 		return report{}, false
 	}
-	rep := report{probe: probe, items: append(items[:0], item{name: name, entry: e}), single: true}
-	if e.check.Interval > 0 {
+	rep.items = append(rep.items, item{name: name, entry: e})
+	switch {
+	case c.closed.Load():
+		rep.items[0].res = closedCall.res
+	case e.check.Interval > 0:
 		rep.items[0].res = e.current(c.clock.Now())
-	} else {
+	default:
 		c.runOnDemand(ctx, rep.items)
 	}
 	rep.status = summarize(rep.items)
 	return rep, true
 }
 
-// runOnDemand starts (or joins) the runs of the on-demand checks in items,
-// then collects their results.
+// runOnDemand starts (or joins) the runs of the on-demand checks in items
+// that have no result yet, then collects their results.
 func (c *Checker) runOnDemand(ctx context.Context, items []item) {
 	var callsBuf [16]*call
 	calls := callsBuf[:0]
 	for i := range items {
 		it := &items[i]
-		if it.excluded || it.entry == nil || it.entry.check.Interval > 0 {
+		if it.excluded || it.entry == nil || it.res != nil || it.entry.check.Interval > 0 {
 			calls = append(calls, nil)
 			continue
 		}
@@ -116,14 +153,9 @@ func (c *Checker) runOnDemand(ctx context.Context, items []item) {
 	}
 }
 
-// gate is the item of a gate that is closed.
-func gate(name string, err error, excludes []string) item {
-	return item{name: name, res: &result{err: err}, excluded: contains(excludes, name)}
-}
-
 // summarize sets each item's status and returns the probe's: fail if a
-// critical check failed or has no result yet, else warn if any check
-// failed, else pass.
+// critical check or a gate failed or has no result yet, else warn if any
+// check failed, else pass.
 func summarize(items []item) Status {
 	overall := StatusPass
 	for i := range items {
@@ -132,6 +164,8 @@ func summarize(items []item) Status {
 			continue
 		}
 		switch {
+		case it.entry == nil && it.res.err == nil: // an open gate
+			it.status = StatusPass
 		case it.entry == nil: // a closed gate
 			it.status = StatusFail
 		case it.res == nil && !it.entry.check.NonCritical:
@@ -153,28 +187,18 @@ func summarize(items []item) Status {
 	return overall
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+// unmatched reports the excludes of rep that left nothing out: gates (which
+// cannot be excluded) and names of no check in the probe. It calls fn for
+// each, in order, and costs O(k log n).
+func (rep *report) unmatched(fn func(name string, gate bool)) {
+	for _, name := range rep.excludes {
+		switch {
+		case name == gateStarted || name == gateShutdown:
+			fn(name, true)
+		case rep.set.lookup(name, rep.probe) == nil:
+			fn(name, false)
 		}
 	}
-	return false
-}
-
-// unmatched returns the excluded names no item carries, without repeats.
-func unmatched(excludes []string, items []item) []string {
-	var out []string
-	for _, name := range excludes {
-		found := contains(out, name)
-		for i := 0; i < len(items) && !found; i++ {
-			found = items[i].name == name
-		}
-		if !found {
-			out = append(out, name)
-		}
-	}
-	return out
 }
 
 // staleAfter is how old a background result of ch may get before it counts
@@ -185,7 +209,7 @@ func staleAfter(ch Check) time.Duration { return staleIntervals*ch.Interval + ch
 // its failure (nil on pass) once the run ends, within the check's timeout,
 // or ctx's error if ctx ends first. It works for background checks too and
 // stores the result like any run. It returns an error wrapping ErrNotFound
-// for an unknown name and ErrClosed after Close.
+// for an unknown name and ErrClosed after Shutdown.
 func (c *Checker) Run(ctx context.Context, name string) error {
 	e := c.set.Load().lookup(name, AllProbes)
 	if e == nil {

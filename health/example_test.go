@@ -7,10 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"time"
 
+	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/health"
-	"github.com/opskit/opskit/internal/clock"
 )
 
 // show prints the status and body of a GET of target; remote is the
@@ -109,7 +110,7 @@ func ExampleChecker_Drain() {
 	show(mux, "/livez", "127.0.0.1:5555", "")
 	// Output:
 	// /readyz?verbose → 503
-	// [-]shutdown failed: shutting down
+	// [-]shutdown failed: health: shutting down
 	// [+]db ok
 	// readyz check failed
 	//
@@ -121,4 +122,52 @@ func ExampleGoroutines() {
 	check := health.Goroutines(1_000_000)
 	fmt.Println(check(context.Background()))
 	// Output: <nil>
+}
+
+// Shutdown is bounded by its context: a check that ignores its own
+// context cannot hold the service's exit hostage, and the error names it.
+func ExampleChecker_Shutdown() {
+	checker, _ := health.New(quiet())
+	entered, release := make(chan struct{}), make(chan struct{})
+	checker.MustRegister(health.Check{Name: "stubborn", Func: func(context.Context) error {
+		close(entered)
+		<-release // ignores its context
+		return nil
+	}})
+	go func() { _ = checker.Run(context.Background(), "stubborn") }()
+	<-entered
+
+	outOfTime, cancel := context.WithCancel(context.Background())
+	cancel()
+	fmt.Println(checker.Shutdown(outOfTime))
+
+	close(release)
+	fmt.Println(checker.Shutdown(context.Background()))
+	// Output:
+	// health: shutdown: checks still running, their goroutines end when they return: stubborn (1): context canceled
+	// <nil>
+}
+
+// Behind a reverse proxy on the same host every request comes from
+// loopback; reasons are shown only when a trusted proxy says the client
+// itself is local.
+func ExampleWithTrustedProxies() {
+	checker, _ := health.New(quiet(), health.WithTrustedProxies(netip.MustParsePrefix("127.0.0.1/32")))
+	defer checker.Close()
+	checker.MustRegister(health.Check{Name: "db",
+		Func: func(context.Context) error { return errors.New("dial postgres://app:hunter2@db/orders: refused") }})
+	h := checker.Handler(health.Readiness)
+	for _, client := range []string{"198.51.100.23", "127.0.0.1"} {
+		req := httptest.NewRequest(http.MethodGet, "/readyz/db?verbose", nil)
+		req.RemoteAddr = "127.0.0.1:41000" // the proxy
+		req.Header.Set("X-Forwarded-For", client)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		fmt.Print(client, ": ", rec.Body.String())
+	}
+	// Output:
+	// 198.51.100.23: [-]db failed: reason withheld
+	// readyz/db check failed
+	// 127.0.0.1: [-]db failed: dial postgres://app:xxxxx@db/orders: refused
+	// readyz/db check failed
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/opskit/opskit/internal/redact"
 )
 
 // Header values shared by every answer; net/http only reads them.
@@ -38,7 +40,12 @@ func (c *Checker) Mount(mux *http.ServeMux) {
 // text unless Accept asks for JSON (application/health+json or
 // application/json). pass and warn answer 200; fail and unknown answer 503.
 // Failure reasons appear only when the request is verbose and allowed by
-// the details authorizer.
+// the details policy (see WithTrustedProxies and WithDetailsAuthorizer),
+// and pass through a filter that masks passwords in URLs. A query string
+// longer than MaxQueryBytes or with more than MaxQueryParams parameters
+// answers 400. ?exclude= cannot leave out the gates: /readyz?exclude=shutdown
+// still fails while draining. /readyz/shutdown and /readyz/started answer
+// for the gates themselves.
 func (c *Checker) Handler(p Probe) http.Handler {
 	if p != Liveness && p != Readiness && p != Startup {
 		p = AllProbes
@@ -61,27 +68,32 @@ func (h probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	endpoint := h.probe.endpoint()
 	name, ok := checkName(r.URL.Path, endpoint)
 	if !ok {
-		http.Error(w, "health: no check at "+strconv.Quote(r.URL.Path), http.StatusNotFound)
+		http.Error(w, "health: no check at "+quoteShort(r.URL.Path), http.StatusNotFound)
 		return
 	}
 	var verbose bool
-	var excludes []string
+	var exBuf [8]string
+	excludes := exBuf[:0]
 	if r.URL.RawQuery != "" {
-		verbose, excludes = parseQuery(r.URL.RawQuery)
+		var err error
+		if verbose, excludes, err = parseQuery(r.URL.RawQuery, excludes); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 	}
 	var buf [16]item
 	var rep report
 	if name == "" {
 		rep = h.c.evaluate(r.Context(), h.probe, excludes, buf[:0])
 	} else if rep, ok = h.c.evaluateOne(r.Context(), h.probe, name, buf[:0]); !ok {
-		http.Error(w, "health: no check "+strconv.Quote(name)+" in "+endpoint, http.StatusNotFound)
+		http.Error(w, "health: no check "+quoteShort(name)+" in "+endpoint, http.StatusNotFound)
 		return
 	}
 	code := http.StatusOK
 	if !rep.status.Healthy() {
 		code = http.StatusServiceUnavailable
 	}
-	details := verbose && h.c.authorize(r)
+	details := verbose && h.c.showDetails(r)
 	hdr["Cache-Control"] = headerNoStore
 	hdr["X-Content-Type-Options"] = headerNoSniff
 	if wantsJSON(r.Header["Accept"]) {
@@ -97,7 +109,7 @@ func (h probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		return
 	}
-	if code == http.StatusOK && !verbose && len(rep.unknown) == 0 {
+	if code == http.StatusOK && !verbose && !rep.anyUnmatched() {
 		_, _ = w.Write(bodyOK)
 		return
 	}
@@ -130,16 +142,8 @@ func writeText(w http.ResponseWriter, rep *report, endpoint string, verbose, det
 			b = appendLine(b, &rep.items[i], details)
 		}
 	}
-	if len(rep.unknown) > 0 {
-		b = append(b, "warn: some health checks cannot be excluded: no matches for "...)
-		for i, name := range rep.unknown {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = strconv.AppendQuote(b, name)
-		}
-		b = append(b, '\n')
-	}
+	b = appendUnmatched(b, rep, false, "warn: some health checks cannot be excluded: no matches for ")
+	b = appendUnmatched(b, rep, true, "warn: gates cannot be excluded: ")
 	if !rep.status.Healthy() || verbose {
 		b = append(b, endpoint...)
 		if rep.single {
@@ -184,8 +188,45 @@ func reason(it *item, details bool) string {
 	case it.res.err == nil:
 		return "ok"
 	default:
-		return it.res.err.Error()
+		return redact.Text(it.res.err.Error())
 	}
+}
+
+// appendUnmatched appends one line listing the excludes that matched no
+// check (gates false) or named a gate (gates true), if there are any.
+func appendUnmatched(b []byte, rep *report, gates bool, prefix string) []byte {
+	n := 0
+	rep.unmatched(func(name string, gate bool) {
+		if gate != gates {
+			return
+		}
+		if n == 0 {
+			b = append(b, prefix...)
+		} else {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendQuote(b, name)
+		n++
+	})
+	if n > 0 {
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// anyUnmatched reports whether an exclude left nothing out.
+func (rep *report) anyUnmatched() bool {
+	any := false
+	rep.unmatched(func(string, bool) { any = true })
+	return any
+}
+
+// quoteShort quotes what a client sent, cut to 64 bytes, for an error.
+func quoteShort(s string) string {
+	if len(s) > 64 {
+		return strconv.Quote(s[:64]) + "..."
+	}
+	return strconv.Quote(s)
 }
 
 // jsonReport is the application/health+json body (draft-inadarei-api-health-check).
@@ -217,9 +258,13 @@ func writeJSON(w http.ResponseWriter, rep *report, details bool) {
 		}
 		out.Checks[it.name] = []jsonCheck{jc}
 	}
-	for _, name := range rep.unknown {
-		out.Notes = append(out.Notes, "no check named "+strconv.Quote(name)+" to exclude")
-	}
+	rep.unmatched(func(name string, gate bool) {
+		if gate {
+			out.Notes = append(out.Notes, "gate "+strconv.Quote(name)+" cannot be excluded")
+		} else {
+			out.Notes = append(out.Notes, "no check named "+strconv.Quote(name)+" to exclude")
+		}
+	})
 	_ = json.NewEncoder(w).Encode(&out)
 }
 

@@ -120,36 +120,6 @@ func TestHandlerMethods(t *testing.T) {
 	}
 }
 
-func TestDetailsAuthorizer(t *testing.T) {
-	f := mixedFixture(t, WithDetailsAuthorizer(func(r *http.Request) bool {
-		return r.Header.Get("X-Token") == "s3cret"
-	}))
-	h := f.Handler(Readiness)
-	req := httptest.NewRequest(http.MethodGet, "/readyz/crit?verbose", nil)
-	req.RemoteAddr = loopback // loopback alone is no longer enough
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if want := "[-]crit failed: reason withheld\nreadyz/crit check failed\n"; rec.Body.String() != want {
-		t.Fatalf("without token: %q, want %q", rec.Body.String(), want)
-	}
-	req.Header.Set("X-Token", "s3cret")
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if want := "[-]crit failed: broken\nreadyz/crit check failed\n"; rec.Body.String() != want {
-		t.Fatalf("with token: %q, want %q", rec.Body.String(), want)
-	}
-}
-
-func TestLoopbackOnly(t *testing.T) {
-	for addr, want := range map[string]bool{
-		"127.0.0.1:5": true, "[::1]:80": true, "::1": true, "10.0.0.1:5": false, "": false, "garbage": false,
-	} {
-		if got := LoopbackOnly(&http.Request{RemoteAddr: addr}); got != want {
-			t.Errorf("LoopbackOnly(%q) = %v, want %v", addr, got, want)
-		}
-	}
-}
-
 func TestHandlerUnderAnotherPrefix(t *testing.T) {
 	f := mixedFixture(t)
 	m := http.NewServeMux()

@@ -4,15 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"strings"
 	"time"
-
-	"go.opentelemetry.io/otel/metric"
-
-	"github.com/opskit/opskit/internal/clock"
 )
 
 // DefaultTimeout is the timeout of a check whose Timeout is zero. It matches
@@ -130,7 +123,7 @@ var (
 	ErrNoResult     = errors.New("health: no result yet")
 	ErrStale        = errors.New("health: result is stale")
 	ErrNotStarted   = errors.New("health: startup checks have not passed yet")
-	ErrShuttingDown = errors.New("shutting down")
+	ErrShuttingDown = errors.New("health: shutting down")
 )
 
 // PanicError is the failure of a check that panicked.
@@ -158,57 +151,7 @@ type StatusChange struct {
 	Time     time.Time     // when that run ended
 }
 
-// Option configures a Checker.
-type Option func(*options)
-
-type options struct {
-	meterProvider metric.MeterProvider
-	logger        *slog.Logger
-	clock         clock.Clock
-	listeners     []func(StatusChange)
-	authorize     func(*http.Request) bool
-}
-
-// WithMeterProvider sets where metrics go. Default: otel.GetMeterProvider().
-func WithMeterProvider(mp metric.MeterProvider) Option {
-	return func(o *options) { o.meterProvider = mp }
-}
-
-// WithLogger sets the logger for status changes and panics. Default:
-// slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
-// WithClock sets the clock for intervals, timeouts and result times.
-// Default: the wall clock.
-func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
-
-// WithListener adds a function called on every status change of a check,
-// outside every lock of the Checker, in the goroutine that ran the check.
-func WithListener(fn func(StatusChange)) Option {
-	return func(o *options) {
-		if fn != nil {
-			o.listeners = append(o.listeners, fn)
-		}
-	}
-}
-
-// WithDetailsAuthorizer decides whether a ?verbose request may see failure
-// reasons. Default: only requests from a loopback address (LoopbackOnly).
-func WithDetailsAuthorizer(fn func(*http.Request) bool) Option {
-	return func(o *options) { o.authorize = fn }
-}
-
-// LoopbackOnly allows details to requests whose remote address is loopback.
-func LoopbackOnly(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// validate checks c and fills its defaults.
+// normalize checks c and fills its defaults.
 func (c Check) normalize() (Check, error) {
 	if !validName(c.Name) {
 		return c, fmt.Errorf("%w: Name %q must be 1-128 letters, digits or \"-_.:\"", ErrInvalid, c.Name)

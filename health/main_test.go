@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/opskit/opskit/internal/clock"
+	"github.com/opskit/opskit/clock"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -1,15 +1,37 @@
 package health
 
 import (
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+)
+
+// Limits on a probe's query string. A probe is answered for anyone who can
+// reach it, so what one request may ask for is capped: past either limit
+// the answer is 400, decided before any parsing.
+const (
+	// MaxQueryBytes is the longest query string a probe reads.
+	MaxQueryBytes = 4096
+	// MaxQueryParams is the most parameters (verbose, exclude and any
+	// other) a probe reads.
+	MaxQueryParams = 64
 )
 
 // parseQuery reads the two parameters the probes understand from a raw
 // query: verbose (present, with any value but "false" or "0") and every
-// exclude=NAME. Other parameters and malformed pairs are ignored, as
-// url.ParseQuery would skip them. An empty query costs nothing.
-func parseQuery(raw string) (verbose bool, excludes []string) {
+// exclude=NAME, appended to excludes sorted and without repeats. Other
+// parameters and malformed pairs are ignored, as url.ParseQuery would
+// skip them, but count against MaxQueryParams. A query past the limits is
+// an error. The cost is linear in len(raw), and an empty query costs
+// nothing.
+func parseQuery(raw string, excludes []string) (verbose bool, _ []string, _ error) {
+	if len(raw) > MaxQueryBytes {
+		return false, excludes, fmt.Errorf("health: query string is %d bytes, more than %d", len(raw), MaxQueryBytes)
+	}
+	if n := strings.Count(raw, "&") + 1; n > MaxQueryParams {
+		return false, excludes, fmt.Errorf("health: query has %d parameters, more than %d", n, MaxQueryParams)
+	}
 	for raw != "" {
 		var pair string
 		pair, raw, _ = strings.Cut(raw, "&")
@@ -36,7 +58,11 @@ func parseQuery(raw string) (verbose bool, excludes []string) {
 			excludes = append(excludes, v)
 		}
 	}
-	return verbose, excludes
+	if len(excludes) > 1 {
+		slices.Sort(excludes)
+		excludes = slices.Compact(excludes)
+	}
+	return verbose, excludes, nil
 }
 
 // checkName finds the check a path asks for below endpoint: "/readyz" and

@@ -18,35 +18,65 @@ func TestParseQuery(t *testing.T) {
 		{"verbose=1", true, nil},
 		{"verbose=false", false, nil},
 		{"exclude=a&exclude=b%2Fc&verbose=", true, []string{"a", "b/c"}},
+		{"exclude=b&exclude=a&exclude=b", false, []string{"a", "b"}},
 		{"exclude=%zz&exclude=ok", false, []string{"ok"}},
 		{"exclude=a;b&exclude=c", false, []string{"c"}},
 		{"other=1&&exclude=", false, []string{""}},
 	}
 	for _, tt := range tests {
-		verbose, excludes := parseQuery(tt.raw)
+		verbose, excludes, err := parseQuery(tt.raw, nil)
+		if err != nil {
+			t.Errorf("parseQuery(%q): %v", tt.raw, err)
+		}
 		if verbose != tt.verbose || !slices.Equal(excludes, tt.excludes) {
 			t.Errorf("parseQuery(%q) = %v %q, want %v %q", tt.raw, verbose, excludes, tt.verbose, tt.excludes)
 		}
 	}
 }
 
-// FuzzQuery checks the query parser against net/url: the same excludes in
-// the same order, and verbose exactly when url.ParseQuery has a verbose
-// key whose last value is not "false" or "0".
+func TestParseQueryLimits(t *testing.T) {
+	atCap := strings.Repeat("exclude=x&", MaxQueryParams-1) + "verbose"
+	if _, ex, err := parseQuery(atCap, nil); err != nil || len(ex) != 1 {
+		t.Errorf("%d parameters: %q, %v; want accepted", MaxQueryParams, ex, err)
+	}
+	for _, tc := range []struct{ raw, want string }{
+		{atCap + "&x", "health: query has 65 parameters, more than 64"},
+		{strings.Repeat("a", MaxQueryBytes+1), "health: query string is 4097 bytes, more than 4096"},
+		{strings.Repeat("&", MaxQueryParams), "health: query has 65 parameters, more than 64"},
+	} {
+		if _, _, err := parseQuery(tc.raw, nil); err == nil || err.Error() != tc.want {
+			t.Errorf("parseQuery(%.20q...) = %v, want %q", tc.raw, err, tc.want)
+		}
+	}
+}
+
+// FuzzQuery checks the query parser against net/url: the same excludes
+// (sorted, without repeats), verbose exactly when url.ParseQuery has a
+// verbose key whose last value is not "false" or "0", and an error exactly
+// when the query is past the limits.
 func FuzzQuery(f *testing.F) {
-	for _, seed := range []string{"", "verbose", "exclude=a&exclude=b", "exclude=%41;x", "verbose=0&verbose", "a=%zz&exclude=%20"} {
+	for _, seed := range []string{"", "verbose", "exclude=a&exclude=b", "exclude=%41;x", "verbose=0&verbose", "a=%zz&exclude=%20",
+		strings.Repeat("exclude=a&", 70)} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		verbose, excludes := parseQuery(raw)
+		verbose, excludes, err := parseQuery(raw, nil)
+		overCap := len(raw) > MaxQueryBytes || strings.Count(raw, "&")+1 > MaxQueryParams
+		if (err != nil) != overCap {
+			t.Fatalf("parseQuery(%q) error %v, over the cap: %v", raw, err, overCap)
+		}
+		if err != nil {
+			return
+		}
 		q, _ := url.ParseQuery(raw)
 		vs, has := q["verbose"]
 		want := has && vs[len(vs)-1] != "false" && vs[len(vs)-1] != "0"
 		if verbose != want {
 			t.Fatalf("parseQuery(%q) verbose = %v, net/url says %v (%q)", raw, verbose, want, vs)
 		}
-		if !slices.Equal(excludes, q["exclude"]) {
-			t.Fatalf("parseQuery(%q) excludes = %q, net/url says %q", raw, excludes, q["exclude"])
+		wantEx := slices.Compact(slices.Sorted(slices.Values(q["exclude"])))
+		if !slices.Equal(excludes, wantEx) && !(len(excludes) == 0 && len(wantEx) == 0) {
+			t.Fatalf("parseQuery(%q) excludes = %q, net/url says %q", raw, excludes, wantEx)
 		}
 	})
 }

@@ -11,6 +11,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/opskit/opskit/internal/timer"
 )
 
 // result is the outcome of one run. Never modified after it is published.
@@ -30,7 +32,8 @@ type entry struct {
 	mu       sync.Mutex // guards inflight and publishing a call's result
 	inflight *call      // the run in flight, until its goroutine returns
 
-	stop chan struct{} // stops the background loop; guarded by Checker.mu
+	stop     chan struct{} // stops the background loop; guarded by Checker.mu
+	loopDone chan struct{} // closed when the loop has returned; guarded by Checker.mu
 }
 
 func newEntry(ch Check) *entry {
@@ -77,11 +80,12 @@ func (c *Checker) startRun(e *entry) *call {
 		return e.inflight
 	}
 	c.mu.Lock()
-	if c.closed {
+	if c.closed.Load() {
 		c.mu.Unlock()
 		return closedCall
 	}
-	c.wg.Add(2) // the run and its timeout timer
+	c.live += 2 // the run and its timeout timer
+	c.active[e.check.Name]++
 	c.mu.Unlock()
 	cl := &call{done: make(chan struct{})}
 	e.inflight = cl
@@ -93,9 +97,10 @@ func (c *Checker) startRun(e *entry) *call {
 // Checker's clock, not by the check: when it fires the run is finished as
 // failed even if the check ignores its context, and the check's goroutine
 // keeps the in-flight slot until it returns, so a hung check never has more
-// than one goroutine.
+// than one goroutine. A check that calls runtime.Goexit (t.FailNow, say)
+// ends its run as failed, and the next probe runs it again.
 func (c *Checker) execute(e *entry, cl *call) {
-	defer c.wg.Done()
+	defer c.goDone()
 	timeout := e.check.Timeout
 	start := c.clock.Now()
 	ctx, cancel := context.WithCancelCause(c.baseCtx)
@@ -105,19 +110,37 @@ func (c *Checker) execute(e *entry, cl *call) {
 		ctx, cancelDeadline = context.WithDeadlineCause(ctx, start.Add(timeout), ErrTimeout)
 		defer cancelDeadline()
 	}
-	timer := c.clock.AfterFunc(timeout, func() {
-		defer c.wg.Done()
+	deadline := c.clock.AfterFunc(timeout, func() {
+		defer c.goDone()
 		cancel(ErrTimeout)
 		err := fmt.Errorf("%w: %q after %v", ErrTimeout, e.check.Name, timeout)
 		c.finish(e, cl, &result{err: err, end: start.Add(timeout), duration: timeout}, false)
 	})
+	returned := false
+	defer func() { // runs on return and on runtime.Goexit alike
+		if deadline.Stop() {
+			c.goDone()
+		}
+		c.mu.Lock()
+		if c.active[e.check.Name]--; c.active[e.check.Name] <= 0 {
+			delete(c.active, e.check.Name)
+		}
+		c.mu.Unlock()
+		if !returned {
+			end := c.clock.Now()
+			err := fmt.Errorf("health: check %q called runtime.Goexit", e.check.Name)
+			c.logger.Error("health: check called runtime.Goexit", slog.String("check", e.check.Name))
+			c.finish(e, cl, &result{err: err, end: end, duration: end.Sub(start)}, true)
+		}
+	}()
 	err := c.call(ctx, e)
+	returned = true
 	if err != nil && errors.Is(context.Cause(ctx), ErrTimeout) {
 		// The check noticed its deadline first: report it as the timeout.
 		err = fmt.Errorf("%w: %q after %v: %w", ErrTimeout, e.check.Name, timeout, err)
 	}
-	if timer.Stop() {
-		c.wg.Done()
+	if deadline.Stop() { // before finish: a timeout must not replace this result
+		c.goDone()
 	}
 	end := c.clock.Now()
 	c.finish(e, cl, &result{err: err, end: end, duration: end.Sub(start)}, true)
@@ -171,8 +194,19 @@ func (c *Checker) finish(e *entry, cl *call, r *result, release bool) {
 		slog.String("check", change.Check), slog.String("old", from.String()),
 		slog.String("new", to.String()), slog.Any("error", r.err))
 	for _, fn := range c.listeners {
-		fn(change)
+		c.notify(fn, change)
 	}
+}
+
+// notify calls one listener; a panic is logged, not propagated, so one
+// bad listener neither kills the process nor silences the others.
+func (c *Checker) notify(fn func(StatusChange), change StatusChange) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.logger.Error("health: status listener panicked", slog.String("check", change.Check), slog.Any("panic", v))
+		}
+	}()
+	fn(change)
 }
 
 // noteStartup latches "started" when every startup check has a healthy
@@ -206,11 +240,15 @@ func (e *entry) current(now time.Time) *result {
 
 // loop runs a background check at once and then every interval until stop
 // is closed. It never waits longer than the check's timeout for a run.
-func (c *Checker) loop(e *entry, stop <-chan struct{}) {
-	defer c.wg.Done()
-	ticker := c.clock.NewTicker(e.check.Interval)
+func (c *Checker) loop(e *entry, stop, done chan struct{}) {
+	defer c.goDone()
+	defer close(done)
+	ticker := timer.NewTicker(c.clock, e.check.Interval)
 	defer ticker.Stop()
 	for {
+		if c.testHookLoop != nil {
+			c.testHookLoop()
+		}
 		select {
 		case <-c.startRun(e).done:
 		case <-stop:

@@ -146,6 +146,8 @@ func TestProbeReturnsWhenClientGoesAway(t *testing.T) {
 	}
 }
 
+// Unregister returns once the loop has stopped: its ticker is gone from
+// the clock and no later tick runs the check.
 func TestUnregisterStopsBackgroundLoop(t *testing.T) {
 	f := newFixture(t)
 	var runs atomic.Int32
@@ -155,16 +157,16 @@ func TestUnregisterStopsBackgroundLoop(t *testing.T) {
 	}})
 	_ = f.Start()
 	f.next(t)
+	f.clock.WaitForTimers(1) // the loop's ticker
 	if err := f.Unregister("bg"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Close(); err != nil { // waits for the loop to end
-		t.Fatal(err)
+	if n := f.clock.Timers(); n != 0 {
+		t.Fatalf("%d timers still armed after Unregister, want the loop's ticker stopped", n)
 	}
-	before := runs.Load()
 	f.clock.Advance(10 * time.Second)
-	if after := runs.Load(); after != before {
-		t.Fatalf("runs went from %d to %d after Unregister and Close", before, after)
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("check ran %d times, want 1", n)
 	}
 }
 

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/opskit/opskit/internal/timer"
 )
 
-// Drain makes readiness fail at once with the reason "shutting down" (a
+// Drain makes readiness fail at once with the reason "health: shutting down" (a
 // gate named "shutdown" on /readyz) while liveness keeps passing, so load
 // balancers stop sending traffic before the server shuts down. It cannot
 // be undone.
@@ -25,7 +27,8 @@ func (c *Checker) Draining() bool { return c.draining.Load() }
 // load balancer: Drain, wait delay on the Checker's clock so the balancer
 // sees /readyz fail (and keeps seeing /livez pass), then srv.Shutdown(ctx).
 // If ctx ends during the delay, it shuts down at once. It returns
-// Shutdown's error. It does not Close the Checker: do that afterwards.
+// srv.Shutdown's error. It does not shut the Checker down: call
+// Checker.Shutdown afterwards, so probes answer until the server stops.
 func (c *Checker) DrainAndShutdown(ctx context.Context, srv *http.Server, delay time.Duration) error {
 	if srv == nil {
 		return errors.New("health: DrainAndShutdown: srv is nil")
@@ -34,13 +37,6 @@ func (c *Checker) DrainAndShutdown(ctx context.Context, srv *http.Server, delay 
 		return fmt.Errorf("health: DrainAndShutdown: delay %v is negative", delay)
 	}
 	c.Drain()
-	if delay > 0 {
-		t := c.clock.NewTimer(delay)
-		select {
-		case <-t.C():
-		case <-ctx.Done():
-			t.Stop()
-		}
-	}
+	_ = timer.Sleep(ctx, c.clock, delay) // ctx ending early means shut down now
 	return srv.Shutdown(ctx)
 }
