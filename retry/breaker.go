@@ -39,9 +39,6 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", int(s))
 }
 
-// stateOf converts gobreaker's state, whose numbering ours follows.
-func stateOf(s gobreaker.State) State { return State(s) }
-
 // ErrCircuitOpen matches (errors.Is) every refusal by a breaker: open, or
 // half-open with its probe calls already in flight. The refusal is an
 // *OpenError.

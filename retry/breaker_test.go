@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -249,13 +250,21 @@ func TestBreakerListenerReadingStateDoesNotDeadlock(t *testing.T) {
 }
 
 func TestBreakerListenerPanicIsContained(t *testing.T) {
-	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Hour})
+	var logged strings.Builder
+	b := newTestBreaker(t, BreakerSettings{MinRequests: 1, OpenTimeout: time.Hour},
+		WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
 	heard := false
 	b.OnStateChange(func(StateChange) { panic("listener bug") })
 	b.OnStateChange(func(StateChange) { heard = true })
-	_ = b.Execute(context.Background(), fail)
+	err := b.Execute(context.Background(), fail)
 	if !heard {
 		t.Fatal("a panicking listener stopped the next one")
+	}
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Execute = %v, want the call's own error", err)
+	}
+	if !strings.Contains(logged.String(), "listener bug") || !strings.Contains(logged.String(), "breaker=db") {
+		t.Fatalf("log %q, want the panic logged with the breaker's name", logged.String())
 	}
 }
 

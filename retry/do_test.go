@@ -405,3 +405,49 @@ func TestDoSuccessReadsClockAtMostOnce(t *testing.T) {
 		t.Fatalf("success path with a limiter and an attempt timeout read the clock %d times, want 2", got)
 	}
 }
+
+// TestAttemptTimeoutOnTheRealClock covers the real clock's branch, where an
+// attempt's bound is the runtime's own timer context. It waits for a real
+// 20ms timeout once: there is no other way to see that timer fire.
+func TestAttemptTimeoutOnTheRealClock(t *testing.T) {
+	r, err := New(Policy{MaxAttempts: 2, BaseDelay: time.Nanosecond, AttemptTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var calls int
+	var firstErr error
+	start := time.Now()
+	err = r.Do(context.Background(), func(ctx context.Context) error {
+		calls++
+		deadline, ok := ctx.Deadline()
+		if !ok || deadline.Before(start.Add(20*time.Millisecond)) || deadline.After(time.Now().Add(20*time.Millisecond)) {
+			t.Errorf("attempt %d deadline %v (set %v), want 20ms from its start", calls, deadline, ok)
+		}
+		if calls == 1 {
+			<-ctx.Done()
+			firstErr = ctx.Err()
+			return firstErr
+		}
+		return nil
+	})
+	if err != nil || calls != 2 {
+		t.Fatalf("Do = %v after %d calls, want nil after 2", err, calls)
+	}
+	if firstErr != context.DeadlineExceeded {
+		t.Fatalf("timed-out attempt saw %v, want context.DeadlineExceeded", firstErr)
+	}
+	// A caller deadline earlier than the timeout is the attempt's bound,
+	// and the caller's context itself is passed on (nothing allocated).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	err = r.Do(ctx, func(actx context.Context) error {
+		if actx != ctx {
+			t.Error("the attempt got a context of its own although the caller's deadline comes first")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
