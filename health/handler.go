@@ -72,7 +72,7 @@ func (h probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var verbose bool
-	var exBuf [8]string
+	var exBuf [MaxQueryParams]string
 	excludes := exBuf[:0]
 	if r.URL.RawQuery != "" {
 		var err error
@@ -205,13 +205,23 @@ func appendUnmatched(b []byte, rep *report, gates bool, prefix string) []byte {
 		} else {
 			b = append(b, ", "...)
 		}
-		b = strconv.AppendQuote(b, name)
+		b = appendQuoted(b, name)
 		n++
 	})
 	if n > 0 {
 		b = append(b, '\n')
 	}
 	return b
+}
+
+// appendQuoted is strconv.AppendQuote with a fast path for names that
+// could be checks (they need no escaping), which is most of an answer's
+// echo of ?exclude= names.
+func appendQuoted(b []byte, name string) []byte {
+	if validName(name) {
+		return append(append(append(b, '"'), name...), '"')
+	}
+	return strconv.AppendQuote(b, name)
 }
 
 // anyUnmatched reports whether an exclude left nothing out.

@@ -3,8 +3,10 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -154,5 +156,40 @@ func TestReadyzAllocs(t *testing.T) {
 	}
 	if allocs > 0 {
 		t.Fatalf("readyz of 10 background checks: %v allocations per request, want 0", allocs)
+	}
+}
+
+// A request at the query caps (every exclude unmatched, verbose) costs a
+// bounded, small number of allocations.
+func TestMaxQueryAllocs(t *testing.T) {
+	f := newFixture(t)
+	for _, name := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"} {
+		f.MustRegister(Check{Name: name, Interval: 1e9, Func: pass})
+	}
+	_ = f.Start()
+	for range 10 {
+		f.next(t)
+	}
+	var q strings.Builder
+	for i := range MaxQueryParams - 1 {
+		fmt.Fprintf(&q, "exclude=no-such-check-%02d-%s&", i, strings.Repeat("x", 6))
+	}
+	q.WriteString("verbose")
+	if q.Len() > MaxQueryBytes {
+		t.Fatalf("query of %d bytes is past the cap", q.Len())
+	}
+	h := f.Handler(Readiness)
+	req := httptest.NewRequest(http.MethodGet, "/readyz?"+q.String(), nil)
+	rec := httptest.NewRecorder()
+	allocs := testing.AllocsPerRun(100, func() {
+		rec.Body.Reset()
+		clear(rec.Header())
+		h.ServeHTTP(rec, req)
+	})
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `no matches for "no-such-check-00-xxxxxx", `) {
+		t.Fatalf("readyz: %d %q", rec.Code, rec.Body.String())
+	}
+	if allocs > 1 {
+		t.Fatalf("readyz at the query caps: %v allocations per request, want at most 1", allocs)
 	}
 }

@@ -97,8 +97,8 @@ func TestQueryPastTheCapIs400(t *testing.T) {
 	m := mux(f.Checker)
 	huge := "/readyz?" + strings.Repeat("exclude=x&", 100_000) // about 1 MB
 	for target, want := range map[string]string{
-		huge: "health: query string is 1000000 bytes, more than 4096\n",
-		"/readyz?" + strings.Repeat("verbose&", MaxQueryParams): "health: query has 65 parameters, more than 64\n",
+		huge: "health: query string is 1000000 bytes, more than 1024\n",
+		"/readyz?" + strings.Repeat("verbose&", MaxQueryParams): "health: query has 33 parameters, more than 32\n",
 	} {
 		got := get(t, m, target, "", "")
 		if got.code != http.StatusBadRequest || got.body != want {

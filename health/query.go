@@ -12,11 +12,14 @@ import (
 // the answer is 400, decided before any parsing.
 const (
 	// MaxQueryBytes is the longest query string a probe reads.
-	MaxQueryBytes = 4096
+	MaxQueryBytes = 1024
 	// MaxQueryParams is the most parameters (verbose, exclude and any
 	// other) a probe reads.
-	MaxQueryParams = 64
+	MaxQueryParams = 32
 )
+
+// A report records which excludes matched in a 64-bit mask.
+var _ [64 - MaxQueryParams]struct{}
 
 // parseQuery reads the two parameters the probes understand from a raw
 // query: verbose (present, with any value but "false" or "0") and every

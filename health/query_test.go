@@ -40,9 +40,9 @@ func TestParseQueryLimits(t *testing.T) {
 		t.Errorf("%d parameters: %q, %v; want accepted", MaxQueryParams, ex, err)
 	}
 	for _, tc := range []struct{ raw, want string }{
-		{atCap + "&x", "health: query has 65 parameters, more than 64"},
-		{strings.Repeat("a", MaxQueryBytes+1), "health: query string is 4097 bytes, more than 4096"},
-		{strings.Repeat("&", MaxQueryParams), "health: query has 65 parameters, more than 64"},
+		{atCap + "&x", "health: query has 33 parameters, more than 32"},
+		{strings.Repeat("a", MaxQueryBytes+1), "health: query string is 1025 bytes, more than 1024"},
+		{strings.Repeat("&", MaxQueryParams), "health: query has 33 parameters, more than 32"},
 	} {
 		if _, _, err := parseQuery(tc.raw, nil); err == nil || err.Error() != tc.want {
 			t.Errorf("parseQuery(%.20q...) = %v, want %q", tc.raw, err, tc.want)
