@@ -263,9 +263,6 @@ func cmpOr[T comparable](v, def T) T {
 	return v
 }
 
-// Name returns the breaker's name.
-func (b *Breaker) Name() string { return b.name }
-
 // Execute calls fn if the breaker allows it and records the outcome. A
 // refused call returns an *OpenError (errors.Is ErrCircuitOpen) without
 // calling fn. An error after ctx ended (the caller cancelled, or its

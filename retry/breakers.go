@@ -14,9 +14,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// DefaultBreakersSize is how many per-key breakers a Breakers keeps by
-// default.
-const DefaultBreakersSize = 1024
+// defaultBreakersSize is how many per-key breakers a Breakers keeps by
+// default (documented on NewBreakers).
+const defaultBreakersSize = 1024
 
 // Breakers holds one breaker per key (a Transport uses the host), created
 // on first use and bounded by a least-recently-used cache, so a client
@@ -34,7 +34,7 @@ type Breakers struct {
 }
 
 // NewBreakers returns an empty set of breakers configured by s; size 0
-// means DefaultBreakersSize. WithName names the downstream in their
+// means 1024. WithName names the downstream in their
 // metrics. Close releases its metrics.
 func NewBreakers(s BreakerSettings, size int, opts ...BreakerOption) (*Breakers, error) {
 	return newBreakers(s, size, configure(opts, BreakerOption.applyBreaker))
@@ -47,7 +47,7 @@ func newBreakers(s BreakerSettings, size int, cfg config) (*Breakers, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("retry: Breakers size is %d, want >= 0", size)
 	}
-	cache, err := lru.New[string, *Breaker](cmpOr(size, DefaultBreakersSize))
+	cache, err := lru.New[string, *Breaker](cmpOr(size, defaultBreakersSize))
 	if err != nil {
 		return nil, fmt.Errorf("retry: breakers cache: %w", err)
 	}

@@ -11,10 +11,10 @@ import (
 // when a retry was due but the downstream's retry budget was spent.
 var ErrBudgetExhausted = errors.New("retry: retry budget exhausted")
 
-// Budget defaults.
+// Budget defaults, documented on BudgetConfig.
 const (
-	DefaultBudgetTokens = 10
-	DefaultBudgetRatio  = 0.1
+	defaultBudgetTokens = 10
+	defaultBudgetRatio  = 0.1
 )
 
 // milli is the fixed-point scale of the token count: tokens are counted in
@@ -26,10 +26,10 @@ const milli = 1000
 // successful calls).
 type BudgetConfig struct {
 	// MaxTokens is the bucket size, and the burst of retries allowed
-	// after a quiet period. 0 means DefaultBudgetTokens.
+	// after a quiet period. 0 means 10.
 	MaxTokens float64
 	// Ratio is the tokens each successful call earns; each scheduled
-	// retry spends one. 0 means DefaultBudgetRatio.
+	// retry spends one. 0 means 0.1.
 	Ratio float64
 }
 
@@ -72,7 +72,7 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 // limit is the bucket size in milli-tokens, defaults applied.
 func (b *Budget) limit() int64 {
 	if b.max == 0 {
-		return DefaultBudgetTokens * milli
+		return defaultBudgetTokens * milli
 	}
 	return b.max
 }
@@ -104,7 +104,7 @@ func (b *Budget) Success() {
 	}
 	deposit := b.deposit
 	if deposit == 0 {
-		deposit = DefaultBudgetRatio * milli
+		deposit = defaultBudgetRatio * milli
 	}
 	for {
 		cur := b.used.Load()

@@ -90,7 +90,7 @@ func (e *engine) run(ctx context.Context, fn func(context.Context) error) error 
 		if hinted {
 			d = min(max(d, 0), limit)
 		} else {
-			d = e.policy.NextDelay(attempt, prev)
+			d = e.policy.nextDelay(attempt, prev)
 		}
 		prev = d
 		if deadline, ok := ctx.Deadline(); ok && !e.clock.Now().Add(d).Before(deadline) {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/retry"
 )
 
@@ -58,6 +59,45 @@ func ExampleDoValue() {
 	// Output: 42 <nil>
 }
 
+// A Retrier on a fake clock: the test moves time, the backoff follows, and
+// nothing sleeps.
+func ExampleNew() {
+	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	r, err := retry.New(retry.Policy{MaxAttempts: 3, BaseDelay: 30 * time.Second, Jitter: retry.JitterNone},
+		retry.WithName("ledger"), retry.WithClock(fake))
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+
+	attempts := make(chan time.Time, 3)
+	done := make(chan error)
+	go func() {
+		_, err := retry.DoValue(context.Background(), r, func(context.Context) (string, error) {
+			attempts <- fake.Now()
+			if len(attempts) < 3 {
+				return "", errors.New("ledger busy")
+			}
+			return "posted", nil
+		})
+		done <- err
+	}()
+	for _, wait := range []time.Duration{30 * time.Second, time.Minute} {
+		fake.WaitForTimers(1) // the Retrier is waiting
+		fake.Advance(wait)
+	}
+	fmt.Println(<-done)
+	close(attempts)
+	for at := range attempts {
+		fmt.Println(at.Format(time.TimeOnly))
+	}
+	// Output:
+	// <nil>
+	// 00:00:00
+	// 00:00:30
+	// 00:01:30
+}
+
 func ExamplePolicy_Delay() {
 	p := retry.Policy{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second, Jitter: retry.JitterNone}
 	for attempt := 1; attempt <= 5; attempt++ {
@@ -83,11 +123,14 @@ func ExampleNewBudget() {
 }
 
 func ExampleNewBreaker() {
-	br, _ := retry.NewBreaker(retry.BreakerSettings{MinRequests: 3, OpenTimeout: time.Hour}, retry.WithName("payments"))
+	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	br, _ := retry.NewBreaker(retry.BreakerSettings{MinRequests: 3, OpenTimeout: time.Minute},
+		retry.WithName("payments"), retry.WithClock(fake))
 	defer br.Close()
 	br.OnStateChange(func(c retry.StateChange) {
-		// Runs outside gobreaker's lock: reading the breaker is safe.
-		fmt.Printf("%s: %v -> %v (now %v)\n", c.Breaker, c.From, c.To, br.State())
+		// Runs outside every lock, after the call that caused the change
+		// returned: reading the breaker is safe, and shows its state now.
+		fmt.Printf("%s %s: %v -> %v (now %v)\n", c.At.Format(time.TimeOnly), c.Breaker, c.From, c.To, br.State())
 	})
 	fail := func(context.Context) error { return errors.New("timeout") }
 	for range 3 {
@@ -95,9 +138,16 @@ func ExampleNewBreaker() {
 	}
 	err := br.Execute(context.Background(), fail)
 	fmt.Println(errors.Is(err, retry.ErrCircuitOpen))
+
+	fake.Advance(time.Minute) // the open timeout passes on the breaker's clock
+	err = br.Execute(context.Background(), func(context.Context) error { return nil })
+	fmt.Println(err)
 	// Output:
-	// payments: closed -> open (now open)
+	// 00:00:00 payments: closed -> open (now open)
 	// true
+	// 00:01:00 payments: open -> half-open (now closed)
+	// 00:01:00 payments: half-open -> closed (now closed)
+	// <nil>
 }
 
 func ExampleNewTransport() {

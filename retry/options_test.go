@@ -112,9 +112,9 @@ func TestZeroBudgetIsTheDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, b := range []*Budget{&zero, def} {
-		for i := range DefaultBudgetTokens {
+		for i := range defaultBudgetTokens {
 			if !b.TryRetry() {
-				t.Fatalf("retry %d refused, want %d allowed", i+1, DefaultBudgetTokens)
+				t.Fatalf("retry %d refused, want %d allowed", i+1, defaultBudgetTokens)
 			}
 		}
 		if b.TryRetry() {
@@ -123,13 +123,13 @@ func TestZeroBudgetIsTheDefault(t *testing.T) {
 		for range 10 { // 10 successes at the default 0.1 earn one retry
 			b.Success()
 		}
-		if st := b.Stats(); st.Tokens != 1 || st.Allowed != DefaultBudgetTokens || st.Denied != 1 {
-			t.Fatalf("stats %+v, want 1 token, %d allowed, 1 denied", st, DefaultBudgetTokens)
+		if st := b.Stats(); st.Tokens != 1 || st.Allowed != defaultBudgetTokens || st.Denied != 1 {
+			t.Fatalf("stats %+v, want 1 token, %d allowed, 1 denied", st, defaultBudgetTokens)
 		}
 	}
 	// Through New, a zero Budget budgets too.
 	r, _ := newTestRetrier(t, Policy{MaxAttempts: 2, BaseDelay: time.Second}, WithBudget(&Budget{}))
-	if r.Budget().Stats().Tokens != DefaultBudgetTokens {
+	if r.Budget().Stats().Tokens != defaultBudgetTokens {
 		t.Fatalf("a Retrier's zero budget holds %v tokens", r.Budget().Stats().Tokens)
 	}
 }

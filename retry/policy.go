@@ -150,7 +150,7 @@ func uniform(lo, hi time.Duration) time.Duration {
 //
 // For JitterDecorrelated, whose real form depends on the previous wait,
 // Delay assumes the previous wait was the un-jittered exponential delay of
-// the attempt before; NextDelay gives the exact sequence.
+// the attempt before; Do itself uses the exact sequence.
 func (p Policy) Delay(attempt int) time.Duration {
 	if p.Jitter == JitterDecorrelated {
 		base, limit := p.bounds()
@@ -158,15 +158,15 @@ func (p Policy) Delay(attempt int) time.Duration {
 		if attempt > 1 {
 			prev = exponential(base, limit, attempt-1)
 		}
-		return p.NextDelay(attempt, prev)
+		return p.nextDelay(attempt, prev)
 	}
-	return p.NextDelay(attempt, 0)
+	return p.nextDelay(attempt, 0)
 }
 
-// NextDelay is Delay for a caller that remembers the previous wait (0
+// nextDelay is Delay for a caller that remembers the previous wait (0
 // before the first retry). Only JitterDecorrelated uses prev: the wait is
 // uniform in [BaseDelay, 3×prev], capped by MaxDelay. Do uses this form.
-func (p Policy) NextDelay(attempt int, prev time.Duration) time.Duration {
+func (p Policy) nextDelay(attempt int, prev time.Duration) time.Duration {
 	if attempt < 1 {
 		attempt = 1
 	}

@@ -72,15 +72,15 @@ func TestDelayIsJittered(t *testing.T) {
 func TestNextDelayDecorrelatedUsesPrevious(t *testing.T) {
 	p := Policy{BaseDelay: 10 * time.Millisecond, MaxDelay: time.Minute, Jitter: JitterDecorrelated}
 	for range 500 {
-		got := p.NextDelay(2, time.Second)
+		got := p.nextDelay(2, time.Second)
 		if got < 10*time.Millisecond || got > 3*time.Second {
-			t.Fatalf("NextDelay(2, 1s) = %v, want in [10ms, 3s]", got)
+			t.Fatalf("nextDelay(2, 1s) = %v, want in [10ms, 3s]", got)
 		}
 	}
 	// Other kinds ignore prev.
 	q := Policy{BaseDelay: time.Second, Jitter: JitterNone}
-	if got := q.NextDelay(2, time.Hour); got != 2*time.Second {
-		t.Errorf("JitterNone NextDelay(2, 1h) = %v, want 2s", got)
+	if got := q.nextDelay(2, time.Hour); got != 2*time.Second {
+		t.Errorf("JitterNone nextDelay(2, 1h) = %v, want 2s", got)
 	}
 }
 
