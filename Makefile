@@ -59,6 +59,7 @@ loadtest:
 
 ## run: the example service on 127.0.0.1:8080 (make run ARGS="-addr 127.0.0.1:9090 -demo=false")
 run:
+	@echo "make run: building the example service (the first run downloads modules and compiles for a minute or so; it logs 'listening on' when it is up)"
 	cd examples && $(GO) run ./service $(ARGS)
 
 ## lint: staticcheck at a pinned version

@@ -2,9 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"log/slog"
+	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opskit/opskit/slo"
 )
 
 // An outage longer than the delivery bound: every order still undelivered
@@ -14,7 +19,7 @@ import (
 func TestLateOrdersCountOnceAsTheirBoundPasses(t *testing.T) {
 	dataDir := t.TempDir()
 	args := []string{"-demo-traffic=false", "-data", dataDir, "-delivery-bound", "3s"}
-	base, cmd, _ := startService(t, args...)
+	base, cmd, logs := startService(t, args...)
 	if code, body := do(t, "POST", base+"/demo/downstream?mode=down", ""); code != 200 {
 		t.Fatalf("set down: %d %s", code, body)
 	}
@@ -35,6 +40,13 @@ func TestLateOrdersCountOnceAsTheirBoundPasses(t *testing.T) {
 	}
 	if n := incidents(t, dataDir, "order-fulfilment"); n != 1 {
 		t.Errorf("%d order-fulfilment incidents, want 1", n)
+	}
+	// The log says so, in the on-call engineer's words.
+	line := logs.find(t, 15*time.Second, `msg="incident opened"`, `objective=order-fulfilment`)
+	for _, want := range []string{"IF=", "DO=", "SO_THAT=", "severity=page"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("incident log line lacks %s: %s", want, line)
+		}
 	}
 
 	// SIGTERM saves the state; the restarted service's downstream is up
@@ -62,5 +74,45 @@ func waitForWithin(t *testing.T, d time.Duration, what string, cond func() bool)
 			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// One log line per change of an incident, each with its IF, DO and SO
+// THAT; resends of the same state log nothing.
+func TestIncidentLogOneLinePerChange(t *testing.T) {
+	var buf strings.Builder
+	l := newIncidentLog(slog.New(slog.NewTextHandler(&buf, nil)))
+	alert := func(sev slo.Severity, state slo.AlertState, tier string, repeat bool) slo.Alert {
+		return slo.Alert{Objective: "order-fulfilment", Severity: sev, State: state, Tier: tier, Repeat: repeat,
+			Incident: "inc-1", If: "order-fulfilment burns its budget 20x", Do: "check the downstream", SoThat: "orders ship"}
+	}
+	for _, a := range []slo.Alert{
+		alert(slo.Page, slo.Firing, "page-1h", false),
+		alert(slo.Page, slo.Firing, "page-1h", true), // resend: nothing
+		alert(slo.Ticket, slo.Firing, "ticket-1d", false),
+		alert(slo.Page, slo.Firing, "page-6h", true), // another tier leads
+		alert(slo.Page, slo.Resolved, "page-6h", false),
+		alert(slo.Ticket, slo.Resolved, "ticket-1d", false),
+		alert(slo.Ticket, slo.Resolved, "ticket-1d", false), // unknown by now: nothing
+	} {
+		l.notify(t.Context(), a)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		for _, want := range []string{`IF="order-fulfilment burns its budget 20x"`, `DO="check the downstream"`, `SO_THAT="orders ship"`, "incident=inc-1"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("log line lacks %s: %s", want, line)
+			}
+		}
+		msg := regexp.MustCompile(`msg="([^"]+)" .* change="?([^"=]+?)"? severity`).FindStringSubmatch(line)
+		if msg == nil {
+			t.Fatalf("unexpected line %s", line)
+		}
+		got = append(got, msg[1]+": "+msg[2])
+	}
+	want := []string{"incident opened: page firing", "incident updated: ticket firing",
+		"incident updated: tier page-1h -> page-6h", "incident updated: page resolved", "incident resolved: ticket resolved"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("log lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -168,7 +169,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := a.checks.Start(); err != nil {
 		return err
 	}
-	log.Info("listening on " + a.baseURL)
+	// What a newcomer needs first: where to look, and where the state is
+	// (a second run continues from it; delete the directory to start fresh).
+	dataDir, _ := filepath.Abs(cfg.dataDir)
+	log.Info("listening on "+a.baseURL+" — open it in a browser for the index of endpoints",
+		"data", dataDir, "demo", cfg.demo && cfg.demoTraffic, "delivery_bound", cfg.deliveryBound,
+		"operator_token", cfg.operatorToken != "")
 
 	worker, err := startDelivery(q, a.orders, log)
 	if err != nil {
@@ -202,7 +208,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// The worker stops before the queue closes: a delivery in progress
 	// finishes (or its lease lapses and the order is redelivered later).
-	if werr := worker.Close(); werr != nil && err == nil {
+	workerCtx, stopWorker := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stopWorker()
+	if werr := worker.Shutdown(workerCtx); werr != nil && err == nil {
 		err = werr
 	}
 	log.Info("stopped")

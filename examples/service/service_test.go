@@ -76,6 +76,32 @@ func startService(t *testing.T, args ...string) (string, *exec.Cmd, *logTail) {
 
 type logTail struct{ lines chan string }
 
+// find reads the service's log until a line holds every one of parts, for
+// at most d, and returns it.
+func (l *logTail) find(t *testing.T, d time.Duration, parts ...string) string {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case line, ok := <-l.lines:
+			if !ok {
+				t.Fatalf("service log ended without a line holding %q", parts)
+			}
+			n := 0
+			for _, p := range parts {
+				if strings.Contains(line, p) {
+					n++
+				}
+			}
+			if n == len(parts) {
+				return line
+			}
+		case <-deadline:
+			t.Fatalf("no line holding %q in the service log within %v", parts, d)
+		}
+	}
+}
+
 func (l *logTail) read(r io.Reader) {
 	s := bufio.NewScanner(r)
 	for s.Scan() {

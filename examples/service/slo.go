@@ -43,6 +43,7 @@ func newObjectives(dataDir string, bound time.Duration, mp metric.MeterProvider,
 	mon, err := slo.New(
 		slo.WithMeterProvider(mp),
 		slo.WithLogger(log),
+		slo.WithNotifier(slo.NotifierFunc(newIncidentLog(log).notify)),
 		slo.WithIncidentLog(filepath.Join(dataDir, "incidents.jsonl")),
 		slo.WithSnapshotFile(filepath.Join(dataDir, "slo-snapshot.json"), 0), // every 10s: a SIGKILL loses seconds
 	)
@@ -134,4 +135,73 @@ func (f *fulfilment) redelivering(id string, enqueuedAt time.Time) bool {
 		f.p.Accept(id, enqueuedAt)
 	}
 	return !dead
+}
+
+// incidentLog writes one structured log line each time an incident opens,
+// changes (a severity starts or stops firing, another tier leads) or
+// resolves, with its IF, DO and SO THAT, so the person watching the log
+// sees what the on-call engineer would be told. It follows the monitor's
+// notifications: one page and one ticket alert per episode, each resolved
+// once, resent while firing.
+type incidentLog struct {
+	log *slog.Logger
+
+	mu   sync.Mutex                         // guards open
+	open map[string]map[slo.Severity]string // incident id -> firing severity -> leading tier
+}
+
+func newIncidentLog(log *slog.Logger) *incidentLog {
+	return &incidentLog{log: log, open: map[string]map[slo.Severity]string{}}
+}
+
+func (l *incidentLog) notify(_ context.Context, a slo.Alert) error {
+	msg, what := l.change(a)
+	if msg == "" {
+		return nil
+	}
+	level := slog.LevelWarn
+	if a.State == slo.Resolved && msg == "incident resolved" {
+		level = slog.LevelInfo
+	}
+	l.log.Log(context.Background(), level, msg, "incident", a.Incident, "objective", a.Objective,
+		"change", what, "severity", a.Severity, "tier", a.Tier,
+		"burn_rate_long", a.Numbers.BurnRateLong, "burn_rate_short", a.Numbers.BurnRateShort,
+		"budget_remaining", a.Numbers.BudgetRemaining,
+		"IF", a.If, "DO", a.Do, "SO_THAT", a.SoThat)
+	return nil
+}
+
+// change updates what is known of a's incident and says what happened to
+// it: "" when nothing did (a resend of the same state).
+func (l *incidentLog) change(a slo.Alert) (msg, what string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	firing, known := l.open[a.Incident]
+	if a.State == slo.Resolved {
+		if !known {
+			return "", ""
+		}
+		delete(firing, a.Severity)
+		if len(firing) > 0 {
+			return "incident updated", string(a.Severity) + " resolved"
+		}
+		delete(l.open, a.Incident)
+		return "incident resolved", string(a.Severity) + " resolved"
+	}
+	if !known {
+		l.open[a.Incident] = map[slo.Severity]string{a.Severity: a.Tier}
+		if a.Repeat { // open before this process started
+			return "incident open", string(a.Severity) + " firing (since " + a.StartsAt.UTC().Format(time.RFC3339) + ")"
+		}
+		return "incident opened", string(a.Severity) + " firing"
+	}
+	tier, was := firing[a.Severity]
+	firing[a.Severity] = a.Tier
+	switch {
+	case !was:
+		return "incident updated", string(a.Severity) + " firing"
+	case tier != a.Tier:
+		return "incident updated", "tier " + tier + " -> " + a.Tier
+	}
+	return "", ""
 }
