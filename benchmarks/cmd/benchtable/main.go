@@ -1,6 +1,7 @@
 // Command benchtable turns `go test -bench` output into the Markdown table of
-// benchmarks/RESULTS.md: the median of each benchmark's runs, and the ratio of
-// every peer to opskit in the same run.
+// benchmarks/RESULTS.md: the median of each benchmark's runs with their
+// spread (min–max), the ratio of every peer to opskit in the same run, and
+// the number of runs the figures really come from.
 //
 // Benchmarks follow the convention Benchmark<Thing>/<impl>[/<variant>], so
 // rows that share Thing and variant are compared, and the row whose impl is
@@ -82,13 +83,18 @@ func nameOr(s, def string) string {
 	return s
 }
 
-// WriteMarkdown writes the machine header and one table per Thing.
+// WriteMarkdown writes the machine header and one table per Thing. Every
+// figure is a median with its spread (min–max across runs) beside it; a
+// peer's ratio to opskit is the ratio of medians, with the widest range
+// the runs allow beside it (the peer's fastest run over opskit's slowest,
+// to the peer's slowest over opskit's fastest): go test -count runs a
+// benchmark's repetitions back to back, so runs do not pair up.
 func (r *Results) WriteMarkdown(w io.Writer, when time.Time, goVersion string) {
 	fmt.Fprintf(w, "Measured %s with %s on %s/%s", when.UTC().Format("2006-01-02 15:04 MST"), goVersion, nameOr(r.GOOS, runtime.GOOS), nameOr(r.GOARCH, runtime.GOARCH))
 	if r.CPU != "" {
 		fmt.Fprintf(w, ", %s", r.CPU)
 	}
-	fmt.Fprintf(w, ", %d CPUs. Medians of each benchmark's runs; \"vs opskit\" is the peer's time over opskit's (above 1 means opskit is faster).\n", runtime.NumCPU())
+	fmt.Fprintf(w, ", %d CPUs; %s. Each figure is the median of a benchmark's runs, with the spread (min–max across runs) beside it; \"vs opskit\" is the peer's median time over opskit's (above 1 means opskit is faster), with the range the runs allow.\n", runtime.NumCPU(), r.runCount())
 	var thing string
 	for _, row := range r.Rows {
 		if row.Thing != thing {
@@ -96,11 +102,35 @@ func (r *Results) WriteMarkdown(w io.Writer, when time.Time, goVersion string) {
 			fmt.Fprintf(w, "\n### %s\n\n| variant | impl | ns/op | B/op | allocs/op | vs opskit | runs |\n|---|---|---:|---:|---:|---:|---:|\n", thing)
 		}
 		ratio := "—"
-		if ref, ok := r.reference(row); ok && ref.NsPerOp > 0 && row.Impl != "opskit" {
-			ratio = fmt.Sprintf("%.2f×", row.NsPerOp/ref.NsPerOp)
+		if ref, ok := r.reference(row); ok && ref.NsPerOp.Median > 0 && row.Impl != "opskit" {
+			ratio = fmt.Sprintf("%.2f×", row.NsPerOp.Median/ref.NsPerOp.Median)
+			if f, g := row.NsPerOp, ref.NsPerOp; (f.Min != f.Max || g.Min != g.Max) && g.Min > 0 {
+				ratio += fmt.Sprintf(" (%.2f–%.2f)", f.Min/g.Max, f.Max/g.Min)
+			}
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %d |\n", nameOr(row.Variant, "·"), row.Impl,
-			formatFloat(row.NsPerOp), formatMetric(row.BytesPerOp), formatMetric(row.AllocsPerOp), ratio, row.Runs)
+			formatFigure(row.NsPerOp, formatFloat), formatFigure(row.BytesPerOp, formatMetric),
+			formatFigure(row.AllocsPerOp, formatMetric), ratio, row.Runs)
+	}
+}
+
+// runCount says how many runs the figures are made of: "5 runs of each
+// benchmark", or the range when benchmarks differ.
+func (r *Results) runCount() string {
+	lo, hi := 0, 0
+	for i, row := range r.Rows {
+		if i == 0 || row.Runs < lo {
+			lo = row.Runs
+		}
+		hi = max(hi, row.Runs)
+	}
+	switch {
+	case lo == hi && lo == 1:
+		return "1 run of each benchmark"
+	case lo == hi:
+		return fmt.Sprintf("%d runs of each benchmark", lo)
+	default:
+		return fmt.Sprintf("%d to %d runs per benchmark", lo, hi)
 	}
 }
 
@@ -111,6 +141,18 @@ func (r *Results) reference(row Row) (Row, bool) {
 		}
 	}
 	return Row{}, false
+}
+
+// formatFigure is "median (min–max)", or the median alone when every run
+// agreed, or "—" when the figure was not reported.
+func formatFigure(f Figure, format func(float64) string) string {
+	if f.Median < 0 {
+		return "—"
+	}
+	if f.Min == f.Max {
+		return format(f.Median)
+	}
+	return fmt.Sprintf("%s (%s–%s)", format(f.Median), format(f.Min), format(f.Max))
 }
 
 func formatFloat(v float64) string {
@@ -125,9 +167,6 @@ func formatFloat(v float64) string {
 }
 
 func formatMetric(v float64) string {
-	if v < 0 {
-		return "—"
-	}
 	if v == math.Trunc(v) {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	}

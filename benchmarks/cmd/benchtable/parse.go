@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,13 +18,24 @@ type Results struct {
 	Rows              []Row
 }
 
-// Row is one benchmark: Benchmark<Thing>/<Impl>[/<Variant>].
+// Row is one benchmark: Benchmark<Thing>/<Impl>[/<Variant>]. Each figure
+// is the median of its runs, with the runs' spread beside it.
 type Row struct {
 	Thing, Impl, Variant string
-	NsPerOp              float64
-	BytesPerOp           float64 // -1 when not reported
-	AllocsPerOp          float64 // -1 when not reported
+	NsPerOp              Figure
+	BytesPerOp           Figure // Median -1 when not reported
+	AllocsPerOp          Figure // Median -1 when not reported
 	Runs                 int
+}
+
+// Figure is one measure over the runs of a benchmark.
+type Figure struct{ Median, Min, Max float64 }
+
+func figure(v []float64) Figure {
+	if len(v) == 0 {
+		return Figure{-1, -1, -1}
+	}
+	return Figure{Median: median(v), Min: slices.Min(v), Max: slices.Max(v)}
 }
 
 // procSuffix is the -GOMAXPROCS suffix that go test appends to names.
@@ -95,7 +107,7 @@ func Parse(r io.Reader) (*Results, error) {
 		thing, impl, variant := split(name)
 		res.Rows = append(res.Rows, Row{
 			Thing: thing, Impl: impl, Variant: variant,
-			NsPerOp: median(s.ns), BytesPerOp: medianOr(s.bytes, -1), AllocsPerOp: medianOr(s.allocs, -1),
+			NsPerOp: figure(s.ns), BytesPerOp: figure(s.bytes), AllocsPerOp: figure(s.allocs),
 			Runs: len(s.ns),
 		})
 	}
@@ -123,11 +135,4 @@ func median(v []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
-}
-
-func medianOr(v []float64, def float64) float64 {
-	if len(v) == 0 {
-		return def
-	}
-	return median(v)
 }

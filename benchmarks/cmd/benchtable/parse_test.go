@@ -29,11 +29,12 @@ func TestParseMediansAndNames(t *testing.T) {
 	if res.GOOS != "linux" || res.CPU != "Test CPU @ 2.00GHz" {
 		t.Fatalf("header = %q %q, want linux and the cpu line", res.GOOS, res.CPU)
 	}
+	none := Figure{-1, -1, -1}
 	want := []Row{
-		{"RetrySuccess", "opskit", "", 20, 0, 0, 3},
-		{"RetrySuccess", "failsafe-go", "", 200, 600, 14, 1},
-		{"Enqueue", "opskit", "producers=8", 5000, -1, -1, 1},
-		{"Enqueue", "dque", "producers=8", 50000, -1, -1, 1},
+		{"RetrySuccess", "opskit", "", Figure{20, 10, 30}, Figure{0, 0, 0}, Figure{0, 0, 0}, 3},
+		{"RetrySuccess", "failsafe-go", "", Figure{200, 200, 200}, Figure{600, 600, 600}, Figure{14, 14, 14}, 1},
+		{"Enqueue", "opskit", "producers=8", Figure{5000, 5000, 5000}, none, none, 1},
+		{"Enqueue", "dque", "producers=8", Figure{50000, 50000, 50000}, none, none, 1},
 	}
 	if len(res.Rows) != len(want) {
 		t.Fatalf("got %d rows %+v, want %d", len(res.Rows), res.Rows, len(want))
@@ -54,10 +55,37 @@ func TestMarkdownRatiosAgainstOpskit(t *testing.T) {
 	res.WriteMarkdown(&b, time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC), "go1.26.8")
 	out := b.String()
 	for _, want := range []string{
-		"| · | failsafe-go | 200 | 600 | 14 | 10.00× | 1 |",
+		"| · | failsafe-go | 200 | 600 | 14 | 10.00× (6.67–20.00) | 1 |",
 		"| producers=8 | dque | 50000 | — | — | 10.00× | 1 |",
-		"| · | opskit | 20.0 | 0 | 0 | — | 3 |",
+		"| · | opskit | 20.0 (10.0–30.0) | 0 | 0 | — | 3 |",
 		"go1.26.8",
+		"1 to 3 runs per benchmark",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// The ratio's range is the widest the runs allow: the peer's fastest over
+// opskit's slowest to the peer's slowest over opskit's fastest.
+func TestRatioRange(t *testing.T) {
+	in := `BenchmarkX/opskit-2 1 100 ns/op 8 B/op 1 allocs/op
+BenchmarkX/peer-2 1 200 ns/op 16 B/op 2 allocs/op
+BenchmarkX/opskit-2 1 200 ns/op 8 B/op 1 allocs/op
+BenchmarkX/peer-2 1 300 ns/op 24 B/op 2 allocs/op
+`
+	res, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	res.WriteMarkdown(&b, time.Time{}, "go")
+	out := b.String()
+	for _, want := range []string{
+		"| · | peer | 250 (200–300) | 20 (16–24) | 2 | 1.67× (1.00–3.00) | 2 |",
+		"| · | opskit | 150 (100–200) | 8 | 1 | — | 2 |",
+		"2 runs of each benchmark",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, out)
