@@ -12,14 +12,18 @@
 //	package main
 //
 //	import (
+//		"flag"
 //		"log"
 //		"net/http"
 //		"os"
+//		"time"
 //
 //		"github.com/opskit/opskit/audit"
 //	)
 //
 //	func main() {
+//		addr := flag.String("addr", "127.0.0.1:8080", "address to serve on")
+//		flag.Parse()
 //		key, err := audit.LoadKey("secrets/audit.key")
 //		if err != nil {
 //			log.Fatal(err)
@@ -32,7 +36,7 @@
 //		guard := &audit.Guard{
 //			Authorize: audit.BearerTokens(audit.Token{Secret: os.Getenv("OPS_TOKEN"), Actor: "operator"}),
 //			Sink:      trail,
-//			Hosts:     []string{"127.0.0.1:8080", "localhost:8080"},
+//			Hosts:     []string{*addr}, // refuse other Host headers (DNS rebinding)
 //		}
 //		mux := http.NewServeMux()
 //		mux.Handle("/audit", trail.Handler(guard))
@@ -48,7 +52,8 @@
 //			}
 //			w.WriteHeader(http.StatusNoContent)
 //		})
-//		log.Fatal(http.ListenAndServe("127.0.0.1:8080", mux))
+//		srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+//		log.Fatal(srv.ListenAndServe())
 //	}
 //
 // # Authorisation

@@ -9,8 +9,10 @@
 //	import (
 //		"context"
 //		"database/sql"
+//		"flag"
 //		"log"
 //		"net/http"
+//		"os"
 //		"os/signal"
 //		"syscall"
 //		"time"
@@ -19,7 +21,9 @@
 //	)
 //
 //	func main() {
-//		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+//		addr := flag.String("addr", "127.0.0.1:8080", "address to serve on")
+//		flag.Parse()
+//		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 //		defer stop()
 //		var db *sql.DB // your pool, opened elsewhere
 //
@@ -39,15 +43,15 @@
 //
 //		mux := http.NewServeMux()
 //		checker.Mount(mux) // /livez /readyz /startupz /healthz and /<probe>/<check>
-//		srv := &http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+//		srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 //		stopped := make(chan struct{})
 //		go func() {
 //			defer close(stopped)
 //			<-ctx.Done()
 //			down, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 //			defer cancel()
-//			// readiness 503 for 5s so the load balancer notices, then shut down
-//			if err := checker.DrainAndShutdown(down, srv, 5*time.Second); err != nil {
+//			// readiness 503 for 3s so the load balancer notices, then shut down
+//			if err := checker.DrainAndShutdown(down, srv, 3*time.Second); err != nil {
 //				log.Print(err)
 //			}
 //			if err := checker.Shutdown(down); err != nil {
