@@ -59,7 +59,7 @@ func Parse(r io.Reader) (*Results, error) {
 			case "goarch":
 				res.GOARCH = v
 			case "cpu":
-				res.CPU = v
+				res.CPU = strings.TrimSpace(v)
 			}
 			continue
 		}

@@ -10,7 +10,7 @@ import (
 const sample = `goos: linux
 goarch: amd64
 pkg: github.com/opskit/opskit/benchmarks
-cpu: Test CPU @ 2.00GHz
+cpu: Test CPU @ 2.00GHz   
 BenchmarkRetrySuccess/opskit-2         	 1000000	        10.0 ns/op	       0 B/op	       0 allocs/op
 BenchmarkRetrySuccess/opskit-2         	 1000000	        30.0 ns/op	       0 B/op	       0 allocs/op
 BenchmarkRetrySuccess/opskit-2         	 1000000	        20.0 ns/op	       0 B/op	       0 allocs/op
