@@ -37,7 +37,7 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, "failed after %d attempt(s)", e.Attempts)
 	}
 	if e.Last != nil {
-		fmt.Fprintf(&b, ": last error: %v", e.Last)
+		fmt.Fprintf(&b, ": last error: %s", trimPrefix(e.Last))
 	}
 	return b.String()
 }

@@ -118,6 +118,9 @@ func TestTransportGivesUpWithStatusError(t *testing.T) {
 	if se.StatusCode != 429 || string(se.Body) != "reply Too Many Requests" || se.Method != "GET" {
 		t.Fatalf("StatusError %+v, want the last response (429) and its body", se)
 	}
+	if want := "retry: failed after 2 attempt(s): last error: GET http://svc.test/x: Too Many Requests"; err.Error() != want {
+		t.Fatalf("message %q, want %q (one package prefix)", err.Error(), want)
+	}
 	// Through http.Client too (it wraps the error in *url.Error).
 	d.calls.Store(0)
 	client := &http.Client{Transport: tr}
