@@ -1,12 +1,10 @@
 package health
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/opskit/opskit/internal/redact"
 )
@@ -239,49 +237,3 @@ func quoteShort(s string) string {
 	return strconv.Quote(s)
 }
 
-// jsonReport is the application/health+json body (draft-inadarei-api-health-check).
-type jsonReport struct {
-	Status string                 `json:"status"`
-	Checks map[string][]jsonCheck `json:"checks,omitempty"`
-	Notes  []string               `json:"notes,omitempty"`
-}
-
-type jsonCheck struct {
-	Status string `json:"status"`
-	Time   string `json:"time,omitempty"`
-	Output string `json:"output,omitempty"`
-}
-
-func writeJSON(w http.ResponseWriter, rep *report, details bool) {
-	out := jsonReport{Status: jsonStatus(rep.status), Checks: make(map[string][]jsonCheck, len(rep.items))}
-	for i := range rep.items {
-		it := &rep.items[i]
-		if it.excluded {
-			continue
-		}
-		jc := jsonCheck{Status: jsonStatus(it.status)}
-		if it.res != nil && !it.res.end.IsZero() {
-			jc.Time = it.res.end.UTC().Format(time.RFC3339Nano)
-		}
-		if details && it.status != StatusPass {
-			jc.Output = reason(it, true)
-		}
-		out.Checks[it.name] = []jsonCheck{jc}
-	}
-	rep.unmatched(func(name string, gate bool) {
-		if gate {
-			out.Notes = append(out.Notes, "gate "+strconv.Quote(name)+" cannot be excluded")
-		} else {
-			out.Notes = append(out.Notes, "no check named "+strconv.Quote(name)+" to exclude")
-		}
-	})
-	_ = json.NewEncoder(w).Encode(&out)
-}
-
-// jsonStatus maps a status onto the draft's three values; unknown is fail.
-func jsonStatus(s Status) string {
-	if s == StatusUnknown {
-		return StatusFail.String()
-	}
-	return s.String()
-}

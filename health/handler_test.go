@@ -157,6 +157,18 @@ func TestReadyzAllocs(t *testing.T) {
 	if allocs > 0 {
 		t.Fatalf("readyz of 10 background checks: %v allocations per request, want 0", allocs)
 	}
+	req.Header.Set("Accept", "application/health+json")
+	allocs = testing.AllocsPerRun(100, func() {
+		rec.Body.Reset()
+		clear(rec.Header())
+		h.ServeHTTP(rec, req)
+	})
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Body.String(), `{"status":"pass","checks":{"a":[{"status":"pass","time":"`) {
+		t.Fatalf("readyz JSON: %d %q", rec.Code, rec.Body.String())
+	}
+	if allocs > 0 {
+		t.Fatalf("readyz JSON of 10 background checks: %v allocations per request, want 0", allocs)
+	}
 }
 
 // A request at the query caps (every exclude unmatched, verbose) costs a
