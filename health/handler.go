@@ -236,4 +236,3 @@ func quoteShort(s string) string {
 	}
 	return strconv.Quote(s)
 }
-
