@@ -1,7 +1,9 @@
 package slo
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -9,23 +11,36 @@ import (
 	"time"
 )
 
-// JSON view of a Status: durations in Prometheus syntax, ratios as floats.
+// pageView is what the page and the JSON show.
+type pageView struct {
+	GeneratedAt time.Time    `json:"generated_at"`
+	Range       string       `json:"range"`
+	Objectives  []jsonStatus `json:"objectives"`
+}
+
+// JSON view of a Status: durations in Prometheus syntax ("30d", "5m"),
+// ratios as fractions, times in RFC 3339.
 type jsonStatus struct {
-	Objective        string        `json:"objective"`
-	Target           float64       `json:"target"`
-	Period           string        `json:"period"`
-	Threshold        string        `json:"threshold,omitempty"`
-	Runbook          string        `json:"runbook,omitempty"`
-	Outcome          string        `json:"outcome,omitempty"`
-	At               time.Time     `json:"at"`
-	Budget           Budget        `json:"budget"`
-	TimeToExhaustion *float64      `json:"time_to_exhaustion_seconds"` // null: not burning
-	Windows          []jsonWindow  `json:"windows"`
-	Alerts           []jsonAlert   `json:"alerts"`
-	BurnDown         []float64     `json:"burn_down,omitempty"`
-	Incidents        []Incident    `json:"open_incidents"`
-	status           Status        `json:"-"`
-	chart            template.HTML `json:"-"`
+	Objective string  `json:"objective"`
+	Target    float64 `json:"target"`
+	Period    string  `json:"period"`
+	// Observed is how much of the period the history covers; shorter than
+	// Period on a young service, whose figures are the period so far.
+	Observed         string       `json:"observed"`
+	Threshold        string       `json:"threshold,omitempty"`
+	Runbook          string       `json:"runbook,omitempty"`
+	Outcome          string       `json:"outcome,omitempty"`
+	At               time.Time    `json:"at"`
+	Budget           Budget       `json:"budget"`
+	BudgetExhausted  bool         `json:"budget_exhausted"`
+	TimeToExhaustion *float64     `json:"time_to_exhaustion_seconds"` // null: not burning
+	Windows          []jsonWindow `json:"windows"`
+	Alerts           []jsonAlert  `json:"alerts"`
+	Tiers            []jsonTier   `json:"tiers"`
+	BurnDown         burnDown     `json:"burn_down"`
+	// Incidents are the open and recently resolved ones, newest first.
+	Incidents []Incident `json:"incidents"`
+	status    Status
 }
 
 type jsonWindow struct {
@@ -37,30 +52,40 @@ type jsonWindow struct {
 }
 
 type jsonAlert struct {
-	Tier     string     `json:"tier"`
 	Severity Severity   `json:"severity"`
 	State    AlertState `json:"state"`
 	Since    *time.Time `json:"since,omitempty"`
-	Long     string     `json:"long_window"`
-	Short    string     `json:"short_window"`
-	BurnRate float64    `json:"burn_rate_threshold"`
+	Tier     string     `json:"tier,omitempty"` // the fastest holding tier while firing
 	Incident string     `json:"incident,omitempty"`
 }
 
-// view turns the current statuses into what the page and JSON show.
-func (m *Monitor) view() []jsonStatus {
+type jsonTier struct {
+	Name      string   `json:"name"`
+	Severity  Severity `json:"severity"`
+	Long      string   `json:"long_window"`
+	Short     string   `json:"short_window"`
+	BurnRate  float64  `json:"burn_rate"`
+	Threshold float64  `json:"error_ratio_threshold"`
+	Holds     bool     `json:"holds"`
+	Disabled  bool     `json:"disabled,omitempty"`
+}
+
+// view turns the current statuses into what the page and JSON show, with
+// the burn-down over rng (0: the period).
+func (m *Monitor) view(rng time.Duration, label string) pageView {
 	incidents := m.Incidents()
 	now := m.clock.Now()
 	inds := m.indicators()
-	out := make([]jsonStatus, 0, len(inds))
+	pv := pageView{GeneratedAt: now, Range: label, Objectives: make([]jsonStatus, 0, len(inds))}
 	for _, in := range inds {
 		st := in.computeStatus(now)
 		in.fill(&st)
 		v := jsonStatus{Objective: st.Objective, Target: st.Target, Period: fmtDuration(st.Period),
-			Runbook: st.Runbook, Outcome: st.Outcome, At: st.At, Budget: st.Budget, status: st,
-			Windows: []jsonWindow{}, Alerts: []jsonAlert{}, Incidents: []Incident{}}
+			Observed: fmtDuration(st.Observed), Runbook: st.Runbook, Outcome: st.Outcome, At: st.At,
+			Budget: st.Budget, BudgetExhausted: st.BudgetExhausted, status: st,
+			Windows: []jsonWindow{}, Alerts: []jsonAlert{}, Tiers: []jsonTier{}, Incidents: []Incident{}}
 		if st.Threshold > 0 {
-			v.Threshold = st.Threshold.String()
+			v.Threshold = fmtDuration(st.Threshold)
 		}
 		if st.TimeToExhaustion >= 0 {
 			s := st.TimeToExhaustion.Seconds()
@@ -70,100 +95,194 @@ func (m *Monitor) view() []jsonStatus {
 			v.Windows = append(v.Windows, jsonWindow{fmtDuration(w.Window), w.Total, w.Bad, w.ErrorRatio, w.BurnRate})
 		}
 		for _, a := range st.Alerts {
-			ja := jsonAlert{Tier: a.Tier, Severity: a.Severity, State: a.State, Long: fmtDuration(a.Numbers.LongWindow),
-				Short: fmtDuration(a.Numbers.ShortWindow), BurnRate: a.Numbers.Threshold, Incident: a.Incident}
+			ja := jsonAlert{Severity: a.Severity, State: a.State, Tier: a.Tier, Incident: a.Incident}
 			if !a.Since.IsZero() {
 				since := a.Since
 				ja.Since = &since
 			}
 			v.Alerts = append(v.Alerts, ja)
 		}
+		for _, t := range st.Tiers {
+			v.Tiers = append(v.Tiers, jsonTier{Name: t.Name, Severity: t.Severity, Long: fmtDuration(t.Long),
+				Short: fmtDuration(t.Short), BurnRate: t.BurnRate, Threshold: t.Threshold, Holds: t.Holds, Disabled: t.Disabled})
+		}
 		for _, inc := range incidents {
-			if inc.Objective == in.name && inc.Open() {
+			if inc.Objective == in.name {
 				v.Incidents = append(v.Incidents, inc)
 			}
 		}
-		v.BurnDown = in.burnDown(now)
-		v.chart = burnDownSVG(v.BurnDown)
-		out = append(out, v)
+		r, l := rng, label
+		if r == 0 || r >= in.obj.Period {
+			r, l = in.obj.Period, fmtDuration(in.obj.Period)
+		}
+		v.BurnDown = in.chartData(now, r, l, st.Observed, v.Incidents)
+		pv.Objectives = append(pv.Objectives, v)
 	}
-	return out
+	return pv
 }
 
-// Handler serves the /slo page: HTML for people, JSON when the request
-// asks with "Accept: application/json" or "?format=json".
+// pageQuery is a validated /slo query.
+type pageQuery struct {
+	json  bool
+	rng   time.Duration // 0: the period
+	label string
+}
+
+// ranges are the burn-down ranges the page offers.
+var ranges = []struct {
+	name string
+	d    time.Duration
+}{{"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}, {"period", 0}}
+
+func parsePageQuery(r *http.Request) (pageQuery, error) {
+	q := r.URL.Query()
+	var errs []error
+	pq := pageQuery{label: "period"}
+	switch f := q.Get("format"); f {
+	case "":
+		pq.json = strings.Contains(r.Header.Get("Accept"), "application/json")
+	case "html":
+	case "json":
+		pq.json = true
+	default:
+		errs = append(errs, fmt.Errorf("slo: bad parameter format=%q: want html or json", f))
+	}
+	if v := q.Get("range"); v != "" {
+		ok := false
+		for _, rg := range ranges {
+			if v == rg.name {
+				pq.rng, pq.label, ok = rg.d, rg.name, true
+			}
+		}
+		if !ok {
+			errs = append(errs, fmt.Errorf("slo: bad parameter range=%q: want 24h, 7d or period", v))
+		}
+	}
+	return pq, errors.Join(errs...)
+}
+
+// Handler serves the /slo page: HTML for people, JSON for machines
+// ("?format=json" or "Accept: application/json"). Query parameters:
+//
+//	format  html (default) or json
+//	range   the burn-down's range: 24h, 7d or period (default)
+//
+// A bad parameter is a 400 naming it; only GET and HEAD are served. Every
+// answer carries X-Content-Type-Options: nosniff and Cache-Control:
+// no-store; the HTML a Content-Security-Policy that allows no scripts and
+// no requests (inline styles only).
 func (m *Monitor) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v := m.view()
-		if r.URL.Query().Get("format") == "json" || strings.Contains(r.Header.Get("Accept"), "application/json") {
-			w.Header().Set("Content-Type", "application/json")
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(map[string]any{"objectives": v}) // a write error means the client left
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "slo: method "+r.Method+" not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := page.Execute(w, v); err != nil {
-			m.log.Error("slo: render page", "err", err)
+		pq, err := parsePageQuery(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
 		}
+		v := m.view(pq.rng, pq.label)
+		var buf bytes.Buffer
+		if pq.json {
+			enc := json.NewEncoder(&buf)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(v); err != nil {
+				http.Error(w, "slo: encode status: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+		} else {
+			if err := page.Execute(&buf, v); err != nil {
+				m.log.Error("slo: render page", "err", err)
+				http.Error(w, "slo: render page: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'")
+		}
+		_, _ = w.Write(buf.Bytes()) // a write error means the client left
 	})
 }
 
-// burnDownSVG draws the remaining budget over the period as a polyline.
-// It is built from numbers only, so it is safe to mark as HTML.
-func burnDownSVG(points []float64) template.HTML {
-	const width, height = 480.0, 120.0
-	lo, hi := 0.0, 1.0
-	for _, p := range points {
-		lo, hi = min(lo, p), max(hi, p)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" viewBox="0 0 %g %g" role="img" aria-label="error budget remaining over the period">`, width, height, width, height)
-	zero := height * hi / (hi - lo)
-	fmt.Fprintf(&b, `<line x1="0" y1="%.1f" x2="%g" y2="%.1f" stroke="#999" stroke-dasharray="4"/>`, zero, width, zero)
-	b.WriteString(`<polyline fill="none" stroke="#2a6" stroke-width="2" points="`)
-	for i, p := range points {
-		x := 0.0
-		if len(points) > 1 {
-			x = width * float64(i) / float64(len(points)-1)
-		}
-		fmt.Fprintf(&b, "%.1f,%.1f ", x, height*(hi-p)/(hi-lo))
-	}
-	b.WriteString(`"/></svg>`)
-	return template.HTML(b.String()) //nolint:gosec // numbers only
-}
-
 var page = template.Must(template.New("slo").Funcs(template.FuncMap{
-	"pct":   func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
-	"rate":  func(f float64) string { return fmt.Sprintf("%.2f", f) },
-	"chart": func(v jsonStatus) template.HTML { return v.chart },
+	"pct":  func(f float64) string { return fmt.Sprintf("%.2f %%", 100*f) },
+	"rate": func(f float64) string { return fmt.Sprintf("%.2f", f) },
+	"dur":  fmtDuration,
+	"when": func(t time.Time) string { return t.UTC().Format(timeFormat) },
+	"chart": func(v jsonStatus) template.HTML {
+		return v.BurnDown.svg()
+	},
+	"young": func(v jsonStatus) bool { return v.status.Observed < v.status.Period },
+	"tiers": func(v jsonStatus) []TierStatus { return v.status.Tiers },
 	"ttl": func(v jsonStatus) string {
 		switch d := v.status.TimeToExhaustion; {
 		case d < 0:
 			return "not burning"
 		case d == 0:
-			return "exhausted"
+			return "spent"
 		default:
-			return d.String()
+			return fmtDuration(d.Round(time.Minute))
 		}
 	},
+	"lasted": func(inc Incident, now time.Time) string {
+		end := inc.Resolved
+		if inc.Open() {
+			end = now
+		}
+		return fmtDuration(end.Sub(inc.Started).Round(time.Second))
+	},
+	"ranges": func() []string { return []string{"24h", "7d", "period"} },
 }).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Service level objectives</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}
-.firing{background:#fcc}.suppressed{background:#ffe}.ok{background:#efe}</style></head><body>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Service level objectives</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:1rem auto;max-width:60rem;padding:0 1rem;color:#222;line-height:1.4}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin:1.6rem 0 .3rem}h3{font-size:1rem;margin:1rem 0 .3rem}
+.meta{color:#555;font-size:.9rem;margin:.2rem 0}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;font-size:.9rem;margin:.3rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:right;white-space:nowrap}
+th{background:#f4f4f4}td.l,th.l{text-align:left;white-space:normal}
+.firing{background:#fcc}.ok{background:#efe}.disabled{color:#888}.holds{font-weight:bold}
+.chart{width:100%;max-width:40rem;height:auto;display:block;margin:.4rem 0}
+.chart .tick{font-size:11px;fill:#333}.chart .axis{font-size:12px;fill:#000}
+.legend span{display:inline-block;margin-right:1rem;font-size:.85rem}
+.sw{display:inline-block;width:1.2em;height:.7em;vertical-align:middle;margin-right:.3em}
+.bad{color:#b00;font-weight:bold}
+nav a{margin-right:.6rem}
+</style></head><body>
 <h1>Service level objectives</h1>
-{{range .}}<section>
+<p class="meta">Generated at {{when .GeneratedAt}}. Burn-down range: {{range ranges}}{{if eq . $.Range}}<b>{{.}}</b>{{else}}<a href="?range={{.}}">{{.}}</a>{{end}} {{end}}· <a href="?format=json">JSON</a></p>
+<p class="meta">Windows up to a day are exact to 10 seconds; longer windows (3 days, the period) to one hour. The chart has one point per hour.</p>
+{{range .Objectives}}<section>
 <h2>{{.Objective}}{{if .Threshold}} (under {{.Threshold}}){{end}}: target {{pct .Target}} over {{.Period}}</h2>
-<p>Error budget remaining: <b>{{pct .Budget.Remaining}}</b> ({{printf "%.1f" .Budget.RemainingEvents}} of {{printf "%.1f" .Budget.Allowed}} bad events left; {{.Budget.Bad}} bad of {{.Budget.Total}}). Budget lasts: {{ttl .}}.</p>
+{{if young .}}<p class="meta">This service has history for {{.Observed}} only: budgets and burn rates are those of the period so far.</p>{{end}}
+<p>Error budget left: <b{{if lt .Budget.Remaining 0.0}} class="bad"{{end}}>{{pct .Budget.Remaining}}</b>
+({{printf "%.1f" .Budget.RemainingEvents}} of {{printf "%.1f" .Budget.Allowed}} allowed bad events left; {{.Budget.Bad}} bad of {{.Budget.Total}} events over the last {{.Observed}}).
+{{if .BudgetExhausted}}<span class="bad">The error budget is spent.</span>{{end}} At the last hour's burn rate the budget lasts: {{ttl .}}.</p>
 {{if .Runbook}}<p>DO: {{.Runbook}}</p>{{end}}{{if .Outcome}}<p>SO THAT: {{.Outcome}}</p>{{end}}
 {{chart .}}
-<table><tr><th>window</th><th>events</th><th>bad</th><th>error ratio</th><th>burn rate</th></tr>
-{{range .Windows}}<tr><td>{{.Window}}</td><td>{{.Total}}</td><td>{{.Bad}}</td><td>{{pct .ErrorRatio}}</td><td>{{rate .BurnRate}}</td></tr>
-{{end}}</table>
-<table><tr><th>alert</th><th>severity</th><th>windows</th><th>fires at</th><th>state</th></tr>
-{{range .Alerts}}<tr class="{{.State}}"><td>{{.Tier}}</td><td>{{.Severity}}</td><td>{{.Long}}/{{.Short}}</td><td>{{.BurnRate}}x</td><td>{{.State}}{{if .Since}} since {{.Since.UTC.Format "2006-01-02 15:04:05Z"}}{{end}}</td></tr>
-{{end}}</table>
-{{if .Incidents}}<h3>Open incidents</h3><ul>{{range .Incidents}}<li>{{.ID}}: started {{.Started.UTC.Format "2006-01-02 15:04:05Z"}}, peak burn {{rate .Peak.BurnRateLong}}x</li>{{end}}</ul>{{end}}
+<p class="legend"><span><i class="sw" style="background:#2a6"></i>budget left</span><span><i class="sw" style="background:#f08080"></i>page incident</span><span><i class="sw" style="background:#f4b183"></i>ticket incident</span><span><i class="sw" style="border-top:2px dashed #c00;height:0"></i>0 %: budget spent</span></p>
+<h3>Alerts</h3>
+<div class="scroll"><table><tr><th class="l">alert</th><th>state</th><th class="l">matching tier</th><th>since</th><th class="l">incident</th></tr>
+{{range .Alerts}}<tr class="{{.State}}"><td class="l">{{.Severity}}</td><td>{{.State}}</td><td class="l">{{.Tier}}</td><td>{{if .Since}}{{when .Since}}{{end}}</td><td class="l">{{.Incident}}</td></tr>
+{{end}}</table></div>
+<div class="scroll"><table><tr><th class="l">tier</th><th>windows</th><th>fires above</th><th>long window burn</th><th>short window burn</th><th>holds</th></tr>
+{{range tiers .}}<tr{{if .Disabled}} class="disabled"{{end}}><td class="l">{{.Name}}</td><td>{{dur .Long}} / {{dur .Short}}</td><td>{{.BurnRate}}x</td><td>{{rate .Numbers.BurnRateLong}}x</td><td>{{rate .Numbers.BurnRateShort}}x</td><td{{if .Holds}} class="holds"{{end}}>{{if .Disabled}}disabled{{else if .Holds}}yes{{else}}no{{end}}</td></tr>
+{{end}}</table></div>
+<h3>Windows</h3>
+<div class="scroll"><table><tr><th>window</th><th>events</th><th>bad</th><th>error ratio</th><th>burn rate</th></tr>
+{{range .Windows}}<tr><td>{{.Window}}</td><td>{{.Total}}</td><td>{{.Bad}}</td><td>{{pct .ErrorRatio}}</td><td>{{rate .BurnRate}}x</td></tr>
+{{end}}</table></div>
+<h3>Incidents (open and recently resolved)</h3>
+{{if .Incidents}}<div class="scroll"><table><tr><th class="l">incident</th><th>severity</th><th class="l">tier</th><th>started</th><th>resolved</th><th>lasted</th><th>peak burn</th><th class="l">acknowledged</th><th class="l">notes</th></tr>
+{{range .Incidents}}<tr{{if .Open}} class="firing"{{end}}><td class="l">{{.ID}}</td><td>{{.Severity}}</td><td class="l">{{.Tier}}</td><td>{{when .Started}}</td><td>{{if .Open}}open{{else}}{{when .Resolved}}{{end}}</td><td>{{lasted . $.GeneratedAt}}</td><td>{{rate .Peak.BurnRateLong}}x</td>
+<td class="l">{{with .Ack}}{{.By}}, {{when .At}}{{else}}no{{end}}</td><td class="l">{{range .Notes}}{{.By}} ({{when .At}}): {{.Text}}<br>{{end}}</td></tr>
+{{end}}</table></div>{{else}}<p>None.</p>{{end}}
 </section>{{else}}<p>No objectives.</p>{{end}}
 </body></html>
 `))
