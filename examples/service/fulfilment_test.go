@@ -17,6 +17,7 @@ import (
 // no attempts or breaker refusals — and the page opens one incident. After
 // a graceful restart the orders are delivered late and count nothing more.
 func TestLateOrdersCountOnceAsTheirBoundPasses(t *testing.T) {
+	t.Parallel() // mostly waiting on the service's timers
 	dataDir := t.TempDir()
 	args := []string{"-demo-traffic=false", "-data", dataDir, "-delivery-bound", "3s"}
 	base, cmd, logs := startService(t, args...)

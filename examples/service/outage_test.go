@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/slo"
 )
 
@@ -29,6 +28,7 @@ import (
 // queued, restarted on the same state, and delivers them; still every
 // order counts once.
 func TestOutageQueuesOrdersAndDeliversAfterRestart(t *testing.T) {
+	t.Parallel() // mostly waiting on the service's timers
 	t.Run("file-queue", func(t *testing.T) { testOutage(t, t.TempDir()) })
 	t.Run("postgres-queue", func(t *testing.T) { testOutage(t, t.TempDir(), "-queue-url", freshDatabase(t)) })
 }
@@ -220,13 +220,24 @@ func incidents(t *testing.T, dataDir, objective string) int {
 	return n
 }
 
+// deadLetter is an entry of /queue/dead, with its id in the textual form
+// the requeue URL takes.
+type deadLetter struct {
+	ID      string `json:"id"`
+	Payload []byte `json:"payload"`
+	Reason  string `json:"reason"`
+}
+
 // deadLetters lists /queue/dead with the operator token.
-func deadLetters(t *testing.T, base string) []queue.DeadLetter {
+func deadLetters(t *testing.T, base string) []deadLetter {
 	t.Helper()
 	code, body := get(t, base+"/queue/dead", "Authorization", "Bearer "+testToken)
-	var dead []queue.DeadLetter
-	if code != 200 || json.Unmarshal([]byte(body), &dead) != nil {
+	var dead []deadLetter
+	if code != 200 {
 		t.Fatalf("/queue/dead = %d %s", code, body)
+	}
+	if err := json.Unmarshal([]byte(body), &dead); err != nil {
+		t.Fatalf("/queue/dead: %v: %s", err, body)
 	}
 	return dead
 }
