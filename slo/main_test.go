@@ -25,7 +25,12 @@ var start = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 // newMonitor returns a Monitor on a fake clock that evaluates on demand only.
 func newMonitor(t *testing.T, opts ...slo.Option) (*slo.Monitor, *clock.Fake) {
 	t.Helper()
-	fc := clock.NewFake(start)
+	return newMonitorOn(t, clock.NewFake(start), opts...)
+}
+
+// newMonitorOn is newMonitor on the given fake clock (for a restart).
+func newMonitorOn(t *testing.T, fc *clock.Fake, opts ...slo.Option) (*slo.Monitor, *clock.Fake) {
+	t.Helper()
 	opts = append([]slo.Option{slo.WithClock(fc), slo.WithEvaluationInterval(-1), slo.WithLogger(quietLog),
 		slo.WithMeterProvider(noop.NewMeterProvider())}, opts...)
 	m, err := slo.New(opts...)

@@ -301,10 +301,14 @@ func (m *Monitor) resume(in *indicator, now time.Time) {
 		}
 	}
 	for _, inc := range open[1:] {
+		if inc.Tier == "budget-exhausted" {
+			continue // version 1's own alert, under another alertname
+		}
 		open[0].Pages = min(1, open[0].Pages+inc.Pages)
 		open[0].Tickets = min(1, open[0].Tickets+inc.Tickets)
 	}
 	inc := open[0]
+	m.remember(inc)
 	in.resume(&inc)
 }
 
