@@ -91,8 +91,10 @@ func WithClock(c clock.Clock) Option { return optionFunc(func(cf *config) { cf.c
 // 0700) if needed, and verifies every record in it with key (at least 16
 // bytes; keep it somewhere other than the log, see LoadKey).
 //
-// A last line cut short by a crash (no newline: its Append never returned)
-// is removed. Any other record that does not verify makes Open fail with
+// Open reads and verifies the whole log (linear in its size), and takes
+// an exclusive lock on it (on Unix): one writer per log, or the chain
+// would fork. A last line cut short by a crash (no newline: its Append
+// never returned) is removed. Any other record that does not verify makes Open fail with
 // a *ChainError: the log is not appended to until someone has looked at
 // it (move the file aside to start a new chain).
 func Open(path string, key []byte, opts ...Option) (*Log, error) {
@@ -115,6 +117,10 @@ func Open(path string, key []byte, opts ...Option) (*Log, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		_ = f.Close()
+		return nil, err
 	}
 	l := &Log{path: path, key: append([]byte(nil), key...), clock: timer.Or(cfg.clock), f: f}
 	if err := l.load(f); err != nil {

@@ -364,3 +364,16 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+func TestOneWriterPerLog(t *testing.T) {
+	l, path := openLog(t)
+	if _, err := Open(path, testKey); err == nil || !strings.Contains(err.Error(), "one writer per log") {
+		t.Fatalf("second Open = %v, want refused while the first is open", err)
+	}
+	_ = l.Close()
+	l2, err := Open(path, testKey)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	_ = l2.Close()
+}
