@@ -65,8 +65,8 @@ func (in *indicator) chartData(now time.Time, rng time.Duration, label string, o
 
 // Chart geometry, in SVG user units; the SVG scales to the page width.
 const (
-	chartW, chartH                       = 560.0, 240.0
-	padLeft, padRight, padTop, padBottom = 52.0, 12.0, 12.0, 44.0
+	chartW, chartH                       = 560.0, 250.0
+	padLeft, padRight, padTop, padBottom = 84.0, 16.0, 12.0, 48.0
 )
 
 // svg draws bd: labelled axes (budget left in %, time in UTC with dates),
@@ -74,14 +74,12 @@ const (
 // numbers and fixed words only (incident ids are escaped), so it is safe
 // to mark as HTML.
 func (bd burnDown) svg() template.HTML {
-	lo, hi := 0.0, 1.0
+	lo, hi := 0.0, 1.0 // the budget left is at most 100 %
 	for _, p := range bd.Points {
 		lo = min(lo, p.Remaining)
-		hi = max(hi, p.Remaining)
 	}
 	step := niceStep((hi - lo) / 4)
 	lo = math.Floor(lo/step) * step
-	hi = math.Ceil(hi/step) * step
 	plotW, plotH := chartW-padLeft-padRight, chartH-padTop-padBottom
 	span := bd.To.Sub(bd.From)
 	x := func(t time.Time) float64 {
@@ -115,14 +113,16 @@ func (bd burnDown) svg() template.HTML {
 			x0, padTop, x1-x0, plotH, color, template.HTMLEscapeString(inc.ID), inc.Severity,
 			inc.Started.UTC().Format(timeFormat), state)
 	}
-	// Y axis: gridlines and percentages.
-	for v := lo; v <= hi+step/2; v += step {
-		yy := y(v)
-		stroke := "#ddd"
-		if math.Abs(v) < step/2 {
-			continue // the 0 % line is drawn below
+	// Y axis: gridlines and percentages at multiples of step, and 100 %.
+	ticks := []float64{hi}
+	for v := lo; v < hi-step/2; v += step {
+		if math.Abs(v) > step/2 { // the 0 % line is drawn below
+			ticks = append(ticks, v)
 		}
-		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="%s"/>`, padLeft, yy, chartW-padRight, yy, stroke)
+	}
+	for _, v := range ticks {
+		yy := y(v)
+		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#ddd"/>`, padLeft, yy, chartW-padRight, yy)
 		fmt.Fprintf(&b, `<text x="%g" y="%.1f" text-anchor="end" class="tick">%s</text>`, padLeft-4, yy+4, pctTick(v))
 	}
 	y0 := y(0)
@@ -135,13 +135,20 @@ func (bd burnDown) svg() template.HTML {
 	tick, layout := xTicks(span)
 	for t := bd.From.UTC().Truncate(tick).Add(tick); !t.After(bd.To); t = t.Add(tick) {
 		xx := x(t)
+		anchor := "middle" // ends pulled in so no label is cut off
+		switch {
+		case xx > chartW-padRight-40:
+			anchor = "end"
+		case xx < padLeft+40:
+			anchor = "start"
+		}
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#333"/>`, xx, padTop+plotH, xx, padTop+plotH+4)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle" class="tick">%s</text>`, xx, padTop+plotH+16, t.Format(layout))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="%s" class="tick">%s</text>`, xx, padTop+plotH+18, anchor, t.Format(layout))
 	}
 	// Axis titles.
 	fmt.Fprintf(&b, `<text class="axis" x="%g" y="%g" text-anchor="middle">time (UTC), %s to %s</text>`,
 		padLeft+plotW/2, chartH-6, bd.From.UTC().Format("2006-01-02 15:04"), bd.To.UTC().Format("2006-01-02 15:04"))
-	fmt.Fprintf(&b, `<text class="axis" transform="translate(12 %g) rotate(-90)" text-anchor="middle">budget left (%%)</text>`, padTop+plotH/2)
+	fmt.Fprintf(&b, `<text class="axis" transform="translate(16 %g) rotate(-90)" text-anchor="middle">budget left (%%)</text>`, padTop+plotH/2)
 	// The line, or a note when there is nothing to draw yet.
 	if len(bd.Points) > 0 {
 		b.WriteString(`<polyline class="budget" fill="none" stroke="#2a6" stroke-width="2" points="`)
@@ -179,16 +186,19 @@ func niceStep(s float64) float64 {
 // pctTick prints a budget fraction as a whole percentage.
 func pctTick(v float64) string { return fmt.Sprintf("%.0f %%", 100*v) }
 
-// xTicks picks the tick spacing and label layout for a range.
+// xTicks picks the tick spacing (at most three ticks, at round UTC hours
+// or days) and the label layout for a range.
 func xTicks(span time.Duration) (time.Duration, string) {
-	switch {
-	case span <= 2*24*time.Hour:
-		return 6 * time.Hour, "Jan 2 15:04"
-	case span <= 10*24*time.Hour:
-		return 24 * time.Hour, "Jan 2"
-	case span <= 60*24*time.Hour:
-		return 5 * 24 * time.Hour, "Jan 2"
-	default:
-		return 30 * 24 * time.Hour, "Jan 2"
+	const day = 24 * time.Hour
+	for _, step := range []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour} {
+		if span <= 3*step {
+			return step, "Jan 2 15:04"
+		}
 	}
+	for _, step := range []time.Duration{day, 2 * day, 5 * day, 10 * day, 30 * day, 60 * day} {
+		if span <= 3*step {
+			return step, "Jan 2"
+		}
+	}
+	return 100 * day, "Jan 2 2006"
 }

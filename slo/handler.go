@@ -241,7 +241,7 @@ var page = template.Must(template.New("slo").Funcs(template.FuncMap{
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Service level objectives</title>
 <style>
-body{font-family:system-ui,sans-serif;margin:1rem auto;max-width:60rem;padding:0 1rem;color:#222;line-height:1.4}
+body{font-family:system-ui,sans-serif;margin:1rem auto;max-width:72rem;padding:0 1rem;color:#222;line-height:1.4}
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin:1.6rem 0 .3rem}h3{font-size:1rem;margin:1rem 0 .3rem}
 .meta{color:#555;font-size:.9rem;margin:.2rem 0}
 .scroll{overflow-x:auto}
@@ -249,7 +249,8 @@ table{border-collapse:collapse;font-size:.9rem;margin:.3rem 0}td,th{border:1px s
 th{background:#f4f4f4}td.l,th.l{text-align:left;white-space:normal}
 .firing{background:#fcc}.ok{background:#efe}.disabled{color:#888}.holds{font-weight:bold}
 .chart{width:100%;max-width:40rem;height:auto;display:block;margin:.4rem 0}
-.chart .tick{font-size:11px;fill:#333}.chart .axis{font-size:12px;fill:#000}
+.chart .tick{font-size:12px;fill:#333}.chart .axis{font-size:13px;fill:#000}
+@media (max-width:40rem){.chart .tick{font-size:15px}.chart .axis{font-size:17px}}
 .legend span{display:inline-block;margin-right:1rem;font-size:.85rem}
 .sw{display:inline-block;width:1.2em;height:.7em;vertical-align:middle;margin-right:.3em}
 .bad{color:#b00;font-weight:bold}
