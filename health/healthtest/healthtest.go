@@ -99,13 +99,16 @@ func (g *Gate) Release() {
 // Run runs fn once the way a Checker does (with the given timeout, 0 for
 // health.DefaultTimeout, and panics turned into *health.PanicError) and
 // returns its failure. A nil fn or a negative timeout is reported as an
-// error wrapping health.ErrInvalid. Run returns only after fn has returned.
+// error wrapping health.ErrInvalid. Run returns only after fn has
+// returned, so a test that uses it leaks no goroutine: an fn that ignores
+// its context holds Run (and the test) until it returns, which is the
+// hang the test should see.
 func Run(fn func(context.Context) error, timeout time.Duration) error {
 	c, err := health.New(health.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer c.Shutdown(context.Background()) //nolint:errcheck // nothing to report past fn's own result
 	if err := c.Register(health.Check{Name: "check", Func: fn, Timeout: timeout, Probes: health.AllProbes}); err != nil {
 		return err
 	}
