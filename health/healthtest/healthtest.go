@@ -126,7 +126,8 @@ type Response struct {
 type RequestOption func(*http.Request)
 
 // FromLoopback sends the request from 127.0.0.1, which the default
-// details authorizer allows to see failure reasons.
+// details policy allows to see failure reasons (no forwarding header is
+// set).
 func FromLoopback() RequestOption {
 	return func(r *http.Request) { r.RemoteAddr = "127.0.0.1:49152" }
 }
