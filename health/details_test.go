@@ -3,9 +3,12 @@ package health
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -133,4 +136,43 @@ func FuzzDetailsClient(f *testing.F) {
 			t.Fatalf("client(%q, %q) = invalid address with ok", fwd, xff)
 		}
 	})
+}
+
+// Through a real reverse proxy on the same host, no caller sees a reason by
+// default — not even a local one — and with the proxy trusted only a local
+// client does.
+func TestDetailsBehindARealReverseProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    []Option
+		claimed string // an X-Forwarded-For the client sends itself
+		shown   bool
+	}{
+		{"untrusted proxy, local client", nil, "", false},
+		{"trusted proxy, local client", []Option{WithTrustedProxies(netip.MustParsePrefix("127.0.0.0/8"))}, "", true},
+		{"trusted proxy, remote client", []Option{WithTrustedProxies(netip.MustParsePrefix("127.0.0.0/8"))}, "198.51.100.23", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.opts...)
+			f.MustRegister(Check{Name: "db", Func: func(context.Context) error { return errors.New("secret reason") }})
+			backend := httptest.NewServer(f.Handler(Readiness))
+			defer backend.Close()
+			target, _ := url.Parse(backend.URL)
+			proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+			defer proxy.Close()
+			req, _ := http.NewRequest(http.MethodGet, proxy.URL+"/readyz?verbose", nil)
+			if tc.claimed != "" {
+				req.Header.Set("X-Forwarded-For", tc.claimed)
+			}
+			resp, err := proxy.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if shown := strings.Contains(string(body), "secret reason"); shown != tc.shown {
+				t.Fatalf("reason shown = %v, want %v: %q", shown, tc.shown, body)
+			}
+		})
+	}
 }
