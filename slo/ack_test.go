@@ -145,3 +145,32 @@ func TestIncidentAckAndNotes(t *testing.T) {
 		t.Errorf("notes after resolution: %+v", n)
 	}
 }
+
+// Whatever a client posts, the handler answers with one of its statuses
+// and never panics.
+func FuzzIncidentHandler(f *testing.F) {
+	f.Add("id=orders%2F20260301T000010Z&action=ack", "ann")
+	f.Add("id=x&action=note&text=%ff%fe", "bob")
+	f.Add("action=note&text="+strings.Repeat("a", 5000), "ann")
+	f.Add("%zz=1;&&==", "")
+	f.Fuzz(func(t *testing.T, body, user string) {
+		m, fc := newMonitor(t)
+		tr := m.MustAdd(slo.Objective{Name: "orders", Target: 0.999})
+		tr.RecordN(100, 100)
+		fc.Advance(10 * time.Second)
+		m.Evaluate()
+		h := m.IncidentHandler(&audit.Guard{Authorize: byHeader, Sink: &memSink{}})
+		r := httptest.NewRequest(http.MethodPost, "/slo/incident", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if user != "" && !strings.ContainsAny(user, "\r\n\x00") {
+			r.Header.Set("X-User", user)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		switch w.Code {
+		case http.StatusNoContent, http.StatusBadRequest, http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden:
+		default:
+			t.Fatalf("status %d for %q: %s", w.Code, body, w.Body)
+		}
+	})
+}

@@ -127,11 +127,7 @@ type AlertStatus struct {
 
 // TierStatus is one tier's condition as of the last evaluation.
 type TierStatus struct {
-	Name      string
-	Severity  Severity
-	Long      time.Duration
-	Short     time.Duration
-	BurnRate  float64 // the tier's burn-rate multiple
+	Tier
 	Threshold float64 // the error ratio both windows must exceed: BurnRate*(1-Target)
 	Holds     bool    // both windows above Threshold and the low-traffic guards met
 	Disabled  bool
@@ -231,8 +227,7 @@ func (in *indicator) publish() {
 		p.alerts = append(p.alerts, as)
 	}
 	for _, t := range in.tiers {
-		p.tiers = append(p.tiers, TierStatus{Name: t.tier.Name, Severity: t.tier.Severity, Long: t.tier.Long,
-			Short: t.tier.Short, BurnRate: t.tier.BurnRate, Threshold: t.threshold, Holds: t.holds,
+		p.tiers = append(p.tiers, TierStatus{Tier: t.tier, Threshold: t.threshold, Holds: t.holds,
 			Disabled: t.disabled, Numbers: t.numbers})
 	}
 	in.published.Store(p)

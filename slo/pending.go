@@ -71,9 +71,6 @@ func (t *Tracker) Pending(bound time.Duration) (*Pending, error) {
 	return p, nil
 }
 
-// Bound returns the time a unit has from acceptance to completion.
-func (p *Pending) Bound() time.Duration { return p.bound }
-
 // Accept starts the clock for unit id, accepted at at (use the original
 // acceptance time when accepting again after a restart; a time in the
 // future counts as now). Accepting a unit already pending does nothing.

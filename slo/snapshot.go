@@ -57,6 +57,9 @@ func decodeSnapshot(r io.Reader) (*snapshot, error) {
 			return nil, fmt.Errorf("%w: series %d: empty or duplicate name %q", ErrSnapshot, i, ser.Name)
 		}
 		names[ser.Name] = true
+		if ser.First < 0 {
+			return nil, fmt.Errorf("%w: series %q: first %d is negative", ErrSnapshot, ser.Name, ser.First)
+		}
 		for _, tier := range [][][3]int64{ser.Fine, ser.Minute, ser.Hour} {
 			for _, b := range tier {
 				if b[0] <= 0 || b[1] < 0 || b[2] < 0 || b[2] > b[1] || b[1] > maxBucket {
