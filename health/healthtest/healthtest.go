@@ -1,7 +1,3 @@
-// Package healthtest helps test code that registers health checks: a
-// check whose result the test controls, a check that blocks until the test
-// releases it, a way to run one check the way a Checker runs it, and a
-// one-line probe request.
 package healthtest
 
 import (

@@ -3,7 +3,6 @@ package healthtest_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -78,21 +77,4 @@ func TestGate(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("after Release: %v", err)
 	}
-}
-
-// A test of a service's own check: it must fail while its dependency is
-// down and report why.
-func ExampleSwitch() {
-	var downstream healthtest.Switch
-	downstream.Set(errors.New("connection refused"))
-	c, _ := health.New(health.WithLogger(slog.New(slog.DiscardHandler)))
-	defer c.Close()
-	c.MustRegister(health.Check{Name: "downstream", NonCritical: true, Func: downstream.Func})
-	got := healthtest.Get(c.Handler(health.Readiness), "/readyz?verbose", healthtest.FromLoopback())
-	fmt.Println(got.Code)
-	fmt.Print(got.Body)
-	// Output:
-	// 200
-	// [!]downstream warn: connection refused
-	// readyz check passed with warnings
 }
