@@ -92,6 +92,24 @@ func TestListenerPanicContained(t *testing.T) {
 	}
 }
 
+// The log line of a status change masks a password a check's error
+// carries; listeners get the error as the check returned it.
+func TestStatusLogRedacted(t *testing.T) {
+	var logs bytes.Buffer
+	f := newFixture(t, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	f.MustRegister(Check{Name: "db", Func: func(context.Context) error {
+		return errors.New("dial postgres://app:hunter2@db/orders: refused")
+	}})
+	_ = get(t, f.Handler(Readiness), "/readyz", "", "")
+	sc := f.next(t)
+	if strings.Contains(logs.String(), "hunter2") || !strings.Contains(logs.String(), "app:xxxxx@db") {
+		t.Fatalf("log %q", logs.String())
+	}
+	if !strings.Contains(sc.Err.Error(), "hunter2") {
+		t.Fatalf("listener got %v, want the check's own error", sc.Err)
+	}
+}
+
 func TestQueryPastTheCapIs400(t *testing.T) {
 	f := mixedFixture(t)
 	m := mux(f.Checker)

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/opskit/opskit/internal/redact"
 	"github.com/opskit/opskit/internal/timer"
 )
 
@@ -192,7 +193,7 @@ func (c *Checker) finish(e *entry, cl *call, r *result, release bool) {
 	}
 	c.logger.Log(context.Background(), level, "health: check status changed",
 		slog.String("check", change.Check), slog.String("old", from.String()),
-		slog.String("new", to.String()), slog.Any("error", r.err))
+		slog.String("new", to.String()), slog.Any("error", redact.Error(r.err)))
 	for _, fn := range c.listeners {
 		c.notify(fn, change)
 	}
