@@ -37,7 +37,7 @@ func TestWriteFailureShowsInStatsAndHealth(t *testing.T) {
 	if _, serr := q.Stats(bg); serr == nil || !errors.Is(serr, syscall.EFBIG) {
 		t.Errorf("Stats after the failed write = %v, want the write error", serr)
 	}
-	if herr := queue.HealthCheck(q, 0, 0)(bg); herr == nil {
+	if herr := queue.HealthCheck(q, queue.Limits{})(bg); herr == nil {
 		t.Error("health check passes on a log that refuses writes")
 	}
 	if _, err := q.Enqueue(bg, []byte("small")); err == nil {

@@ -59,8 +59,8 @@ func (q *Queue) TryReceive(ctx context.Context, visibility time.Duration) (*Mess
 // it registers the caller as waiting and returns the channel to wait on
 // and the Unix ns time something falls due (0: none).
 func (q *Queue) receive(visibility time.Duration, park bool) (*Message, <-chan struct{}, int64, error) {
-	if visibility <= 0 {
-		return nil, nil, 0, fmt.Errorf("queue: visibility is %v, want > 0", visibility)
+	if visibility <= 0 || visibility > MaxWait {
+		return nil, nil, 0, fmt.Errorf("queue: visibility is %v, want > 0 and <= %v (MaxWait)", visibility, MaxWait)
 	}
 	for {
 		q.mu.Lock()
@@ -92,6 +92,7 @@ func (q *Queue) receive(visibility time.Duration, park bool) (*Message, <-chan s
 			// the process stopped): that was the final attempt.
 			_, err := q.deadLocked(e, now, "attempts exhausted: last delivery was never settled")
 			q.mu.Unlock()
+			q.dlog.flush(q.cfg.log, q.dir)
 			if err != nil {
 				return nil, nil, 0, err
 			}
@@ -200,6 +201,7 @@ func (q *Queue) settle(m *Message, change func(e *entry, now int64) (*batch, err
 	}
 	b, err := change(e, now)
 	q.mu.Unlock()
+	q.dlog.flush(q.cfg.log, q.dir)
 	if err != nil || !q.w.durable {
 		return err
 	}
@@ -252,8 +254,8 @@ func (q *Queue) Reject(ctx context.Context, m *Message, cause error) error {
 
 // Extend moves the lease deadline to now+d.
 func (q *Queue) Extend(ctx context.Context, m *Message, d time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("queue: extension is %v, want > 0", d)
+	if d <= 0 || d > MaxWait {
+		return fmt.Errorf("queue: extension is %v, want > 0 and <= %v (MaxWait)", d, MaxWait)
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -274,6 +276,7 @@ func (q *Queue) deadLocked(e *entry, now int64, why string) (*batch, error) {
 	q.idx.move(e, stDead)
 	e.dead = &deadInfo{at: now, reason: why}
 	q.deadN.Add(1)
+	q.dlog.add(time.Unix(0, now), ID(e.id), int(e.attempt), why)
 	q.maybeCompactLocked(e.seg)
 	rec := record{typ: recDead, id: e.id, attempt: e.attempt, time: now, payload: []byte(why)}
 	b, _, _, err := q.w.append(&rec, q.addSegmentLocked)

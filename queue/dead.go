@@ -3,14 +3,17 @@ package queue
 import (
 	"context"
 	"fmt"
-	"sort"
 )
 
-// DeadLetters lists up to limit dead letters (all when limit <= 0), lowest
-// id first, with their payloads read from disk. A dead letter whose record
-// no longer reads back intact is listed with a nil payload and its reason
-// saying so.
-func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
+// DeadLetters lists the dead letters f selects, lowest id first, with
+// their payloads read from disk. The cost under the queue's lock is the
+// dead letters from f.After on (never the live messages), and payloads are
+// read after the lock is released. A dead letter whose record no longer
+// reads back intact is listed with a nil payload and its reason saying so.
+func (q *Queue) DeadLetters(ctx context.Context, f DeadFilter) ([]DeadLetter, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
 	type item struct {
 		dl   DeadLetter
 		seg  *segment
@@ -22,25 +25,11 @@ func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error
 		q.mu.Unlock()
 		return nil, ErrClosed
 	}
-	items := make([]item, 0, q.idx.dead)
-	if q.idx.dead > 0 {
-		for _, e := range q.idx.msgs {
-			if e.state != stDead {
-				continue
-			}
-			items = append(items, item{
-				dl: DeadLetter{ID: ID(e.id), Attempts: int(e.attempt), EnqueuedAt: unixTime(e.enqueued),
-					DeadAt: unixTime(e.dead.at), Reason: e.dead.reason},
-				seg: e.seg, off: e.off, size: e.size,
-			})
-		}
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].dl.ID < items[j].dl.ID })
-	if limit > 0 && len(items) > limit {
-		items = items[:limit]
-	}
-	for _, it := range items {
-		it.seg.acquire()
+	es := q.idx.deadIdx.selectLocked(f)
+	items := make([]item, len(es))
+	for i, e := range es {
+		items[i] = item{dl: e.deadLetter(), seg: e.seg, off: e.off, size: e.size}
+		e.seg.acquire()
 	}
 	q.mu.Unlock()
 
@@ -69,41 +58,86 @@ func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error
 
 // Requeue makes dead letter id ready again, with its attempts reset.
 func (q *Queue) Requeue(ctx context.Context, id ID) error {
-	return q.changeDead(id, func(e *entry, now int64) record {
-		e.attempt = 0
-		e.notBefore = 0
-		q.idx.move(e, stReady)
-		q.wakeLocked()
-		return record{typ: recRequeue, id: e.id, time: now}
-	})
+	n, err := q.changeDead(DeadFilter{After: id - 1, Limit: 1}, id, q.requeueLocked)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return err
 }
 
 // Purge deletes dead letter id.
 func (q *Queue) Purge(ctx context.Context, id ID) error {
-	return q.changeDead(id, func(e *entry, now int64) record {
-		q.idx.remove(e)
-		q.freedLocked()
-		q.maybeCompactLocked(e.seg)
-		return record{typ: recPurge, id: e.id, time: now}
-	})
+	n, err := q.changeDead(DeadFilter{After: id - 1, Limit: 1}, id, q.purgeLocked)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return err
 }
 
-func (q *Queue) changeDead(id ID, change func(e *entry, now int64) record) error {
+// RequeueDead makes every dead letter f selects ready again, attempts
+// reset, and returns how many. Their records share one commit. After an
+// error the count says how many were changed in memory; the log then
+// refuses further work (see Stats).
+func (q *Queue) RequeueDead(ctx context.Context, f DeadFilter) (int, error) {
+	if err := f.Validate(); err != nil {
+		return 0, err
+	}
+	return q.changeDead(f, 0, q.requeueLocked)
+}
+
+// PurgeDead deletes every dead letter f selects and returns how many.
+// Their records share one commit.
+func (q *Queue) PurgeDead(ctx context.Context, f DeadFilter) (int, error) {
+	if err := f.Validate(); err != nil {
+		return 0, err
+	}
+	return q.changeDead(f, 0, q.purgeLocked)
+}
+
+// requeueLocked makes dead entry e ready. Requires mu held.
+func (q *Queue) requeueLocked(e *entry, now int64) record {
+	e.attempt = 0
+	e.notBefore = 0
+	q.idx.move(e, stReady)
+	q.wakeLocked()
+	return record{typ: recRequeue, id: e.id, time: now}
+}
+
+// purgeLocked forgets dead entry e. Requires mu held.
+func (q *Queue) purgeLocked(e *entry, now int64) record {
+	q.idx.remove(e)
+	q.freedLocked()
+	q.maybeCompactLocked(e.seg)
+	return record{typ: recPurge, id: e.id, time: now}
+}
+
+// changeDead applies change to the dead letters f selects (only to id, when
+// not zero), appends their records and waits for them to commit.
+func (q *Queue) changeDead(f DeadFilter, id ID, change func(e *entry, now int64) record) (int, error) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
-		return ErrClosed
+		return 0, ErrClosed
 	}
-	e := q.idx.msgs[uint64(id)]
-	if e == nil || e.state != stDead {
-		q.mu.Unlock()
-		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	es := q.idx.deadIdx.selectLocked(f)
+	if id != 0 && (len(es) == 0 || es[0].id != uint64(id)) {
+		es = nil
 	}
-	rec := change(e, q.now())
-	b, _, _, err := q.w.append(&rec, q.addSegmentLocked)
+	now := q.now()
+	var b *batch
+	n := 0
+	for _, e := range es {
+		rec := change(e, now)
+		var err error
+		if b, _, _, err = q.w.append(&rec, q.addSegmentLocked); err != nil {
+			q.mu.Unlock()
+			return n, err
+		}
+		n++
+	}
 	q.mu.Unlock()
-	if err != nil || !q.w.durable {
-		return err
+	if b == nil || !q.w.durable {
+		return n, nil
 	}
-	return q.w.wait(b, true)
+	return n, q.w.wait(b, true)
 }

@@ -87,7 +87,8 @@ type index struct {
 	leased  entryHeap // by lease deadline (notBefore)
 	keys    map[string]uint64
 	dead    int
-	bytes   int64 // record bytes of stored messages
+	deadIdx deadIndex // the dead letters by id
+	bytes   int64     // record bytes of stored messages
 	minLive uint64
 }
 
@@ -134,10 +135,12 @@ func (x *index) move(e *entry, s state) {
 	}
 	if e.state == stDead {
 		x.dead--
+		x.deadIdx.del(e)
 	}
 	e.state = s
 	if s == stDead {
 		x.dead++
+		x.deadIdx.add(e)
 	} else {
 		e.dead = nil
 		if e.id < x.minLive {
@@ -164,6 +167,7 @@ func (x *index) remove(e *entry) {
 	}
 	if e.state == stDead {
 		x.dead--
+		x.deadIdx.del(e)
 	}
 	delete(x.msgs, e.id)
 	if e.key != "" && x.keys[e.key] == e.id {
@@ -195,6 +199,7 @@ func (x *index) depth() int { return x.ready.Len() + x.delayed.Len() + x.leased.
 // ready or dead: ready entries whose not-before time is after now are
 // delayed. next is the id the next enqueue gets.
 func (x *index) rebuild(now int64, next uint64) {
+	x.deadIdx.rebuild(x.msgs)
 	x.minLive = ^uint64(0)
 	for _, e := range x.msgs {
 		if e.state == stDead {

@@ -19,10 +19,16 @@ const (
 	DefaultMaxPayload  = 16 << 20
 )
 
-// DefaultRetryPolicy is the Nack backoff used when WithRetryPolicy is not
-// given: ten deliveries, then a dead letter; waits from 1s doubling to 5m,
-// full jitter. It suits a downstream that can be down for tens of minutes.
-var DefaultRetryPolicy = retry.Policy{MaxAttempts: 10, BaseDelay: time.Second, MaxDelay: 5 * time.Minute}
+// DefaultRetryPolicy returns the redelivery schedule used when
+// WithRetryPolicy is not given. It keeps a message through at least an
+// hour of downstream outage before dead-lettering it: 33 deliveries, the
+// waits between them 1s doubling to a cap of 5m with equal jitter (each
+// wait between half and all of its nominal value). The nominal waits add up
+// to 2h3m31s (1+2+...+256s, then 23 waits of 5m); with jitter, to at least
+// 1h1m45s. "Not now" answers (see Handler) spend no attempt at all.
+func DefaultRetryPolicy() retry.Policy {
+	return retry.Policy{MaxAttempts: 33, BaseDelay: time.Second, MaxDelay: 5 * time.Minute, Jitter: retry.JitterEqual}
+}
 
 // Option configures Open.
 type Option interface{ apply(*config) }
@@ -62,7 +68,7 @@ func WithClock(clk clock.Clock) Option { return optionFunc(func(c *config) { c.c
 // message is dead-lettered when a delivery fails (Nack or an expired
 // lease) and its attempt number has reached p.MaxAttempts. Zero fields of
 // p mean retry's defaults (3 attempts, 100ms doubling to 10s); without
-// this option DefaultRetryPolicy applies. Only MaxAttempts, BaseDelay,
+// this option DefaultRetryPolicy() applies. Only MaxAttempts, BaseDelay,
 // MaxDelay and Jitter are used.
 func WithRetryPolicy(p retry.Policy) Option { return optionFunc(func(c *config) { c.policy = p }) }
 
@@ -100,7 +106,7 @@ func WithMaxMessages(n int) Option { return optionFunc(func(c *config) { c.maxMe
 func WithBlockWhenFull() Option { return optionFunc(func(c *config) { c.block = true }) }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{policy: DefaultRetryPolicy, segmentSize: DefaultSegmentSize, maxPayload: DefaultMaxPayload}
+	c := config{policy: DefaultRetryPolicy(), segmentSize: DefaultSegmentSize, maxPayload: DefaultMaxPayload}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)

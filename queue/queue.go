@@ -36,6 +36,7 @@ type Queue struct {
 	compactC  chan struct{}
 	wg        sync.WaitGroup
 	recovered error
+	dlog      deadLog // dead-lettering, logged rate-limited
 
 	enqueued, acked, nacked, deadN, corrupt atomic.Int64
 }
@@ -200,7 +201,7 @@ func (q *Queue) Dir() string { return q.dir }
 // fsyncs. The payload is copied; the caller may reuse it.
 func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOption) (ID, error) {
 	ec := NewEnqueueConfig(opts...)
-	if err := ec.Validate(); err != nil {
+	if err := ec.Validate(q.cfg.clk.Now()); err != nil {
 		return 0, err
 	}
 	if len(payload) > q.cfg.maxPayload {

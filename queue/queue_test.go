@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/queue"
-	"github.com/opskit/opskit/retry"
 )
 
 func open(t *testing.T, opts ...queue.Option) *queue.Queue {
@@ -35,11 +33,21 @@ func TestFullAndBlock(t *testing.T) {
 
 	b := open(t, queue.WithMaxBytes(100), queue.WithBlockWhenFull())
 	b.Enqueue(bg, make([]byte, 50))
+	parked := newSignalCtx()
 	done := make(chan error, 1)
-	go func() { _, err := b.Enqueue(bg, make([]byte, 50)); done <- err }()
+	go func() { _, err := b.Enqueue(parked, make([]byte, 50)); done <- err }()
 	m, err := b.Receive(bg, time.Minute)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The producer checks its context under the queue's lock just before
+	// it parks, so once it has, the Ack below must wake it: this is the
+	// blocking branch, not a race the Enqueue could win.
+	<-parked.checked
+	select {
+	case err := <-done:
+		t.Fatalf("Enqueue into a full queue returned %v without waiting", err)
+	default:
 	}
 	b.Ack(bg, m) // frees room: the blocked Enqueue goes through
 	if err := <-done; err != nil {
@@ -50,6 +58,23 @@ func TestFullAndBlock(t *testing.T) {
 	if _, err := b.Enqueue(ctx, make([]byte, 50)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("blocked Enqueue with a cancelled context = %v", err)
 	}
+}
+
+// signalCtx is a context whose Err, the first time it is called, closes
+// checked: a blocking Enqueue calls it when it finds no room.
+type signalCtx struct {
+	context.Context
+	once    sync.Once
+	checked chan struct{}
+}
+
+func newSignalCtx() *signalCtx {
+	return &signalCtx{Context: context.Background(), checked: make(chan struct{})}
+}
+
+func (c *signalCtx) Err() error {
+	c.once.Do(func() { close(c.checked) })
+	return c.Context.Err()
 }
 
 func TestBadInput(t *testing.T) {
@@ -108,90 +133,13 @@ func TestCompactionDeletesSegments(t *testing.T) {
 	if err := q.Recovered(); err != nil {
 		t.Fatal(err)
 	}
-	dead, _ := q.DeadLetters(bg, 0)
+	dead, _ := q.DeadLetters(bg, queue.DeadFilter{})
 	if len(dead) != 1 || string(dead[0].Payload) != "doomed" || dead[0].Reason != "bad" {
 		t.Fatalf("dead letters %+v", dead)
 	}
 	clk.Advance(time.Hour)
 	if got := drain(t, q); !equal(got, []string{"later"}) {
 		t.Fatalf("got %q, want the delayed message", got)
-	}
-}
-
-func TestWorker(t *testing.T) {
-	clk := clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	q := open(t, queue.WithClock(clk), queue.WithRetryPolicy(retry.Policy{MaxAttempts: 2, Jitter: retry.JitterNone}))
-	var mu sync.Mutex
-	seen := map[string]int{}
-	handled := make(chan struct{}, 10)
-	w, err := queue.StartWorker(q, func(ctx context.Context, m *queue.Message) error {
-		mu.Lock()
-		seen[string(m.Payload)]++
-		mu.Unlock()
-		defer func() { handled <- struct{}{} }()
-		switch string(m.Payload) {
-		case "fail":
-			return errors.New("downstream down")
-		case "reject":
-			return queue.Permanent(errors.New("malformed"))
-		case "panic":
-			panic("boom")
-		}
-		return nil
-	}, queue.WorkerConfig{Concurrency: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"ok", "fail", "reject", "panic"} {
-		q.Enqueue(bg, []byte(p))
-	}
-	for range 4 {
-		<-handled
-	}
-	waitSettled(t, q, 2, 1) // fail and panic wait for their backoff; reject is dead
-	clk.Advance(time.Minute)
-	for range 2 {
-		<-handled
-	}
-	waitSettled(t, q, 0, 3)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if w.Err() != nil {
-		t.Fatal(w.Err())
-	}
-	if seen["ok"] != 1 || seen["fail"] != 2 || seen["reject"] != 1 || seen["panic"] != 2 {
-		t.Fatalf("deliveries %v", seen)
-	}
-}
-
-// waitSettled waits until the worker has settled what it handled: the
-// handler signals before its Ack or Nack is written.
-func waitSettled(t *testing.T, q *queue.Queue, delayed, dead int) {
-	t.Helper()
-	start := time.Now()
-	for {
-		s, _ := q.Stats(bg)
-		if s.Delayed == delayed && s.Dead == dead && s.InFlight == 0 {
-			return
-		}
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("stats %+v, want Delayed %d Dead %d", s, delayed, dead)
-		}
-		runtime.Gosched()
-	}
-}
-
-func TestWorkerStopsOnQueueClose(t *testing.T) {
-	q, err := queue.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, _ := queue.StartWorker(q, func(context.Context, *queue.Message) error { return nil }, queue.WorkerConfig{Concurrency: 4})
-	q.Close()
-	w.Close() // returns: every Receive saw ErrClosed
-	if w.Err() != nil {
-		t.Fatalf("Err = %v, want nil after a clean close", w.Err())
 	}
 }
 

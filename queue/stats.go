@@ -78,29 +78,46 @@ type BacklogError struct {
 	MaxDepth  int
 	OldestAge time.Duration
 	MaxAge    time.Duration
+	Dead      int
+	MaxDead   int
 }
 
 func (e *BacklogError) Error() string {
-	if e.MaxDepth > 0 && e.Depth > e.MaxDepth {
+	switch {
+	case e.MaxDepth > 0 && e.Depth > e.MaxDepth:
 		return fmt.Sprintf("queue: backlog of %d messages, limit %d", e.Depth, e.MaxDepth)
+	case e.MaxAge > 0 && e.OldestAge > e.MaxAge:
+		return fmt.Sprintf("queue: oldest message is %v old, limit %v", e.OldestAge.Round(time.Second), e.MaxAge)
 	}
-	return fmt.Sprintf("queue: oldest message is %v old, limit %v", e.OldestAge.Round(time.Second), e.MaxAge)
+	return fmt.Sprintf("queue: %d dead letters, limit %d", e.Dead, e.MaxDead)
 }
 
 func (e *BacklogError) Is(target error) bool { return target == ErrBacklog }
 
+// Limits are what HealthCheck checks; a limit <= 0 is not checked.
+type Limits struct {
+	MaxDepth int           // messages ready, delayed or in flight
+	MaxAge   time.Duration // age of the oldest of them
+	// MaxDead is the dead letters held. Give it a check of its own,
+	// registered as non-critical, so that dead letters warn while the
+	// backlog limits fail.
+	MaxDead int
+}
+
 // HealthCheck returns a check for health.Checker (any func(ctx) error
-// consumer): it fails when the depth exceeds maxDepth or the oldest
-// message is older than maxAge (a limit <= 0 is not checked), when the
-// backend cannot report its stats, or after Close. It works on any Backend.
-func HealthCheck(b Backend, maxDepth int, maxAge time.Duration) func(context.Context) error {
+// consumer): it fails with a *BacklogError when a limit of l is exceeded,
+// when the backend cannot report its stats (a broken log, a database that
+// is down), or after Close. It works on any Backend.
+func HealthCheck(b Backend, l Limits) func(context.Context) error {
 	return func(ctx context.Context) error {
 		s, err := b.Stats(ctx)
 		if err != nil {
 			return err
 		}
-		if maxDepth > 0 && s.Depth > maxDepth || maxAge > 0 && s.OldestAge > maxAge {
-			return &BacklogError{Depth: s.Depth, MaxDepth: maxDepth, OldestAge: s.OldestAge, MaxAge: maxAge}
+		if l.MaxDepth > 0 && s.Depth > l.MaxDepth || l.MaxAge > 0 && s.OldestAge > l.MaxAge ||
+			l.MaxDead > 0 && s.Dead > l.MaxDead {
+			return &BacklogError{Depth: s.Depth, MaxDepth: l.MaxDepth, OldestAge: s.OldestAge, MaxAge: l.MaxAge,
+				Dead: s.Dead, MaxDead: l.MaxDead}
 		}
 		return nil
 	}

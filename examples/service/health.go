@@ -47,10 +47,11 @@ func newHealth(dataDir, downstreamPing string, q queue.Backend, client *downstre
 // backlogCheck prefers a backend's own backlog check (PostgreSQL's is
 // bounded in cost however deep the queue) over the generic one.
 func backlogCheck(q queue.Backend, maxDepth int, maxAge time.Duration) func(context.Context) error {
+	l := queue.Limits{MaxDepth: maxDepth, MaxAge: maxAge}
 	if b, ok := q.(interface {
-		HealthCheck(int, time.Duration) func(context.Context) error
+		HealthCheck(queue.Limits) func(context.Context) error
 	}); ok {
-		return b.HealthCheck(maxDepth, maxAge)
+		return b.HealthCheck(l)
 	}
-	return queue.HealthCheck(q, maxDepth, maxAge)
+	return queue.HealthCheck(q, l)
 }

@@ -107,7 +107,7 @@ func (a queueAPI) serveStats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a queueAPI) serveDead(w http.ResponseWriter, r *http.Request) {
-	dead, err := a.q.DeadLetters(r.Context(), 100)
+	dead, err := a.q.DeadLetters(r.Context(), queue.DeadFilter{Limit: 100})
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return

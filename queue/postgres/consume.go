@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/opskit/opskit/internal/timer"
 	"github.com/opskit/opskit/queue"
@@ -62,8 +63,8 @@ func (q *Queue) TryReceive(ctx context.Context, visibility time.Duration) (*queu
 // the lease of the first due row and, when wantNext, the query for the
 // next due time. It returns queue.ErrEmpty when nothing was due.
 func (q *Queue) receive(ctx context.Context, visibility time.Duration, wantNext bool) (*queue.Message, time.Time, error) {
-	if visibility <= 0 {
-		return nil, time.Time{}, fmt.Errorf("postgres: visibility is %v, want > 0", visibility)
+	if visibility <= 0 || visibility > queue.MaxWait {
+		return nil, time.Time{}, fmt.Errorf("postgres: visibility is %v, want > 0 and <= %v (queue.MaxWait)", visibility, queue.MaxWait)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, time.Time{}, err
@@ -87,7 +88,7 @@ func (q *Queue) receive(ctx context.Context, visibility time.Duration, wantNext 
 	if err != nil {
 		return nil, time.Time{}, q.fail("receive", err)
 	}
-	q.deadN.Add(tag.RowsAffected())
+	q.swept(tag.RowsAffected())
 	m := &queue.Message{Deadline: deadline, Lease: uint64(lease)}
 	var id int64
 	err = br.QueryRow().Scan(&id, &m.Payload, &m.Attempt, &m.EnqueuedAt)
@@ -131,7 +132,7 @@ func (q *Queue) Nack(ctx context.Context, m *queue.Message, cause error) error {
 		err := q.settle(ctx, "nack", q.sql.dead, m, reason(cause))
 		if err == nil {
 			q.nacked.Add(1)
-			q.deadN.Add(1)
+			q.deadLettered(m, cause)
 		}
 		return err
 	}
@@ -148,15 +149,52 @@ func (q *Queue) Nack(ctx context.Context, m *queue.Message, cause error) error {
 func (q *Queue) Reject(ctx context.Context, m *queue.Message, cause error) error {
 	err := q.settle(ctx, "reject", q.sql.dead, m, reason(cause))
 	if err == nil {
-		q.deadN.Add(1)
+		q.deadLettered(m, cause)
 	}
 	return err
 }
 
+// Release gives the delivery back unprocessed ("not now"): the message is
+// due again after d (at once when d <= 0; d is capped at queue.MaxWait)
+// and the attempt is not counted. The transaction commits asynchronously
+// (synchronous_commit off): a refusal costs no WAL flush of its own, and a
+// database crash right after may forget it, which counts the attempt.
+func (q *Queue) Release(ctx context.Context, m *queue.Message, d time.Duration) error {
+	if m == nil {
+		return errors.New("postgres: Release of a nil message")
+	}
+	if err := q.begin(); err != nil {
+		return err
+	}
+	defer q.ops.Done()
+	now := q.now()
+	due := now.Add(min(max(d, 0), queue.MaxWait))
+	b := newBatch()
+	b.Queue(asyncCommit)
+	b.Queue(q.sql.giveBack, int64(m.ID), int64(m.Lease), now, due)
+	br := q.pool.SendBatch(ctx, b)
+	_, err := br.Exec()
+	var tag pgconn.CommandTag
+	if err == nil {
+		tag, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return q.fail("release", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: release of message %s: %w", m.ID, queue.ErrLeaseLost)
+	}
+	q.wake()
+	return nil
+}
+
 // Extend moves the lease deadline to now+d and updates m.Deadline.
 func (q *Queue) Extend(ctx context.Context, m *queue.Message, d time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("postgres: extension is %v, want > 0", d)
+	if d <= 0 || d > queue.MaxWait {
+		return fmt.Errorf("postgres: extension is %v, want > 0 and <= %v (queue.MaxWait)", d, queue.MaxWait)
 	}
 	deadline := q.now().Add(d)
 	if err := q.settle(ctx, "extend", q.sql.extend, m, deadline); err != nil {

@@ -63,7 +63,8 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx pgx.Tx, payload []byte, opts .
 // transaction when notify is set.
 func (q *Queue) enqueue(ctx context.Context, db batcher, payload []byte, opts []queue.EnqueueOption, notify bool) (queue.ID, error) {
 	c := queue.NewEnqueueConfig(opts...)
-	if err := c.Validate(); err != nil {
+	now := q.now()
+	if err := c.Validate(now); err != nil {
 		return 0, fmt.Errorf("postgres: %w", err)
 	}
 	if len(payload) > q.cfg.maxPayload {
@@ -72,7 +73,6 @@ func (q *Queue) enqueue(ctx context.Context, db batcher, payload []byte, opts []
 	if payload == nil {
 		payload = []byte{} // the column is NOT NULL; an empty payload is valid
 	}
-	now := q.now()
 	due := now
 	switch {
 	case !c.NotBefore.IsZero():

@@ -103,7 +103,7 @@ func ExampleQueue_HealthCheck() {
 	}
 	defer q.Close()
 
-	check := q.HealthCheck(10_000, 15*time.Minute) // register with health.Checker
+	check := q.HealthCheck(queue.Limits{MaxDepth: 10_000, MaxAge: 15 * time.Minute}) // register with health.Checker
 	var backlog *queue.BacklogError
 	if err := check(ctx); errors.As(err, &backlog) {
 		fmt.Println("backlog:", backlog.Depth, backlog.OldestAge)

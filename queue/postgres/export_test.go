@@ -24,12 +24,16 @@ func PlanTargets(q *Queue) []PlanTarget {
 		{"extend", s.extend, t + "_pkey", []any{int64(1), int64(1), now, now}},
 		{"release", s.release, idx("leased"), []any{now, int64(1)}},
 		{"dedupeHolder", s.dedupeHolder, idx("dedupe"), []any{[]byte("k")}},
-		{"deadList", s.deadList, idx("dead"), []any{int64(10)}},
+		{"deadList", s.deadList, idx("dead"), []any{int64(0), nil, nil, "", int64(10)}},
+		{"requeueSel", s.requeueSel, idx("dead"), []any{int64(0), now, now, "r", int64(10), now}},
+		{"purgeSel", s.purgeSel, idx("dead"), []any{int64(0), nil, nil, "", int64(10)}},
+		{"giveBack", s.giveBack, t + "_pkey", []any{int64(1), int64(1), now, now}},
 		{"requeue", s.requeue, idx("dead"), []any{int64(1), now}},
 		{"purge", s.purge, idx("dead"), []any{int64(1)}},
 		{"counts", s.counts, idx("available"), []any{now}},
 		{"deadCount", s.deadCount, idx("dead"), nil},
 		{"oldest", s.oldest, t + "_pkey", nil},
 		{"boundedDepth", s.boundedDepth, idx("available"), []any{int64(10)}},
+		{"boundedDead", s.boundedDead, idx("dead"), []any{int64(10)}},
 	}
 }

@@ -65,12 +65,18 @@ func SchemaVersion() int { return steps[len(steps)-1].version }
 // records each applied step in a "<table>_migrations" table beside it. It
 // is idempotent and safe to run from several processes at once (they
 // serialise on an advisory lock); run it at deploy or start-up, before
-// Open. It reads only WithSchema and WithTable from opts.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...Option) error {
+// Open.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...MigrateOption) error {
 	if pool == nil {
 		return errors.New("postgres: Migrate needs a pool")
 	}
-	c, err := newConfig(opts)
+	c := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.applyMigrate(&c)
+		}
+	}
+	c, err := c.check()
 	if err != nil {
 		return err
 	}

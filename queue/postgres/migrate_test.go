@@ -16,9 +16,9 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 	pool := newPool(t, 6)
 	schema := newSchema(t, pool)
 	ctx := context.Background()
-	opts := []postgres.Option{postgres.WithSchema(schema), postgres.WithTable("jobs")}
+	opts := []postgres.MigrateOption{postgres.WithSchema(schema), postgres.WithTable("jobs")}
 
-	if _, err := postgres.Open(ctx, pool, opts...); !errors.Is(err, postgres.ErrNotMigrated) {
+	if _, err := postgres.Open(ctx, pool, postgres.WithSchema(schema), postgres.WithTable("jobs")); !errors.Is(err, postgres.ErrNotMigrated) {
 		t.Fatalf("Open before Migrate = %v, want ErrNotMigrated", err)
 	}
 	var wg sync.WaitGroup
@@ -41,7 +41,7 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 	if err != nil || versions != postgres.SchemaVersion() || max != postgres.SchemaVersion() {
 		t.Fatalf("migrations table: %d rows, max %d, %v; want %d steps", versions, max, err, postgres.SchemaVersion())
 	}
-	q, err := postgres.Open(ctx, pool, opts...)
+	q, err := postgres.Open(ctx, pool, postgres.WithSchema(schema), postgres.WithTable("jobs"))
 	if err != nil {
 		t.Fatalf("Open after Migrate: %v", err)
 	}
@@ -55,7 +55,7 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 		" (version, description) VALUES (999, 'from the future')"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := postgres.Open(ctx, pool, opts...); err == nil || !strings.Contains(err.Error(), "newer") {
+	if _, err := postgres.Open(ctx, pool, postgres.WithSchema(schema), postgres.WithTable("jobs")); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Open on a newer schema = %v, want an error saying it is newer", err)
 	}
 	if err := postgres.Migrate(ctx, pool, opts...); err == nil || !strings.Contains(err.Error(), "newer") {
@@ -67,7 +67,7 @@ func TestOptionsAreValidated(t *testing.T) {
 	pool := newPool(t, 2)
 	ctx := context.Background()
 	for _, tc := range []struct {
-		opt  postgres.Option
+		opt  postgres.TableOption
 		want string
 	}{
 		{postgres.WithSchema(""), "Schema"},
@@ -75,15 +75,25 @@ func TestOptionsAreValidated(t *testing.T) {
 		{postgres.WithTable("jobs; DROP TABLE x"), "Table"},
 		{postgres.WithTable("9lives"), `'9'`},
 		{postgres.WithTable(strings.Repeat("a", 49)), "49 bytes"},
+	} {
+		_, err := postgres.Open(ctx, pool, tc.opt)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "postgres: ") {
+			t.Errorf("Open with a bad option = %v, want an error naming %s", err, tc.want)
+		}
+		if err := postgres.Migrate(ctx, pool, tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Migrate with a bad option = %v, want an error naming %s", err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		opt  postgres.Option
+		want string
+	}{
 		{postgres.WithPollInterval(0), "PollInterval"},
 		{postgres.WithMaxPayload(0), "MaxPayload"},
 	} {
 		_, err := postgres.Open(ctx, pool, tc.opt)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "postgres: ") {
 			t.Errorf("Open with a bad option = %v, want an error naming %s", err, tc.want)
-		}
-		if err := postgres.Migrate(ctx, pool, tc.opt); err == nil {
-			t.Errorf("Migrate with a bad option succeeded, want an error naming %s", tc.want)
 		}
 	}
 	if _, err := postgres.Open(ctx, nil); err == nil {

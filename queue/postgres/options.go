@@ -27,9 +27,23 @@ const (
 	maxIdent = 48
 )
 
-// Option configures Open and Migrate. Migrate reads only WithSchema and
-// WithTable.
-type Option func(*config)
+// Option configures Open.
+type Option interface{ apply(*config) }
+
+// MigrateOption configures Migrate: only WithSchema and WithTable, which
+// Open takes too.
+type MigrateOption interface{ applyMigrate(*config) }
+
+// TableOption names the queue's table; both Open and Migrate take it.
+type TableOption struct{ set func(*config) }
+
+func (o TableOption) apply(c *config)        { o.set(c) }
+func (o TableOption) applyMigrate(c *config) { o.set(c) }
+
+// optionFunc adapts a function to Option.
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
 	schema, table string
@@ -44,50 +58,67 @@ type config struct {
 // WithSchema sets the schema holding the queue's tables; default
 // DefaultSchema. It must be a lower-case SQL identifier (letters, digits,
 // underscores, not starting with a digit), at most 48 bytes.
-func WithSchema(name string) Option { return func(c *config) { c.schema = name } }
+func WithSchema(name string) TableOption {
+	return TableOption{func(c *config) { c.schema = name }}
+}
 
 // WithTable sets the queue table's name, with the same rules as
 // WithSchema; default DefaultTable. Several queues can share a schema
 // under different table names.
-func WithTable(name string) Option { return func(c *config) { c.table = name } }
+func WithTable(name string) TableOption {
+	return TableOption{func(c *config) { c.table = name }}
+}
 
 // WithMeterProvider sets where metrics go; default otel.GetMeterProvider().
-func WithMeterProvider(mp metric.MeterProvider) Option { return func(c *config) { c.mp = mp } }
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) { c.mp = mp })
+}
 
 // WithLogger sets the logger for background errors (the notification
 // listener reconnecting, leases that could not be released at Close);
 // default slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.log = l }) }
 
 // WithClock sets the clock for not-before times, lease deadlines, backoff
 // and ages; default the real clock. The database's own now() is never
 // used for these, so every process sharing a queue should run on a clock
 // that agrees (NTP) within a small fraction of the visibility timeout.
-func WithClock(clk clock.Clock) Option { return func(c *config) { c.clk = clk } }
+func WithClock(clk clock.Clock) Option { return optionFunc(func(c *config) { c.clk = clk }) }
 
 // WithRetryPolicy sets the Nack backoff and the dead-letter threshold, as
 // for the file queue: a delivery that fails (Nack or an expired lease)
 // once its attempt number has reached p.MaxAttempts dead-letters the
-// message. Without this option queue.DefaultRetryPolicy applies.
-func WithRetryPolicy(p retry.Policy) Option { return func(c *config) { c.policy = p } }
+// message. Without this option queue.DefaultRetryPolicy() applies.
+func WithRetryPolicy(p retry.Policy) Option { return optionFunc(func(c *config) { c.policy = p }) }
 
 // WithPollInterval bounds how long an idle Receive waits, in wall-clock
 // time, before it looks at the table again without having been notified;
 // default DefaultPollInterval. Notifications (LISTEN/NOTIFY) normally wake
 // it at once; the poll covers a listener that is reconnecting and
 // messages that become due on another process's clock.
-func WithPollInterval(d time.Duration) Option { return func(c *config) { c.poll = d } }
+func WithPollInterval(d time.Duration) Option { return optionFunc(func(c *config) { c.poll = d }) }
 
 // WithMaxPayload sets the largest accepted payload; default
 // DefaultMaxPayload.
-func WithMaxPayload(n int) Option { return func(c *config) { c.maxPayload = n } }
+func WithMaxPayload(n int) Option { return optionFunc(func(c *config) { c.maxPayload = n }) }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{schema: DefaultSchema, table: DefaultTable, policy: queue.DefaultRetryPolicy,
-		poll: DefaultPollInterval, maxPayload: DefaultMaxPayload}
+	c := defaultConfig()
 	for _, o := range opts {
-		o(&c)
+		if o != nil {
+			o.apply(&c)
+		}
 	}
+	return c.check()
+}
+
+func defaultConfig() config {
+	return config{schema: DefaultSchema, table: DefaultTable, policy: queue.DefaultRetryPolicy(),
+		poll: DefaultPollInterval, maxPayload: DefaultMaxPayload}
+}
+
+// check fills the defaults of nil fields and reports the first bad one.
+func (c config) check() (config, error) {
 	if c.mp == nil {
 		c.mp = otel.GetMeterProvider()
 	}

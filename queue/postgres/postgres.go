@@ -27,6 +27,7 @@ type Queue struct {
 	met   *metrics
 
 	enqueued, acked, nacked, deadN atomic.Int64
+	dlog                           deadLog
 
 	mu     sync.Mutex // guards closed and the start of ops
 	closed bool

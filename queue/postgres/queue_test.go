@@ -145,7 +145,7 @@ func TestDeadLetterReasonKeepsAnyErrorText(t *testing.T) {
 	if err := q.Reject(ctx, m, cause); err != nil {
 		t.Fatalf("Reject with NUL and invalid UTF-8 in the reason: %v", err)
 	}
-	dead, err := q.DeadLetters(ctx, 0)
+	dead, err := q.DeadLetters(ctx, queue.DeadFilter{})
 	if err != nil || len(dead) != 1 {
 		t.Fatalf("DeadLetters = %+v, %v", dead, err)
 	}
@@ -213,7 +213,7 @@ func TestHealthChecks(t *testing.T) {
 	if err := q.Check(ctx); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
-	check := q.HealthCheck(2, time.Minute)
+	check := q.HealthCheck(queue.Limits{MaxDepth: 2, MaxAge: time.Minute})
 	for range 3 {
 		if err := check(ctx); err != nil {
 			t.Fatalf("HealthCheck under the limits: %v", err)
@@ -226,11 +226,11 @@ func TestHealthChecks(t *testing.T) {
 	if err := check(ctx); !errors.Is(err, queue.ErrBacklog) || !errors.As(err, &be) || be.Depth != 3 {
 		t.Fatalf("HealthCheck over depth = %v, want a BacklogError with Depth 3", err)
 	}
-	if err := q.HealthCheck(0, time.Minute)(ctx); err != nil {
+	if err := q.HealthCheck(queue.Limits{MaxAge: time.Minute})(ctx); err != nil {
 		t.Fatalf("HealthCheck, age at the limit: %v", err)
 	}
 	clk.Advance(time.Minute + time.Second)
-	if err := q.HealthCheck(0, time.Minute)(ctx); !errors.As(err, &be) || be.OldestAge != time.Minute+time.Second {
+	if err := q.HealthCheck(queue.Limits{MaxAge: time.Minute})(ctx); !errors.As(err, &be) || be.OldestAge != time.Minute+time.Second {
 		t.Fatalf("HealthCheck over age = %v, want OldestAge 1m1s", err)
 	}
 	if _, err := pool.Exec(ctx, "DROP TABLE "+pgx.Identifier{schema, "queue"}.Sanitize()); err != nil {

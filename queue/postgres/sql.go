@@ -13,10 +13,20 @@ import (
 type statements struct {
 	enqueue, dedupeHolder, notify                        string
 	sweep, pick, next                                    string
-	ack, nack, dead, extend, release                     string
-	deadList, requeue, purge                             string
+	ack, nack, dead, extend, release, giveBack           string
+	deadList, requeue, purge, requeueSel, purgeSel       string
 	counts, deadCount, oldest, size, boundedDepth, check string
+	boundedDead                                          string
 }
+
+// deadFilter selects dead letters by queue.DeadFilter's fields, bound as
+// $1 to $4 (see deadArgs).
+const deadFilter = `state = 2 AND id > $1 AND ($2::timestamptz IS NULL OR dead_at >= $2)
+	AND ($3::timestamptz IS NULL OR dead_at < $3) AND starts_with(coalesce(reason, ''), $4)`
+
+// asyncCommit makes the transaction it runs in commit without waiting for
+// its WAL to be flushed: a "not now" release must not cost an fsync.
+const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
 
 // exhaustedReason is the dead letter reason of a message whose last
 // attempt's lease expired.
@@ -58,9 +68,18 @@ WHERE id = $1 AND state = 1 AND lease = $2 AND available_at > $3`,
 		// _leased: end this handle's leases now. $1 now, $2 owner.
 		release: `UPDATE {t} SET available_at = $1, lease = 0 WHERE state = 1 AND available_at > $1 AND owner = $2`,
 
-		// _dead. $1 limit or NULL.
+		// $4 not-before: the lease ends and the attempt is given back.
+		giveBack: `UPDATE {t} SET state = 0, available_at = $4, lease = 0, attempts = greatest(attempts - 1, 0)
+WHERE id = $1 AND state = 1 AND lease = $2 AND available_at > $3`,
+
+		// _dead. The dead-letter filter: $1 after id, $2 since or NULL,
+		// $3 until or NULL, $4 reason prefix, $5 limit or NULL.
 		deadList: `SELECT id, payload, attempts, enqueued_at, dead_at, coalesce(reason, '') FROM {t}
-WHERE state = 2 ORDER BY id LIMIT $1`,
+WHERE ` + deadFilter + ` ORDER BY id LIMIT $5`,
+		// $6 now.
+		requeueSel: `UPDATE {t} SET state = 0, attempts = 0, available_at = $6, lease = 0, owner = 0, dead_at = NULL, reason = NULL
+WHERE id IN (SELECT id FROM {t} WHERE ` + deadFilter + ` ORDER BY id LIMIT $5 FOR UPDATE)`,
+		purgeSel: `DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE ` + deadFilter + ` ORDER BY id LIMIT $5 FOR UPDATE)`,
 		// _dead (or the primary key). $1 id, $2 now.
 		requeue: `UPDATE {t} SET state = 0, attempts = 0, available_at = $2, lease = 0, owner = 0, dead_at = NULL, reason = NULL
 WHERE id = $1 AND state = 2`,
@@ -77,13 +96,14 @@ FROM {t} WHERE state <> 2`,
 		oldest:       `SELECT enqueued_at FROM {t} WHERE state <> 2 ORDER BY id LIMIT 1`,
 		size:         `SELECT pg_total_relation_size($1::regclass)`,
 		boundedDepth: `SELECT count(*) FROM (SELECT 1 FROM {t} WHERE state <> 2 LIMIT $1) AS d`,
+		boundedDead:  `SELECT count(*) FROM (SELECT 1 FROM {t} WHERE state = 2 LIMIT $1) AS d`,
 		check:        `SELECT 1 FROM {t} WHERE false`,
 	}
 	r := strings.NewReplacer("{t}", table)
 	for _, p := range []*string{
 		&s.enqueue, &s.dedupeHolder, &s.sweep, &s.pick, &s.next, &s.ack, &s.nack, &s.dead, &s.extend,
-		&s.release, &s.deadList, &s.requeue, &s.purge, &s.counts, &s.deadCount, &s.oldest,
-		&s.boundedDepth, &s.check,
+		&s.release, &s.giveBack, &s.deadList, &s.requeue, &s.purge, &s.requeueSel, &s.purgeSel,
+		&s.counts, &s.deadCount, &s.oldest, &s.boundedDepth, &s.boundedDead, &s.check,
 	} {
 		*p = r.Replace(*p)
 	}

@@ -52,7 +52,7 @@ func (q *Queue) stats(ctx context.Context) (queue.Stats, error) {
 	if err != nil {
 		return s, q.fail("stats", err)
 	}
-	q.deadN.Add(tag.RowsAffected())
+	q.swept(tag.RowsAffected())
 	var ready, delayed, inFlight, dead int64
 	if err := br.QueryRow().Scan(&ready, &delayed, &inFlight); err != nil {
 		return s, q.fail("stats", err)
@@ -79,13 +79,13 @@ func (q *Queue) stats(ctx context.Context) (queue.Stats, error) {
 	return s, nil
 }
 
-// HealthCheck returns a check for health.Checker that fails when more
-// than maxDepth messages are stored (not counting dead letters) or the
-// oldest is older than maxAge (a limit <= 0 is not checked), with an error
-// matching queue.ErrBacklog; when the table cannot be queried; or after
-// Close. Unlike queue.HealthCheck over Stats, its cost is bounded: it
-// counts at most maxDepth+1 rows and reads one row for the age.
-func (q *Queue) HealthCheck(maxDepth int, maxAge time.Duration) func(context.Context) error {
+// HealthCheck returns a check for health.Checker that fails with a
+// *queue.BacklogError (matching queue.ErrBacklog) when a limit of l is
+// exceeded (a limit <= 0 is not checked); when the table cannot be
+// queried; or after Close. Unlike queue.HealthCheck over Stats, its cost
+// is bounded: it counts at most MaxDepth+1 live and MaxDead+1 dead rows and
+// reads one row for the age.
+func (q *Queue) HealthCheck(l queue.Limits) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if err := q.begin(); err != nil {
 			return err
@@ -93,11 +93,12 @@ func (q *Queue) HealthCheck(maxDepth int, maxAge time.Duration) func(context.Con
 		defer q.ops.Done()
 		now := q.now()
 		b := newBatch()
-		b.Queue(q.sql.boundedDepth, int64(max(maxDepth, 0))+1)
+		b.Queue(q.sql.boundedDepth, int64(max(l.MaxDepth, 0))+1)
 		b.Queue(q.sql.oldest)
+		b.Queue(q.sql.boundedDead, int64(max(l.MaxDead, 0))+1)
 		br := q.pool.SendBatch(ctx, b)
 		defer br.Close()
-		var depth int64
+		var depth, dead int64
 		if err := br.QueryRow().Scan(&depth); err != nil {
 			return q.fail("health check", err)
 		}
@@ -105,12 +106,16 @@ func (q *Queue) HealthCheck(maxDepth int, maxAge time.Duration) func(context.Con
 		if err := br.QueryRow().Scan(&oldest); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return q.fail("health check", err)
 		}
+		if err := br.QueryRow().Scan(&dead); err != nil {
+			return q.fail("health check", err)
+		}
 		var age time.Duration
 		if !oldest.IsZero() {
 			age = max(0, now.Sub(oldest))
 		}
-		if maxDepth > 0 && int(depth) > maxDepth || maxAge > 0 && age > maxAge {
-			return &queue.BacklogError{Depth: int(depth), MaxDepth: maxDepth, OldestAge: age, MaxAge: maxAge}
+		if l.MaxDepth > 0 && int(depth) > l.MaxDepth || l.MaxAge > 0 && age > l.MaxAge || l.MaxDead > 0 && int(dead) > l.MaxDead {
+			return &queue.BacklogError{Depth: int(depth), MaxDepth: l.MaxDepth, OldestAge: age, MaxAge: l.MaxAge,
+				Dead: int(dead), MaxDead: l.MaxDead}
 		}
 		return nil
 	}

@@ -37,6 +37,14 @@ type Options struct {
 	Retry retry.Policy
 }
 
+// start is the fake clock's start time in every test.
+var start = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// policy is the retry policy of Options.Retry.
+func policy() retry.Policy {
+	return retry.Policy{MaxAttempts: 3, BaseDelay: time.Second, MaxDelay: 4 * time.Second, Jitter: retry.JitterNone}
+}
+
 // Opener opens the store it was made for. Calling it again after Close
 // must reopen the same store, with everything stored still there.
 type Opener func(Options) (queue.Backend, error)
@@ -44,12 +52,6 @@ type Opener func(Options) (queue.Backend, error)
 // NewStore returns an Opener for a new, empty store. It is called once per
 // test; cleanup belongs in t.Cleanup.
 type NewStore func(t *testing.T) Opener
-
-// Start is the fake clock's start time in every test.
-var Start = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// Policy is the retry policy of Options.Retry.
-var Policy = retry.Policy{MaxAttempts: 3, BaseDelay: time.Second, MaxDelay: 4 * time.Second, Jitter: retry.JitterNone}
 
 const vis = 30 * time.Second
 
@@ -64,7 +66,7 @@ type env struct {
 
 func newEnv(t *testing.T, ns NewStore) *env {
 	t.Helper()
-	e := &env{t: t, clk: clock.NewFake(Start), open: ns(t), ctx: context.Background()}
+	e := &env{t: t, clk: clock.NewFake(start), open: ns(t), ctx: context.Background()}
 	e.reopen(false)
 	t.Cleanup(func() {
 		if e.b != nil {
@@ -81,7 +83,7 @@ func (e *env) reopen(closeFirst bool) {
 			e.t.Fatalf("Close: %v", err)
 		}
 	}
-	b, err := e.open(Options{Clock: e.clk, Retry: Policy})
+	b, err := e.open(Options{Clock: e.clk, Retry: policy()})
 	if err != nil {
 		e.t.Fatalf("open: %v", err)
 	}
@@ -158,6 +160,18 @@ func Run(t *testing.T, ns NewStore) {
 		{"ReceiveWaits", testReceiveWaits},
 		{"Closed", testClosed},
 		{"Stats", testStats},
+		{"Release", testRelease},
+		{"WaitBounds", testWaitBounds},
+		{"IDText", testIDText},
+		{"DeadLetterFilters", testDeadFilters},
+		{"BulkRequeuePurge", testBulkDead},
+		{"DeadLetterHandler", testDeadHandler},
+		{"WorkerSettles", testWorkerSettles},
+		{"WorkerNotNow", testWorkerNotNow},
+		{"WorkerSurvivesBackendErrors", testWorkerSurvives},
+		{"WorkerShutdownBounded", testWorkerShutdownBounded},
+		{"WorkerStuck", testWorkerStuck},
+		{"WorkerBackendClosed", testWorkerBackendClosed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, ns)) })
@@ -179,8 +193,8 @@ func testFIFO(e *env) {
 		if m.ID != ids[i] {
 			e.t.Fatalf("message %d has id %s, want %s", i, m.ID, ids[i])
 		}
-		if !m.EnqueuedAt.Equal(Start) {
-			e.t.Fatalf("EnqueuedAt = %v, want %v", m.EnqueuedAt, Start)
+		if !m.EnqueuedAt.Equal(start) {
+			e.t.Fatalf("EnqueuedAt = %v, want %v", m.EnqueuedAt, start)
 		}
 	}
 	e.empty()
@@ -209,7 +223,7 @@ func testLeaseHides(e *env) {
 func testLeaseExpiry(e *env) {
 	e.enqueue("a")
 	m := e.receiveWant("a", 1)
-	if want := Start.Add(vis); !m.Deadline.Equal(want) {
+	if want := start.Add(vis); !m.Deadline.Equal(want) {
 		e.t.Fatalf("Deadline = %v, want %v", m.Deadline, want)
 	}
 	e.clk.Advance(vis - time.Second)
@@ -244,14 +258,14 @@ func testNackBackoff(e *env) {
 		e.t.Fatalf("Nack: %v", err)
 	}
 	e.empty()
-	e.clk.Advance(Policy.Delay(1) - time.Millisecond)
+	e.clk.Advance(policy().Delay(1) - time.Millisecond)
 	e.empty()
 	e.clk.Advance(time.Millisecond)
 	m = e.receiveWant("a", 2)
 	if err := e.b.Nack(e.ctx, m, errors.New("down")); err != nil {
 		e.t.Fatalf("Nack: %v", err)
 	}
-	e.clk.Advance(Policy.Delay(2) - time.Millisecond)
+	e.clk.Advance(policy().Delay(2) - time.Millisecond)
 	e.empty()
 	e.clk.Advance(time.Millisecond)
 	e.ack(e.receiveWant("a", 3))
@@ -259,7 +273,7 @@ func testNackBackoff(e *env) {
 
 func testDeadLetter(e *env) {
 	id := e.enqueue("poison")
-	for attempt := 1; attempt <= Policy.MaxAttempts; attempt++ {
+	for attempt := 1; attempt <= policy().MaxAttempts; attempt++ {
 		m := e.receiveWant("poison", attempt)
 		if err := e.b.Nack(e.ctx, m, fmt.Errorf("fail %d", attempt)); err != nil {
 			e.t.Fatalf("Nack: %v", err)
@@ -267,28 +281,28 @@ func testDeadLetter(e *env) {
 		e.clk.Advance(time.Minute)
 	}
 	e.empty()
-	dead, err := e.b.DeadLetters(e.ctx, 0)
+	dead, err := e.b.DeadLetters(e.ctx, queue.DeadFilter{})
 	if err != nil {
 		e.t.Fatalf("DeadLetters: %v", err)
 	}
 	if len(dead) != 1 || dead[0].ID != id || string(dead[0].Payload) != "poison" ||
-		dead[0].Attempts != Policy.MaxAttempts || dead[0].Reason != "fail 3" {
-		e.t.Fatalf("DeadLetters = %+v, want poison after %d attempts with reason %q", dead, Policy.MaxAttempts, "fail 3")
+		dead[0].Attempts != policy().MaxAttempts || dead[0].Reason != "fail 3" {
+		e.t.Fatalf("DeadLetters = %+v, want poison after %d attempts with reason %q", dead, policy().MaxAttempts, "fail 3")
 	}
 	if s := e.stats(); s.Dead != 1 || s.Depth != 0 {
 		e.t.Fatalf("Stats = %+v, want Dead 1 Depth 0", s)
 	}
 	// An expired lease on the last attempt dead-letters too.
 	e.enqueue("stuck")
-	for range Policy.MaxAttempts {
+	for range policy().MaxAttempts {
 		e.receive()
 		e.clk.Advance(vis)
 	}
 	e.empty()
-	if dead, _ := e.b.DeadLetters(e.ctx, 0); len(dead) != 2 {
+	if dead, _ := e.b.DeadLetters(e.ctx, queue.DeadFilter{}); len(dead) != 2 {
 		e.t.Fatalf("DeadLetters = %+v, want 2", dead)
 	}
-	if dead, _ := e.b.DeadLetters(e.ctx, 1); len(dead) != 1 || dead[0].ID != id {
+	if dead, _ := e.b.DeadLetters(e.ctx, queue.DeadFilter{Limit: 1}); len(dead) != 1 || dead[0].ID != id {
 		e.t.Fatalf("DeadLetters(limit 1) = %+v, want the oldest", dead)
 	}
 }
@@ -315,7 +329,7 @@ func testRejectRequeuePurge(e *env) {
 	if err := e.b.Requeue(e.ctx, a); !errors.Is(err, queue.ErrNotFound) {
 		e.t.Fatalf("Requeue of an acked message = %v, want ErrNotFound", err)
 	}
-	if dead, _ := e.b.DeadLetters(e.ctx, 0); len(dead) != 0 {
+	if dead, _ := e.b.DeadLetters(e.ctx, queue.DeadFilter{}); len(dead) != 0 {
 		e.t.Fatalf("DeadLetters = %+v, want none", dead)
 	}
 	e.empty()
@@ -323,7 +337,7 @@ func testRejectRequeuePurge(e *env) {
 
 func testDelay(e *env) {
 	e.enqueue("later", queue.WithDelay(time.Minute))
-	e.enqueue("at", queue.WithNotBefore(Start.Add(30*time.Second)))
+	e.enqueue("at", queue.WithNotBefore(start.Add(30*time.Second)))
 	e.enqueue("now")
 	e.ack(e.receiveWant("now", 1))
 	e.empty()
@@ -372,11 +386,11 @@ func testReopen(e *env) {
 	// The lease holder is gone with the old handle: redelivered at once.
 	e.ack(e.receiveWant("leased", 2))
 	e.empty()
-	e.clk.Advance(Policy.Delay(1))
+	e.clk.Advance(policy().Delay(1))
 	e.ack(e.receiveWant("nacked", 2))
 	e.clk.Advance(time.Hour)
 	e.ack(e.receiveWant("delayed", 1))
-	if dead, _ := e.b.DeadLetters(e.ctx, 0); len(dead) != 1 || string(dead[0].Payload) != "dead" || dead[0].Reason != "bad" {
+	if dead, _ := e.b.DeadLetters(e.ctx, queue.DeadFilter{}); len(dead) != 1 || string(dead[0].Payload) != "dead" || dead[0].Reason != "bad" {
 		e.t.Fatalf("DeadLetters after reopen = %+v", dead)
 	}
 	// Ids keep increasing across reopen.
