@@ -205,3 +205,25 @@ func TestMaxQueryAllocs(t *testing.T) {
 		t.Fatalf("readyz at the query caps: %v allocations per request, want at most 1", allocs)
 	}
 }
+
+// Excludes are matched to checks by one walk of two sorted lists: every
+// name left out, every other reported, whatever the order asked in.
+func TestExcludeMatching(t *testing.T) {
+	f := newFixture(t)
+	for _, name := range []string{"a", "c", "e", "g"} {
+		f.MustRegister(Check{Name: name, Func: pass})
+	}
+	f.MustRegister(Check{Name: "live", Probes: Liveness, Func: pass})
+	h := f.Handler(Readiness)
+	for _, tc := range []struct{ query, want string }{
+		{"exclude=g&exclude=c", "[+]a ok\n[+]c excluded: ok\n[+]e ok\n[+]g excluded: ok\nreadyz check passed\n"},
+		{"exclude=b&exclude=g&exclude=a&exclude=zz&exclude=g",
+			"[+]a excluded: ok\n[+]c ok\n[+]e ok\n[+]g excluded: ok\nwarn: some health checks cannot be excluded: no matches for \"b\", \"zz\"\nreadyz check passed\n"},
+		{"exclude=live&exclude=e&exclude=0",
+			"[+]a ok\n[+]c ok\n[+]e excluded: ok\n[+]g ok\nwarn: some health checks cannot be excluded: no matches for \"0\", \"live\"\nreadyz check passed\n"},
+	} {
+		if got := get(t, h, "/readyz?verbose&"+tc.query, "", ""); got.code != 200 || got.body != tc.want {
+			t.Errorf("?%s: %d\n%s\nwant\n%s", tc.query, got.code, got.body, tc.want)
+		}
+	}
+}

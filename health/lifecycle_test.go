@@ -58,7 +58,15 @@ func TestGoexitCheckFailsAndRunsAgain(t *testing.T) {
 		return nil
 	}})
 	h := f.Handler(Readiness)
-	got := get(t, h, "/readyz?verbose", loopback, "")
+	answer := make(chan probe, 1)
+	go func() { answer <- get(t, h, "/readyz?verbose", loopback, "") }()
+	var got probe
+	select {
+	case got = <-answer:
+	case <-time.After(10 * time.Second): // a safety net against a hang, not a wait for time
+		f.clock.Advance(time.Hour) // let the stuck probe answer at its timeout before failing
+		t.Fatal("the probe never got the Goexit'ing run's result")
+	}
 	if got.code != http.StatusServiceUnavailable || !strings.Contains(got.body, `[-]quitter failed: health: check "quitter" called runtime.Goexit`) {
 		t.Fatalf("first probe: %d %q, want 503 naming Goexit", got.code, got.body)
 	}
