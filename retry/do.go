@@ -50,12 +50,19 @@ func DoValue[T any, R Policy | *Retrier](ctx context.Context, r R, fn func(conte
 // engine is one retry loop's configuration. It lives on the caller's
 // stack; nil collaborators are skipped.
 type engine struct {
-	policy  Policy
-	budget  *Budget
-	breaker *Breaker
-	limiter *Limiter
-	clock   clock.Clock
-	stats   *retryStats
+	policy   Policy
+	budget   *Budget
+	breaker  *Breaker
+	limiter  *Limiter
+	throttle *throttle
+	clock    clock.Clock
+	stats    *retryStats
+
+	// started is when the current attempt began, read once and shared by
+	// the limiter, the throttle and the attempt timeout; readNow asks for
+	// it even when none of those is set (the Transport's own timeout).
+	started time.Time
+	readNow bool
 }
 
 // run is the retry loop shared by Do, Retrier and Transport.
@@ -123,14 +130,29 @@ func (e *engine) retryable(err error) bool {
 // per-attempt timeout.
 func (e *engine) attempt(ctx context.Context, fn func(context.Context) error) error {
 	var now time.Time // read at most once, only when something needs it
-	if e.limiter != nil || e.policy.AttemptTimeout > 0 {
+	if e.limiter != nil || e.throttle != nil || e.policy.AttemptTimeout > 0 || e.readNow {
 		now = e.clock.Now()
 	}
+	e.started = now
 	if e.limiter != nil {
 		if err := e.limiter.waitAt(ctx, now); err != nil {
 			return err
 		}
 	}
+	if e.throttle != nil {
+		b, ok := e.throttle.admit(now)
+		if !ok {
+			return errThrottled
+		}
+		err := e.call(ctx, now, fn)
+		e.throttle.settle(ctx, b, err)
+		return err
+	}
+	return e.call(ctx, now, fn)
+}
+
+// call makes the attempt through the breaker, under the attempt timeout.
+func (e *engine) call(ctx context.Context, now time.Time, fn func(context.Context) error) error {
 	actx := ctx
 	if e.policy.AttemptTimeout > 0 {
 		ac, stop := attemptContext(ctx, e.clock, now, e.policy.AttemptTimeout)
@@ -184,7 +206,7 @@ func New(p Policy, opts ...Option) (*Retrier, error) {
 		limiter: cfg.limiter,
 		clock:   cfg.clock,
 	}
-	reg, err := r.stats.register(cfg.meterProvider, cfg.name, r.budget)
+	reg, err := r.stats.register(cfg.meterProvider, cfg.name, r.budget, nil)
 	if err != nil {
 		return nil, fmt.Errorf("retry: metrics: %w", err)
 	}

@@ -62,10 +62,10 @@ func (s *retryStats) retry(d time.Duration) {
 }
 
 // register creates the retry loop's and the budget's instruments.
-func (s *retryStats) register(mp metric.MeterProvider, downstream string, budget *Budget) (metric.Registration, error) {
+func (s *retryStats) register(mp metric.MeterProvider, downstream string, budget *Budget, th *throttle) (metric.Registration, error) {
 	m := mp.Meter(meterName)
 	ds := attribute.String("downstream", downstream)
-	var errs [5]error
+	var errs [6]error
 	var attempts, calls metric.Int64ObservableCounter
 	var tokens metric.Float64ObservableGauge
 	var denied metric.Int64ObservableCounter
@@ -79,6 +79,9 @@ func (s *retryStats) register(mp metric.MeterProvider, downstream string, budget
 		metric.WithUnit("{token}"), metric.WithDescription("Retries the retry budget would allow now."))
 	denied, errs[4] = m.Int64ObservableCounter("opskit.retry.budget.denied",
 		metric.WithUnit("{retry}"), metric.WithDescription("Retries refused because the budget was spent."))
+	var throttled metric.Int64ObservableCounter
+	throttled, errs[5] = m.Int64ObservableCounter("opskit.retry.throttle.rejections",
+		metric.WithUnit("{request}"), metric.WithDescription("Requests the adaptive throttle refused locally."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
@@ -94,6 +97,9 @@ func (s *retryStats) register(mp metric.MeterProvider, downstream string, budget
 	if budget != nil {
 		instruments = append(instruments, tokens, denied)
 	}
+	if th != nil {
+		instruments = append(instruments, throttled)
+	}
 	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		o.ObserveInt64(attempts, s.attemptsOK.Load(), okSet)
 		o.ObserveInt64(attempts, s.attemptsFailed.Load(), failSet)
@@ -104,6 +110,9 @@ func (s *retryStats) register(mp metric.MeterProvider, downstream string, budget
 			st := budget.Stats()
 			o.ObserveFloat64(tokens, st.Tokens, dsOnly)
 			o.ObserveInt64(denied, st.Denied, dsOnly)
+		}
+		if th != nil {
+			o.ObserveInt64(throttled, th.rejected.Load(), dsOnly)
 		}
 		return nil
 	}, instruments...)

@@ -2,7 +2,9 @@ package retry
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 
 	"go.opentelemetry.io/otel"
@@ -16,7 +18,7 @@ import (
 // would ignore does not compile:
 //
 //	New           Option:          WithName, WithClock, WithMeterProvider, WithBudget, WithLimiter, WithBreaker
-//	NewTransport  TransportOption: WithName, WithClock, WithMeterProvider, WithBudget, WithLimiter, WithLogger, WithBreakers, WithBase
+//	NewTransport  TransportOption: WithName, WithClock, WithMeterProvider, WithBudget, WithLimiter, WithLogger, WithBreakers, WithBase, WithThrottle
 //	NewBreaker    BreakerOption:   WithName, WithClock, WithMeterProvider, WithLogger
 //	NewBreakers   BreakerOption:   the same
 //	NewLimiter    CommonOption:    WithName, WithClock, WithMeterProvider
@@ -79,6 +81,8 @@ type config struct {
 	budget        *Budget
 	budgetSet     bool
 	base          http.RoundTripper
+	throttleK     float64
+	throttleSet   bool
 }
 
 // defaults fills what no option set.
@@ -92,6 +96,9 @@ func (c *config) defaults() {
 	c.clock = timer.Or(c.clock)
 	if c.name == "" {
 		c.name = "default"
+	}
+	if !c.throttleSet {
+		c.throttleK = defaultThrottleK
 	}
 }
 
@@ -148,6 +155,21 @@ func WithBase(rt http.RoundTripper) TransportOption {
 	return transportOnly(func(c *config) { c.base = rt })
 }
 
+// WithThrottle sets the multiplier K of a Transport's client-side adaptive
+// throttling (the Google SRE book's "Handling Overload"): over the last two
+// minutes the Transport counts the requests it attempted and those the
+// downstream accepted (answered, 501 and 4xx but 429 included), and
+// refuses a request locally, with an error matching ErrRateLimited, with
+// probability max(0, (requests − K·accepts − 10) / (requests + 1)). A
+// downstream that accepts at least 1/K of what it is sent is never
+// throttled, nor is a client with fewer than 10 refused requests in the
+// window; a downstream that refuses most requests (429, 5xx, timeouts)
+// receives about K times what it accepts, however many callers keep
+// asking. K must be 0 (off) or at least 1. Default: 2.
+func WithThrottle(k float64) TransportOption {
+	return transportOnly(func(c *config) { c.throttleK, c.throttleSet = k, true })
+}
+
 // WithLogger sets the logger for problems nobody can be returned an error
 // for, such as a panicking breaker listener. Default: discard.
 func WithLogger(l *slog.Logger) BreakerOption {
@@ -184,6 +206,8 @@ func (c *config) validate() error {
 		return errors.New("retry: WithBreakers: the Breakers is a zero value; make it with NewBreakers")
 	case c.limiter != nil && c.limiter.lim == nil:
 		return errors.New("retry: WithLimiter: the Limiter is a zero value; make it with NewLimiter")
+	case c.throttleK != 0 && !(c.throttleK >= 1 && c.throttleK <= math.MaxFloat64):
+		return fmt.Errorf("retry: WithThrottle: K is %v, want 0 (off) or a finite number >= 1", c.throttleK)
 	}
 	return nil
 }

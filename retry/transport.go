@@ -55,6 +55,7 @@ type Transport struct {
 	breakers *Breakers
 	ownsBrks bool
 	limiter  *Limiter
+	throttle *throttle
 	clock    clock.Clock
 	stats    retryStats
 	reg      registration
@@ -75,6 +76,7 @@ func NewTransport(p Policy, opts ...TransportOption) (*Transport, error) {
 		budget:   cfg.budgetOr(),
 		breakers: cfg.breakers,
 		limiter:  cfg.limiter,
+		throttle: newThrottle(cfg.throttleK),
 		clock:    cfg.clock,
 	}
 	if t.base == nil {
@@ -87,7 +89,7 @@ func NewTransport(p Policy, opts ...TransportOption) (*Transport, error) {
 		}
 		t.breakers, t.ownsBrks = b, true
 	}
-	reg, err := t.stats.register(cfg.meterProvider, cfg.name, t.budget)
+	reg, err := t.stats.register(cfg.meterProvider, cfg.name, t.budget, t.throttle)
 	if err != nil {
 		if t.ownsBrks {
 			_ = t.breakers.Close()
@@ -149,7 +151,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	p.AttemptTimeout = 0 // the Transport bounds attempts itself, up to Body.Close
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	e := engine{policy: p, budget: t.budget, breaker: t.breakers.Get(req.URL.Host),
-		limiter: t.limiter, clock: t.clock, stats: &t.stats}
+		limiter: t.limiter, throttle: t.throttle, clock: t.clock, stats: &t.stats, readNow: timeout > 0}
 
 	var (
 		resp     *http.Response
@@ -163,7 +165,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		stop := context.CancelFunc(func() {})
 		if timeout > 0 {
 			var actx context.Context
-			actx, stop = attemptContext(ctx, t.clock, t.clock.Now(), timeout)
+			actx, stop = attemptContext(ctx, t.clock, e.started, timeout)
 			r = req.WithContext(actx)
 		}
 		if sent && hasBody {

@@ -398,8 +398,10 @@ func TestTransportOutageScenario(t *testing.T) {
 	defer bs.Close()
 	// 1ns waits: the backoff itself is tested elsewhere with a fake clock;
 	// here only the counting matters.
+	// Adaptive throttling off: this scenario counts what budget and breaker
+	// do; TestThrottleUnderOverload measures the throttle.
 	tr, err := NewTransport(Policy{MaxAttempts: 3, BaseDelay: time.Nanosecond, MaxDelay: time.Nanosecond},
-		WithBase(base), WithBudget(budget), WithBreakers(bs))
+		WithBase(base), WithBudget(budget), WithBreakers(bs), WithThrottle(0))
 	if err != nil {
 		t.Fatal(err)
 	}
