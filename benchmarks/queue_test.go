@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -111,22 +113,84 @@ func BenchmarkDurableEnqueue(b *testing.B) {
 	}
 }
 
-// BenchmarkRelaxedEnqueue compares enqueues that are fsynced later:
-// opskit syncing every second against go-diskqueue syncing every 2500
-// messages (which also answers Put before its write reaches the file).
+// BenchmarkRelaxedEnqueue compares enqueues that are fsynced later, on
+// equal durability: both sides fsync once a second, and a crash of the
+// process or of the machine loses what arrived since the last fsync, on
+// both sides.
+//
+//   - opskit, WithSyncInterval(1s): when Enqueue returns, the record is
+//     appended in the process's memory; it is written (no fsync) once 1 MiB
+//     is pending, and written and fsynced every second.
+//   - go-diskqueue, syncEvery huge and syncTimeout 1s: when Put returns,
+//     the message is written to the file (the page cache), but the metadata
+//     that says where the queue ends is only written at its sync, every
+//     second; after any crash it reopens at the last sync, so what was put
+//     since is lost in both kinds of crash (the issue measured 1.3-7 % of
+//     acknowledged puts lost under SIGKILL).
 func BenchmarkRelaxedEnqueue(b *testing.B) {
 	ctx := context.Background()
 	const p = 8
-	b.Run("opskit", func(b *testing.B) {
+	b.Run("opskit/sync=1s", func(b *testing.B) {
 		q := openQueue(b, queue.WithSyncInterval(time.Second))
 		produce(b, p, func() error { _, err := q.Enqueue(ctx, queueMsg); return err })
 	})
-	b.Run("diskqueue", func(b *testing.B) {
-		dq := diskqueue.New("bench", b.TempDir(), 64<<20, 0, 1<<20, 2500, 2*time.Second,
+	b.Run("diskqueue/sync=1s", func(b *testing.B) {
+		dq := diskqueue.New("bench", b.TempDir(), 64<<20, 0, 1<<20, 1<<62, time.Second,
 			func(diskqueue.LogLevel, string, ...any) {})
 		defer dq.Close()
 		produce(b, p, func() error { return dq.Put(queueMsg) })
 	})
+}
+
+// BenchmarkOpenDamaged is the time to open a queue whose segment holds a
+// 64 MiB region of random bytes between intact records: recovery skips it
+// block by block (one read and one header check per 32 KiB) and reports
+// it. Format 1 tried every byte offset (16 MiB took 48 s).
+func BenchmarkOpenDamaged(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "q")
+	q, err := queue.Open(dir, queue.WithSegmentSize(1<<30), queue.WithSyncInterval(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	big := make([]byte, 1<<20)
+	const n = 70 // 70 MiB of records
+	for range n {
+		if _, err := q.Enqueue(context.Background(), big); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := q.Close(); err != nil {
+		b.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) != 1 {
+		b.Fatalf("%d segments, want 1", len(segs))
+	}
+	f, err := os.OpenFile(segs[0], os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	garbage := make([]byte, 64<<20)
+	rand.NewChaCha8([32]byte{1}).Read(garbage)
+	if _, err := f.WriteAt(garbage, 2<<20); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	b.SetBytes(64 << 20)
+	b.ReportAllocs()
+	quiet := queue.WithLogger(slog.New(slog.DiscardHandler))
+	for b.Loop() {
+		q, err := queue.Open(dir, quiet)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, _ := q.Stats(context.Background())
+		rerr := q.Recovered()
+		q.Close()
+		if !errors.Is(rerr, queue.ErrCorrupt) || s.Depth < n-66 || s.Depth > n-64 {
+			b.Fatalf("reopened with %d messages and %v; want about %d and the damage reported", s.Depth, rerr, n-65)
+		}
+	}
 }
 
 // BenchmarkEnqueueReceiveAck is the durable round trip: 8 goroutines each

@@ -1,11 +1,9 @@
 package queue
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"sort"
-
-	"github.com/opskit/opskit/internal/atomicfile"
 )
 
 // Space is reclaimed from the head of the log only: the oldest segment is
@@ -83,20 +81,19 @@ func (q *Queue) compactHead() (bool, error) {
 		return false, nil
 	}
 	head := q.segs[0]
-	var last *batch
 	if head.live > 0 {
-		var err error
-		if last, err = q.relocateLocked(head); err != nil {
+		if err := q.relocateLocked(head); err != nil {
 			q.mu.Unlock()
 			return false, err
 		}
 	}
 	q.mu.Unlock()
-	if last != nil {
-		// The copies must be on disk before the originals go.
-		if err := q.w.wait(last, true); err != nil {
-			return false, err
-		}
+	// The copies, and the acks that emptied the head, must be on disk
+	// before the head goes: else a crash would bring back acked
+	// messages' absence without their copies, or lose messages whose
+	// ack never reached the disk.
+	if err := q.w.flush(true); err != nil {
+		return false, err
 	}
 
 	q.mu.Lock()
@@ -106,19 +103,19 @@ func (q *Queue) compactHead() (bool, error) {
 	}
 	q.segs = q.segs[1:]
 	q.mu.Unlock()
-	if err := os.Remove(head.path); err != nil {
+	if err := q.cfg.fs.Remove(head.path); err != nil {
 		return false, fmt.Errorf("queue: delete segment %s: %w", head.name(), err)
 	}
 	head.release()
-	if err := atomicfile.SyncDir(q.dir); err != nil {
+	if err := q.cfg.fs.SyncDir(q.dir); err != nil {
 		return false, fmt.Errorf("queue: %w", err)
 	}
 	return true, nil
 }
 
-// relocateLocked copies the stored messages of head to the end of the log
-// and returns the batch holding the last copy. Requires mu held.
-func (q *Queue) relocateLocked(head *segment) (*batch, error) {
+// relocateLocked copies the stored messages of head to the end of the log.
+// Requires mu held.
+func (q *Queue) relocateLocked(head *segment) error {
 	var es []*entry
 	for _, e := range q.idx.msgs {
 		if e.seg == head {
@@ -128,18 +125,27 @@ func (q *Queue) relocateLocked(head *segment) (*batch, error) {
 	sort.Slice(es, func(i, j int) bool { return es[i].id < es[j].id })
 	if head.written.Load() < head.size {
 		if err := q.w.flush(false); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	var last *batch
 	for _, e := range es {
-		r, _, err := head.readRecord(e.off, e.size)
-		if err != nil {
-			// Unreadable now: it could never be delivered; drop it.
+		r, err := head.readRecord(e.off, e.size)
+		if errors.Is(err, errBadRecord) {
+			// Read back, and not the record written: it could never be
+			// delivered. Quarantine it with a purge record.
 			q.corrupt.Add(1)
-			q.cfg.log.Error("queue: dropped a damaged message during compaction", "id", ID(e.id), "err", err)
+			q.cfg.log.Error("queue: dropped a damaged message during compaction", "dir", q.dir, "id", ID(e.id), "err", err)
 			q.idx.remove(e)
+			p := record{typ: recPurge, id: e.id, time: q.now()}
+			if _, _, _, err := q.w.append(&p, q.addSegmentLocked); err != nil {
+				return err
+			}
 			continue
+		}
+		if err != nil {
+			// The read failed; the record may be fine. Keep everything
+			// and try again at the next compaction.
+			return err
 		}
 		r.flags |= flagRelocated
 		r.attempt = e.attempt
@@ -147,18 +153,17 @@ func (q *Queue) relocateLocked(head *segment) (*batch, error) {
 		if e.state == stDelayed {
 			r.notBefore = e.notBefore
 		}
-		b, seg, off, err := q.w.append(&r, q.addSegmentLocked)
+		_, seg, off, err := q.w.append(&r, q.addSegmentLocked)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		q.idx.relocate(e, seg, off, int32(r.size()))
-		last = b
+		q.idx.relocate(e, seg, off, framedSize(off, &r))
 		if e.state == stDead {
 			d := record{typ: recDead, id: e.id, attempt: e.attempt, time: e.dead.at, payload: []byte(e.dead.reason)}
-			if last, _, _, err = q.w.append(&d, q.addSegmentLocked); err != nil {
-				return nil, err
+			if _, _, _, err := q.w.append(&d, q.addSegmentLocked); err != nil {
+				return err
 			}
 		}
 	}
-	return last, nil
+	return nil
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/opskit/opskit/internal/timer"
 	"time"
@@ -116,13 +117,83 @@ func (q *Queue) receive(visibility time.Duration, park bool) (*Message, <-chan s
 
 		payload, err := q.readPayload(seg, off, size)
 		seg.release()
-		if err == nil {
+		switch {
+		case err == nil:
+			q.readOK(m)
 			m.Payload = payload
 			return m, nil, 0, nil
+		case errors.Is(err, errBadRecord):
+			// Proven damage: the bytes were read and are not the record.
+			if err := q.dropDamaged(m, err); err != nil {
+				return nil, nil, 0, err
+			}
+		default:
+			// The read failed: the record may be intact. Keep the
+			// message and try it again later; deliver others meanwhile.
+			if ferr := q.readFailed(m, err); ferr != nil {
+				return nil, nil, 0, ferr
+			}
 		}
-		if err := q.dropDamaged(m, err); err != nil {
-			return nil, nil, 0, err
+	}
+}
+
+// Reads of a stored message that fail (not damage: the read itself) are
+// retried after readBackoff; after stuckReads failures in a row the
+// message is reported stuck (Stats.Stuck, and Stats and the health check
+// fail) but still kept and retried.
+const stuckReads = 5
+
+// readBackoff is the wait after the n-th failed read in a row: 1s
+// doubling, at most 5m.
+func readBackoff(n int) time.Duration {
+	if n > 9 {
+		return 5 * time.Minute
+	}
+	return min(time.Second<<(n-1), 5*time.Minute)
+}
+
+// readFailed puts a message whose payload could not be read back as it
+// was before the lease (the attempt is not spent), due after a backoff.
+func (q *Queue) readFailed(m *Message, cause error) error {
+	q.readErrs.Add(1)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e := q.idx.msgs[uint64(m.ID)]
+	if e == nil || e.lease != m.Lease || e.state != stLeased {
+		return nil
+	}
+	n := q.readFails[e.id] + 1
+	q.readFails[e.id] = n
+	q.lastReadErr = cause
+	if n == stuckReads {
+		q.stuck++
+		q.cfg.log.Error("queue: a message is stuck: its reads keep failing; it is kept and retried", "dir", q.dir, "id", m.ID, "failures", n, "err", cause)
+	} else if n < stuckReads {
+		q.cfg.log.Warn("queue: reading a message failed; it is kept and retried", "dir", q.dir, "id", m.ID, "failures", n, "err", cause)
+	}
+	now := q.now()
+	e.attempt--
+	e.notBefore = now + int64(readBackoff(n))
+	q.idx.move(e, stDelayed)
+	rec := record{typ: recNack, id: e.id, attempt: e.attempt, notBefore: e.notBefore, time: now}
+	_, _, _, err := q.w.append(&rec, q.addSegmentLocked)
+	return err
+}
+
+// readOK forgets m's failed reads.
+func (q *Queue) readOK(m *Message) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.forgetReadFailsLocked(uint64(m.ID))
+}
+
+// forgetReadFailsLocked drops id's failed-read count. Requires mu held.
+func (q *Queue) forgetReadFailsLocked(id uint64) {
+	if n, ok := q.readFails[id]; ok {
+		if n >= stuckReads {
+			q.stuck--
 		}
+		delete(q.readFails, id)
 	}
 }
 
@@ -134,7 +205,7 @@ func (q *Queue) readPayload(seg *segment, off int64, size int32) ([]byte, error)
 			return nil, err
 		}
 	}
-	r, _, err := seg.readRecord(off, size)
+	r, err := seg.readRecord(off, size)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +222,7 @@ func (q *Queue) dropDamaged(m *Message, cause error) error {
 	q.cfg.log.Error("queue: dropped a message whose record is damaged", "dir", q.dir, "id", m.ID, "err", cause)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.forgetReadFailsLocked(uint64(m.ID))
 	e := q.idx.msgs[uint64(m.ID)]
 	if e == nil || e.lease != m.Lease || e.state != stLeased {
 		return nil

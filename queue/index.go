@@ -1,6 +1,9 @@
 package queue
 
-import "container/heap"
+import (
+	"container/heap"
+	"maps"
+)
 
 // state is where a stored message is in its life.
 type state uint8
@@ -59,9 +62,23 @@ func (h *entryHeap) Pop() any {
 	e := h.es[n]
 	h.es[n] = nil
 	h.es = h.es[:n]
+	if c := cap(h.es); c > shrinkMin && n < c/4 {
+		h.es = append(make([]*entry, 0, 2*n), h.es...) // give a drained backlog's memory back
+	}
 	e.hidx = -1
 	return e
 }
+
+// resized copies m into a map allocated for its present size.
+func resized[K comparable, V any](m map[K]V) map[K]V {
+	c := make(map[K]V, len(m))
+	maps.Copy(c, m)
+	return c
+}
+
+// shrinkMin is the size below which the index does not bother to give
+// memory back after messages leave.
+const shrinkMin = 1024
 
 func (h *entryHeap) push(e *entry)   { heap.Push(h, e) }
 func (h *entryHeap) remove(e *entry) { heap.Remove(h, e.hidx) }
@@ -90,6 +107,7 @@ type index struct {
 	deadIdx deadIndex // the dead letters by id
 	bytes   int64     // record bytes of stored messages
 	minLive uint64
+	peak    int // len(msgs) when msgs and keys were last allocated
 }
 
 func newIndex() *index {
@@ -118,6 +136,7 @@ func (x *index) heapOf(s state) *entryHeap {
 // add stores a new entry in state s.
 func (x *index) add(e *entry, s state) {
 	x.msgs[e.id] = e
+	x.peak = max(x.peak, len(x.msgs))
 	x.bytes += int64(e.size)
 	e.seg.live += int64(e.size)
 	if e.key != "" {
@@ -175,6 +194,13 @@ func (x *index) remove(e *entry) {
 	}
 	x.bytes -= int64(e.size)
 	e.seg.live -= int64(e.size)
+	if n := len(x.msgs); x.peak > shrinkMin && n < x.peak/4 {
+		// Go maps never shrink: copy them, so memory comes back after a
+		// large backlog drains. Amortised O(1) per removal.
+		x.msgs = resized(x.msgs)
+		x.keys = resized(x.keys)
+		x.peak = n
+	}
 }
 
 // oldest returns the live (not dead, not pending) entry with the lowest id.
@@ -200,6 +226,7 @@ func (x *index) depth() int { return x.ready.Len() + x.delayed.Len() + x.leased.
 // delayed. next is the id the next enqueue gets.
 func (x *index) rebuild(now int64, next uint64) {
 	x.deadIdx.rebuild(x.msgs)
+	x.peak = len(x.msgs)
 	x.minLive = ^uint64(0)
 	for _, e := range x.msgs {
 		if e.state == stDead {

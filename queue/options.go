@@ -49,6 +49,7 @@ type config struct {
 	maxBytes    int64
 	maxMessages int
 	block       bool
+	fs          fsys // the file-system seam; tests inject faults through it
 }
 
 // WithMeterProvider sets where metrics go; default otel.GetMeterProvider().
@@ -77,11 +78,18 @@ func WithRetryPolicy(p retry.Policy) Option { return optionFunc(func(c *config) 
 // is written and fsynced every d (and written, without fsync, whenever 1
 // MiB is pending or a consumer needs an unwritten payload).
 //
-// What relaxed mode can lose: if the process dies, records still in memory
-// (at most the last d of calls, at most about 1 MiB); if the machine or its
-// operating system dies, everything since the last fsync (the last d). A
-// lost ack means a redelivery. d <= 0 means durable mode, the default:
-// every call returns after its record is fsynced.
+// What each mode can lose. Durable mode (d <= 0, the default): nothing
+// whose call returned nil; a call that returned an error may or may not
+// have been stored. Relaxed mode: if the process dies, the records still
+// in memory (at most the last d of calls, at most about 1 MiB); if the
+// machine or its operating system dies, everything since the last fsync
+// (the last d). A lost ack means a redelivery; a lost enqueue, a lost
+// message whose id may be given again. When a periodic fsync fails, the
+// log refuses all further work at once (Enqueue, Receive and the settling
+// calls return the error, and Stats and the health check report it):
+// records written since the last good fsync may not be on disk, and the
+// messages they hold stay undeliverable until the queue is reopened, which
+// re-reads what the disk really has.
 func WithSyncInterval(d time.Duration) Option { return optionFunc(func(c *config) { c.syncEvery = d }) }
 
 // WithSegmentSize sets the size at which a new segment file is started;
@@ -117,6 +125,9 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.log == nil {
 		c.log = slog.Default()
+	}
+	if c.fs == nil {
+		c.fs = osFS{}
 	}
 	c.clk = timer.Or(c.clk)
 	if c.policy.MaxAttempts == 0 {

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/opskit/opskit/internal/atomicfile"
 	"github.com/opskit/opskit/internal/timer"
 )
 
@@ -18,19 +17,23 @@ import (
 type Queue struct {
 	dir  string
 	cfg  config
-	lock *os.File
+	lock *os.File // the directory, flocked
 	w    *writer
 	met  *metrics
 
-	mu        sync.Mutex // guards idx, segs, nextID, nextLease, closed, waiting, notify, space
-	idx       *index
-	segs      []*segment // oldest first; the last is the writer's active one
-	nextID    uint64
-	nextLease uint64
-	closed    bool
-	waiting   int           // receivers and blocked producers parked on notify or space
-	notify    chan struct{} // closed and replaced when a message may have become ready
-	space     chan struct{} // closed and replaced when room was freed
+	mu          sync.Mutex // guards idx, segs, nextID, nextLease, closed, waiting, notify, space, pendingKeys
+	idx         *index
+	pendingKeys map[string]chan struct{} // dedupe keys of enqueues waiting for their fsync; closed when settled
+	readFails   map[uint64]int           // failed reads in a row, by message id (see stuckReads)
+	stuck       int                      // messages in readFails at stuckReads or more
+	lastReadErr error
+	segs        []*segment // oldest first; the last is the writer's active one
+	nextID      uint64
+	nextLease   uint64
+	closed      bool
+	waiting     int           // receivers and blocked producers parked on notify or space
+	notify      chan struct{} // closed and replaced when a message may have become ready
+	space       chan struct{} // closed and replaced when room was freed
 
 	done      chan struct{} // closed by Close
 	compactC  chan struct{}
@@ -38,7 +41,7 @@ type Queue struct {
 	recovered error
 	dlog      deadLog // dead-lettering, logged rate-limited
 
-	enqueued, acked, nacked, deadN, corrupt atomic.Int64
+	enqueued, acked, nacked, deadN, corrupt, readErrs atomic.Int64
 }
 
 // Open opens the queue in dir, creating dir (mode 0700) if needed, and
@@ -50,16 +53,14 @@ func Open(dir string, opts ...Option) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("queue: %w", err)
-	}
-	lock, err := lockDir(dir)
+	lock, err := openDir(dir, cfg.log)
 	if err != nil {
 		return nil, err
 	}
 	q := &Queue{
-		dir: dir, cfg: cfg, lock: lock, idx: newIndex(), nextID: 1,
-		notify: make(chan struct{}), space: make(chan struct{}),
+		dir: dir, cfg: cfg, lock: lock, idx: newIndex(), nextID: 1, pendingKeys: make(map[string]chan struct{}),
+		readFails: make(map[uint64]int),
+		notify:    make(chan struct{}), space: make(chan struct{}),
 		done: make(chan struct{}), compactC: make(chan struct{}, 1),
 	}
 	if err := q.recover(); err != nil {
@@ -67,8 +68,8 @@ func Open(dir string, opts ...Option) (*Queue, error) {
 		return nil, err
 	}
 	q.w = &writer{
-		dir: dir, segMax: cfg.segmentSize, clk: cfg.clk, durable: cfg.syncEvery <= 0,
-		cur: newBatch(), active: q.segs[len(q.segs)-1],
+		dir: dir, fs: cfg.fs, segMax: cfg.segmentSize, clk: cfg.clk, durable: cfg.syncEvery <= 0,
+		cur: newBatch(), active: q.segs[len(q.segs)-1], nextID: func() uint64 { return q.nextID },
 	}
 	if q.met, err = newMetrics(q); err != nil {
 		q.closeFiles()
@@ -78,118 +79,17 @@ func Open(dir string, opts ...Option) (*Queue, error) {
 	q.wg.Add(1)
 	go q.compactLoop()
 	if cfg.syncEvery > 0 {
+		// The ticker exists when Open returns, so a fake clock moved
+		// right after drives it.
+		t := timer.NewTicker(cfg.clk, cfg.syncEvery)
 		q.wg.Add(1)
-		go q.syncLoop()
+		go q.syncLoop(t)
 	}
 	q.kickCompaction()
 	return q, nil
 }
 
-// recover rebuilds the index from the segments on disk.
-func (q *Queue) recover() error {
-	bases, err := listSegments(q.dir)
-	if err != nil {
-		return err
-	}
-	var regions []Region
-	var torn int64
-	for _, base := range bases {
-		s, err := openSegment(q.dir, base, false)
-		if err != nil {
-			return err
-		}
-		q.segs = append(q.segs, s)
-		q.nextID = max(q.nextID, base)
-		res, err := scanSegment(s, func(r *record, off int64) { q.apply(r, s, off) })
-		if err != nil {
-			return err
-		}
-		regions = append(regions, res.damaged...)
-		st, err := s.f.Stat()
-		if err != nil {
-			return fmt.Errorf("queue: %w", err)
-		}
-		if res.valid < st.Size() {
-			torn += st.Size() - res.valid
-			if err := s.truncate(res.valid); err != nil {
-				return err
-			}
-		}
-		s.size = res.valid
-		s.written.Store(res.valid)
-	}
-	if len(q.segs) == 0 {
-		s, err := openSegment(q.dir, q.nextID, true)
-		if err != nil {
-			return err
-		}
-		q.segs = append(q.segs, s)
-		if err := atomicfile.SyncDir(q.dir); err != nil {
-			return fmt.Errorf("queue: %w", err)
-		}
-	}
-	q.idx.rebuild(q.cfg.clk.Now().UnixNano(), q.nextID)
-	if len(regions) > 0 {
-		q.corrupt.Store(int64(len(regions)))
-		q.recovered = &CorruptionError{Regions: regions}
-		q.cfg.log.Warn("queue: damaged records skipped at open", "dir", q.dir, "err", q.recovered)
-	}
-	if torn > 0 {
-		q.cfg.log.Info("queue: cut torn tail at open", "dir", q.dir, "bytes", torn)
-	}
-	return nil
-}
-
-// apply replays one record into the index during recovery.
-func (q *Queue) apply(r *record, s *segment, off int64) {
-	q.nextID = max(q.nextID, r.id+1)
-	x := q.idx
-	e := x.msgs[r.id]
-	if r.typ == recEnqueue {
-		size := int32(r.size())
-		if e != nil {
-			x.relocate(e, s, off, size)
-		} else {
-			e = &entry{id: r.id, seg: s, off: off, size: size, state: stReady, hidx: -1, key: string(r.key)}
-			x.msgs[r.id] = e
-			x.bytes += int64(size)
-			s.live += int64(size)
-			if e.key != "" {
-				x.keys[e.key] = e.id
-			}
-		}
-		e.attempt, e.notBefore, e.enqueued = r.attempt, r.notBefore, r.time
-		return
-	}
-	if e == nil {
-		return // its message was compacted away, or its enqueue was damaged
-	}
-	switch r.typ {
-	case recAck, recPurge:
-		if e.state == stDead {
-			x.dead--
-		}
-		e.state = stReady // so remove leaves the heaps alone
-		x.remove(e)
-	case recNack:
-		e.attempt, e.notBefore = r.attempt, r.notBefore
-	case recLease:
-		e.attempt = max(e.attempt, r.attempt)
-	case recDead:
-		if e.state != stDead {
-			x.dead++
-		}
-		e.state = stDead
-		e.dead = &deadInfo{at: r.time, reason: string(r.payload)}
-	case recRequeue:
-		if e.state == stDead {
-			x.dead--
-		}
-		e.state, e.attempt, e.notBefore, e.dead = stReady, 0, 0, nil
-	}
-}
-
-// Recovered reports what Open found: nil, or a *CorruptionError (matching
+// Recovered reports what Open found: nil, or a *CorruptError (matching
 // ErrCorrupt) listing the damaged regions that were skipped.
 func (q *Queue) Recovered() error { return q.recovered }
 
@@ -212,21 +112,43 @@ func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOpti
 	if !ec.NotBefore.IsZero() {
 		nb = ec.NotBefore.UnixNano()
 	} else if ec.Delay > 0 {
-		nb = now + int64(ec.Delay)
+		nb = now + int64(ec.Delay) // Validate bounds Delay by MaxWait
 	}
-	rec := record{typ: recEnqueue, time: now, notBefore: nb, key: []byte(ec.DedupeKey), payload: payload}
-	size := int64(rec.size())
+	key := ec.DedupeKey
+	rec := record{typ: recEnqueue, time: now, notBefore: nb, key: []byte(key), payload: payload}
 
 	q.mu.Lock()
-	if err := q.waitForRoomLocked(ctx, size); err != nil {
-		q.mu.Unlock()
-		return 0, err
-	}
-	if ec.DedupeKey != "" {
-		if id, ok := q.idx.keys[ec.DedupeKey]; ok {
+	for {
+		if err := q.waitForRoomLocked(ctx, roomSize(&rec)); err != nil {
+			q.mu.Unlock()
+			return 0, err
+		}
+		// A log that failed a write or fsync answers with that failure,
+		// never with a duplicate it cannot vouch for.
+		if err := q.w.broken(); err != nil {
+			q.mu.Unlock()
+			return 0, err
+		}
+		if key == "" {
+			break
+		}
+		if id, ok := q.idx.keys[key]; ok {
 			q.mu.Unlock()
 			return ID(id), ErrDuplicate
 		}
+		settled, ok := q.pendingKeys[key]
+		if !ok {
+			break
+		}
+		// An enqueue with this key waits for its fsync: its outcome
+		// decides this one's.
+		q.mu.Unlock()
+		select {
+		case <-settled:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		q.mu.Lock()
 	}
 	rec.id = q.nextID
 	b, seg, off, err := q.w.append(&rec, q.addSegmentLocked)
@@ -235,11 +157,18 @@ func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOpti
 		return 0, err
 	}
 	q.nextID++
-	e := &entry{id: rec.id, seg: seg, off: off, size: int32(size), enqueued: now, notBefore: nb, key: ec.DedupeKey}
+	e := &entry{id: rec.id, seg: seg, off: off, size: framedSize(off, &rec), enqueued: now, notBefore: nb}
 	durable := q.w.durable
+	var settled chan struct{}
 	if durable {
+		// The key is taken only once the record is on disk.
 		q.idx.add(e, stPending)
+		if key != "" {
+			settled = make(chan struct{})
+			q.pendingKeys[key] = settled
+		}
 	} else {
+		e.key = key
 		q.idx.add(e, readyOrDelayed(nb, now))
 		q.wakeLocked()
 	}
@@ -248,9 +177,22 @@ func (q *Queue) Enqueue(ctx context.Context, payload []byte, opts ...EnqueueOpti
 	if durable {
 		err = q.w.wait(b, true)
 		q.mu.Lock()
-		if e.state == stPending && err == nil {
-			q.idx.move(e, readyOrDelayed(nb, q.cfg.clk.Now().UnixNano()))
-			q.wakeLocked()
+		if settled != nil {
+			delete(q.pendingKeys, key)
+			close(settled)
+		}
+		if e.state == stPending {
+			if err != nil {
+				q.idx.remove(e)
+				q.freedLocked()
+			} else {
+				if key != "" {
+					e.key = key
+					q.idx.keys[key] = e.id
+				}
+				q.idx.move(e, readyOrDelayed(nb, q.now()))
+				q.wakeLocked()
+			}
 		}
 		q.mu.Unlock()
 		if err != nil {
@@ -332,7 +274,9 @@ func (q *Queue) freedLocked() {
 
 // Close commits what is pending, stops background work and releases the
 // directory. Calls in progress finish or return ErrClosed; later calls
-// return ErrClosed. Close a Worker before its queue.
+// return ErrClosed. Close a Worker before its queue. Close runs no user
+// code: it waits for the compactor to finish the copy it is making, if
+// any, and for one last write and fsync, so its bound is the disk's.
 func (q *Queue) Close() error {
 	q.mu.Lock()
 	if q.closed {
@@ -362,9 +306,8 @@ func (q *Queue) closeFiles() {
 }
 
 // syncLoop fsyncs on the interval in relaxed mode.
-func (q *Queue) syncLoop() {
+func (q *Queue) syncLoop(t *timer.Ticker) {
 	defer q.wg.Done()
-	t := timer.NewTicker(q.cfg.clk, q.cfg.syncEvery)
 	defer t.Stop()
 	for {
 		select {

@@ -6,26 +6,22 @@ import (
 	"hash/crc32"
 )
 
-// A segment file is a sequence of records, each laid out little-endian as
+// A record is what the log says about one message. Its body is laid out
+// little-endian as
 //
-//	0  u32  body length (bytes after this 8-byte prefix)
-//	4  u32  CRC32C (Castagnoli) of the body
-//	   body:
-//	8  u8   record type
-//	9  u8   flags
-//	10 u16  dedupe key length
-//	12 u32  attempt
-//	16 u64  message id
-//	24 i64  not-before time, Unix nanoseconds (0: none)
-//	32 i64  event time, Unix nanoseconds (for an enqueue: when it was enqueued)
-//	40 key, then payload (the rest of the body)
+//	0  u8   record type
+//	1  u8   flags
+//	2  u16  dedupe key length
+//	4  u32  attempt
+//	8  u64  message id
+//	16 i64  not-before time, Unix nanoseconds (0: none)
+//	24 i64  event time, Unix nanoseconds (for an enqueue: when it was enqueued)
+//	32 key, then payload (the rest of the body)
 //
-// There is no file header: a segment's name is the first message id it may
-// hold, so an empty file is a valid segment.
+// How bodies are framed in a segment file is in frame.go (format 2) and
+// legacy.go (format 1, read only).
 const (
-	prefixSize  = 8
 	bodyHeader  = 32
-	headerSize  = prefixSize + bodyHeader
 	maxBodySize = 1<<30 - 1 // far above any accepted payload; bounds decoding
 	// MaxKeyLen is the longest accepted deduplication key, in bytes.
 	MaxKeyLen = 1024
@@ -63,63 +59,46 @@ type record struct {
 	payload   []byte
 }
 
-// size is the encoded length of r.
-func (r *record) size() int { return headerSize + len(r.key) + len(r.payload) }
+// bodySize is the length of r's body.
+func (r *record) bodySize() int { return bodyHeader + len(r.key) + len(r.payload) }
 
-// appendRecord appends the encoding of r to dst.
-func appendRecord(dst []byte, r *record) []byte {
+// appendBody appends r's body to dst.
+func appendBody(dst []byte, r *record) []byte {
 	n := len(dst)
-	body := bodyHeader + len(r.key) + len(r.payload)
-	dst = append(dst, make([]byte, headerSize)...)
+	dst = append(dst, make([]byte, bodyHeader)...)
 	h := dst[n:]
-	binary.LittleEndian.PutUint32(h[0:], uint32(body))
-	h[8] = byte(r.typ)
-	h[9] = r.flags
-	binary.LittleEndian.PutUint16(h[10:], uint16(len(r.key)))
-	binary.LittleEndian.PutUint32(h[12:], r.attempt)
-	binary.LittleEndian.PutUint64(h[16:], r.id)
-	binary.LittleEndian.PutUint64(h[24:], uint64(r.notBefore))
-	binary.LittleEndian.PutUint64(h[32:], uint64(r.time))
+	h[0] = byte(r.typ)
+	h[1] = r.flags
+	binary.LittleEndian.PutUint16(h[2:], uint16(len(r.key)))
+	binary.LittleEndian.PutUint32(h[4:], r.attempt)
+	binary.LittleEndian.PutUint64(h[8:], r.id)
+	binary.LittleEndian.PutUint64(h[16:], uint64(r.notBefore))
+	binary.LittleEndian.PutUint64(h[24:], uint64(r.time))
 	dst = append(dst, r.key...)
-	dst = append(dst, r.payload...)
-	binary.LittleEndian.PutUint32(dst[n+4:], crc32.Checksum(dst[n+prefixSize:], crcTable))
-	return dst
+	return append(dst, r.payload...)
 }
 
 var (
-	// errShort means buf ends before the record does: a torn tail, or a
-	// read that needs more bytes.
+	// errShort means the bytes end before the record does: a torn tail,
+	// or a read that needs more bytes.
 	errShort = errors.New("queue: record truncated")
 	// errBadRecord means the bytes are not a valid record: a wrong
 	// checksum, an impossible length or an unknown type.
 	errBadRecord = errors.New("queue: bad record")
 )
 
-// decodeRecord decodes the record at the start of buf and returns it with
-// its encoded length. It never panics, and never returns a record whose
-// checksum does not match.
-func decodeRecord(buf []byte) (record, int, error) {
+// decodeBody decodes a record body whose checksum has been verified. It
+// never panics.
+func decodeBody(b []byte) (record, error) {
 	var r record
-	if len(buf) < prefixSize {
-		return r, 0, errShort
-	}
-	body := binary.LittleEndian.Uint32(buf[0:])
-	if body < bodyHeader || body > maxBodySize {
-		return r, 0, errBadRecord
-	}
-	n := prefixSize + int(body)
-	if len(buf) < n {
-		return r, 0, errShort
-	}
-	b := buf[prefixSize:n]
-	if crc32.Checksum(b, crcTable) != binary.LittleEndian.Uint32(buf[4:]) {
-		return r, 0, errBadRecord
+	if len(b) < bodyHeader {
+		return r, errBadRecord
 	}
 	r.typ = recType(b[0])
 	r.flags = b[1]
 	keyLen := int(binary.LittleEndian.Uint16(b[2:]))
 	if r.typ == 0 || r.typ >= recTypeEnd || keyLen > len(b)-bodyHeader {
-		return record{}, 0, errBadRecord
+		return record{}, errBadRecord
 	}
 	r.attempt = binary.LittleEndian.Uint32(b[4:])
 	r.id = binary.LittleEndian.Uint64(b[8:])
@@ -127,5 +106,5 @@ func decodeRecord(buf []byte) (record, int, error) {
 	r.time = int64(binary.LittleEndian.Uint64(b[24:]))
 	r.key = b[bodyHeader : bodyHeader+keyLen]
 	r.payload = b[bodyHeader+keyLen:]
-	return r, n, nil
+	return r, nil
 }

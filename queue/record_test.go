@@ -2,71 +2,119 @@ package queue
 
 import (
 	"bytes"
-	"encoding/binary"
-	"errors"
-	"hash/crc32"
+	"strings"
 	"testing"
 )
 
-func TestRecordRoundTrip(t *testing.T) {
+func TestFrameRoundTripAcrossBlocks(t *testing.T) {
 	in := record{typ: recEnqueue, flags: flagRelocated, attempt: 7, id: 42, notBefore: -5, time: 1 << 60,
-		key: []byte("k"), payload: []byte("hello")}
-	buf := appendRecord([]byte("prefix"), &in)
-	out, n, err := decodeRecord(buf[6:])
-	if err != nil || n != in.size() {
-		t.Fatalf("decode = %d, %v; want %d, nil", n, err, in.size())
+		key: []byte("k"), payload: bytes.Repeat([]byte("p"), 3*blockSize)}
+	body := appendBody(nil, &in)
+	// Every position near a block end, including the ones that pad.
+	for _, pos := range []int64{fileHeaderSize, blockSize - 100, blockSize - chunkHeader - 1, blockSize - chunkHeader,
+		blockSize - 3, blockSize, 2*blockSize + 5} {
+		for _, n := range []int{bodyHeader, 100, len(body)} {
+			buf, start := appendFramed(nil, pos, body[:n])
+			end := pos + int64(len(buf))
+			if want := framedEnd(pos, n); end != want {
+				t.Fatalf("pos %d n %d: framed end %d, framedEnd says %d", pos, n, end, want)
+			}
+			got, err := unframe(buf[start-pos:], start)
+			if err != nil || !bytes.Equal(got, body[:n]) {
+				t.Fatalf("pos %d n %d: unframe = %d bytes, %v", pos, n, len(got), err)
+			}
+			for i := range buf {
+				if (pos+int64(i))%blockSize == 0 && int64(i) >= start-pos && (buf[i+6] < chFull || buf[i+6] > chLast) {
+					t.Fatalf("pos %d n %d: block boundary at %d is not a chunk header", pos, n, pos+int64(i))
+				}
+			}
+		}
 	}
-	if out.typ != in.typ || out.flags != in.flags || out.attempt != in.attempt || out.id != in.id ||
-		out.notBefore != in.notBefore || out.time != in.time || string(out.key) != "k" || string(out.payload) != "hello" {
-		t.Fatalf("decode = %+v, want %+v", out, in)
+	out, err := decodeBody(body)
+	if err != nil || out.id != 42 || out.attempt != 7 || out.notBefore != -5 || out.time != 1<<60 ||
+		string(out.key) != "k" || len(out.payload) != 3*blockSize || out.flags != flagRelocated {
+		t.Fatalf("decodeBody = %+v, %v", out, err)
 	}
-	for cut := range n {
-		if _, _, err := decodeRecord(buf[6 : 6+cut]); !errors.Is(err, errShort) && !errors.Is(err, errBadRecord) {
-			t.Fatalf("decode of %d of %d bytes = %v, want an error", cut, n, err)
+}
+
+func TestAppendFramedAllocs(t *testing.T) {
+	body := appendBody(nil, &record{typ: recEnqueue, id: 1, payload: make([]byte, 1024)})
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() { buf, _ = appendFramed(buf[:0], blockSize-10, body) }); n != 0 {
+		t.Fatalf("appendFramed allocates %v times, want 0", n)
+	}
+}
+
+// A payload holding a validly framed record is data: with any one byte of
+// the file flipped, scanning never yields the inner record.
+func TestPayloadCannotFoolTheScan(t *testing.T) {
+	inner := appendBody(nil, &record{typ: recEnqueue, id: 999, payload: []byte("never enqueued")})
+	innerFramed, _ := appendFramed(nil, 0, inner)
+	payload := bytes.Repeat(innerFramed, 3)
+	file := fileHeader()
+	pos := int64(len(file))
+	for id := uint64(1); id <= 3; id++ {
+		file, _ = appendFramed(file, pos, appendBody(nil, &record{typ: recEnqueue, id: id, payload: payload}))
+		pos = int64(len(file))
+	}
+	for i := fileHeaderSize; i < len(file); i++ {
+		data := bytes.Clone(file)
+		data[i] ^= 0x01
+		_, err := scanV2(bytes.NewReader(data), int64(len(data)), "t", func(r *record, off int64, n int32) {
+			if r.id == 999 {
+				t.Fatalf("flip at %d: the scan returned the record inside a payload", i)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 }
 
-func TestAppendRecordAllocs(t *testing.T) {
-	r := record{typ: recEnqueue, id: 1, payload: make([]byte, 1024)}
-	buf := make([]byte, 0, 4096)
-	if n := testing.AllocsPerRun(100, func() { buf = appendRecord(buf[:0], &r) }); n != 0 {
-		t.Fatalf("appendRecord allocates %v times, want 0", n)
+func FuzzScan(f *testing.F) {
+	file := fileHeader()
+	for id := uint64(1); id <= 3; id++ {
+		file, _ = appendFramed(file, int64(len(file)), appendBody(nil, &record{typ: recEnqueue, id: id, key: []byte("key"),
+			payload: []byte(strings.Repeat("x", int(id)*20000))}))
 	}
-}
-
-func FuzzDecodeRecord(f *testing.F) {
-	f.Add(appendRecord(nil, &record{typ: recEnqueue, id: 1, key: []byte("key"), payload: []byte("payload")}))
-	f.Add(appendRecord(nil, &record{typ: recAck, id: 9}))
-	f.Add(appendRecord(nil, &record{typ: recDead, id: 3, payload: []byte("reason")})[:20])
+	f.Add(file)
+	f.Add(file[:100])
+	f.Add(fileHeader())
 	f.Add([]byte{})
 	f.Add(bytes.Repeat([]byte{0xff}, 64))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, n, err := decodeRecord(data)
-		if err != nil {
-			if n != 0 {
-				t.Fatalf("error %v with length %d", err, n)
-			}
+		if len(data) < fileHeaderSize {
+			headerVersion(data)
 			return
 		}
-		if n < headerSize || n > len(data) {
-			t.Fatalf("length %d outside [%d, %d]", n, headerSize, len(data))
-		}
-		if crc32.Checksum(data[prefixSize:n], crcTable) != binary.LittleEndian.Uint32(data[4:]) {
-			t.Fatal("returned a record whose checksum does not match")
-		}
-		if r.typ == 0 || r.typ >= recTypeEnd {
-			t.Fatalf("returned unknown type %d", r.typ)
-		}
-		if again := appendRecord(nil, &r); !bytes.Equal(again, data[:n]) {
-			t.Fatal("re-encoding differs from the bytes decoded")
-		}
-		// Scanning any bytes never panics and only yields valid records.
-		var valid int64
-		scanBytes(data, func(r *record, off int) {}, func(off, n int) {
-			if off < 0 || n <= 0 || off+n > len(data) {
-				t.Fatalf("bad region %d+%d of %d", off, n, len(data))
+		var last int64
+		res, err := scanV2(bytes.NewReader(data), int64(len(data)), "f", func(r *record, off int64, n int32) {
+			if off < last || off+int64(n) > int64(len(data)) || n <= 0 {
+				t.Fatalf("record at %d+%d after %d, file %d", off, n, last, len(data))
 			}
-		}, &valid)
+			last = off + int64(n)
+			// What the scan returned reads back alone, the same.
+			body, err := unframe(data[off:off+int64(n)], off)
+			if err != nil {
+				t.Fatalf("record at %d+%d does not unframe: %v", off, n, err)
+			}
+			again, err := decodeBody(body)
+			if err != nil || again.id != r.id || !bytes.Equal(again.payload, r.payload) {
+				t.Fatalf("record at %d differs when read alone", off)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.valid > int64(len(data)) {
+			t.Fatalf("valid %d past the end %d", res.valid, len(data))
+		}
+		for _, g := range res.damaged {
+			if g.Offset < 0 || g.Length <= 0 || g.Offset+g.Length > int64(len(data)) {
+				t.Fatalf("bad region %+v of %d", g, len(data))
+			}
+		}
+		// A format 1 scan of the same bytes never panics either.
+		scanV1(data, func(r *record, off, n int) {}, func(off, n int) {})
 	})
 }

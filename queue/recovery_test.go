@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,21 +15,18 @@ import (
 var bg = context.Background()
 
 // fill opens a queue in dir, enqueues payloads, closes it and returns the
-// one segment file's path and the offset where each record starts.
-func fill(t *testing.T, dir string, payloads ...string) (string, []int64) {
+// one segment file's path and the offset where each record starts and
+// ends.
+func fill(t *testing.T, dir string, payloads ...string) (seg string, offs, ends []int64) {
 	t.Helper()
 	q, err := queue.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var offs []int64
-	var off int64
 	for _, p := range payloads {
-		offs = append(offs, off)
 		if _, err := q.Enqueue(bg, []byte(p)); err != nil {
 			t.Fatal(err)
 		}
-		off += 40 + int64(len(p))
 	}
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
@@ -37,7 +35,11 @@ func fill(t *testing.T, dir string, payloads ...string) (string, []int64) {
 	if len(segs) != 1 {
 		t.Fatalf("segments %v, want 1", segs)
 	}
-	return segs[0], offs
+	offs, ends, err = queue.RecordOffsets(segs[0])
+	if err != nil || len(offs) != len(payloads) {
+		t.Fatalf("RecordOffsets = %v, %v; want %d records", offs, err, len(payloads))
+	}
+	return segs[0], offs, ends
 }
 
 // drain receives and acks everything ready and returns the payloads.
@@ -73,13 +75,13 @@ func equal(a, b []string) bool {
 
 func TestTornTailEveryOffset(t *testing.T) {
 	dir := t.TempDir()
-	seg, offs := fill(t, dir, "alpha", "bravo", "charlie")
+	seg, offs, ends := fill(t, dir, "alpha", "bravo", "charlie")
 	orig, err := os.ReadFile(seg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := offs[2]
-	for cut := last; cut < int64(len(orig)); cut++ {
+	last := ends[1]
+	for cut := offs[2]; cut < int64(len(orig)); cut++ {
 		if err := os.WriteFile(seg, orig[:cut], 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -103,22 +105,31 @@ func TestTornTailEveryOffset(t *testing.T) {
 	}
 }
 
+// Records of 12 KiB cross blocks; a flip anywhere in the first chunk of
+// the third record (its header or its data) loses that record only, and is
+// reported as exactly its bytes.
 func TestDamagedRecordsSkipped(t *testing.T) {
-	payloads := []string{"one", "two", "three-payload", "four", "five"}
+	var payloads []string
+	for _, c := range "abcde" {
+		payloads = append(payloads, strings.Repeat(string(c), 12<<10))
+	}
+	const h = queue.ChunkHeader
 	for _, tc := range []struct {
 		name string
-		at   func(offs []int64) int64 // byte to flip
+		at   int64 // byte of the third record to flip
 	}{
-		{"payload", func(o []int64) int64 { return o[2] + 42 }},
-		{"length", func(o []int64) int64 { return o[2] + 1 }},
-		{"checksum", func(o []int64) int64 { return o[2] + 5 }},
-		{"id", func(o []int64) int64 { return o[2] + 20 }},
+		{"data checksum", 1},
+		{"length", 4},
+		{"chunk type", 6},
+		{"header checksum", 8},
+		{"id", h + 8},
+		{"payload", h + 32 + 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			seg, offs := fill(t, dir, payloads...)
+			seg, offs, _ := fill(t, dir, payloads...)
 			data, _ := os.ReadFile(seg)
-			data[tc.at(offs)] ^= 0x5a
+			data[offs[2]+tc.at] ^= 0x5a
 			os.WriteFile(seg, data, 0o600)
 
 			q, err := queue.Open(dir)
@@ -126,9 +137,9 @@ func TestDamagedRecordsSkipped(t *testing.T) {
 				t.Fatalf("Open: %v", err)
 			}
 			defer q.Close()
-			var ce *queue.CorruptionError
+			var ce *queue.CorruptError
 			if err := q.Recovered(); !errors.Is(err, queue.ErrCorrupt) || !errors.As(err, &ce) {
-				t.Fatalf("Recovered = %v, want a CorruptionError", err)
+				t.Fatalf("Recovered = %v, want a CorruptError", err)
 			}
 			if len(ce.Regions) != 1 || ce.Regions[0].Offset != offs[2] || ce.Regions[0].Length != offs[3]-offs[2] {
 				t.Fatalf("regions %+v, want one at %d of %d bytes", ce.Regions, offs[2], offs[3]-offs[2])
@@ -136,8 +147,9 @@ func TestDamagedRecordsSkipped(t *testing.T) {
 			if s, _ := q.Stats(bg); s.Corrupt != 1 {
 				t.Fatalf("Stats.Corrupt = %d, want 1", s.Corrupt)
 			}
-			if got := drain(t, q); !equal(got, []string{"one", "two", "four", "five"}) {
-				t.Fatalf("got %q, want the damaged message skipped", got)
+			want := []string{payloads[0], payloads[1], payloads[3], payloads[4]}
+			if got := drain(t, q); !equal(got, want) {
+				t.Fatalf("got %d payloads, want the damaged message skipped", len(got))
 			}
 		})
 	}
@@ -145,14 +157,14 @@ func TestDamagedRecordsSkipped(t *testing.T) {
 
 func TestDamageAfterOpenNeverDelivered(t *testing.T) {
 	dir := t.TempDir()
-	seg, offs := fill(t, dir, "good", "bad-one", "fine")
+	seg, offs, _ := fill(t, dir, "good", "bad-one", "fine")
 	q, err := queue.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
 	f, _ := os.OpenFile(seg, os.O_RDWR, 0)
-	f.WriteAt([]byte{'X'}, offs[1]+41)
+	f.WriteAt([]byte{'X'}, offs[1]+queue.ChunkHeader+32+1)
 	f.Close()
 	if got := drain(t, q); !equal(got, []string{"good", "fine"}) {
 		t.Fatalf("got %q, want the damaged message dropped", got)

@@ -1,27 +1,23 @@
 package queue
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 )
 
 const segSuffix = ".seg"
 
 // segment is one file of the log. Its name, in hex, is greater than every
-// older segment's: the id of the enqueue that started it, or the previous
-// name plus one when a record about an older message started it. Appends
-// only ever go to the newest segment.
+// older segment's, and no message enqueued after it was started has a
+// lower id: it is the higher of the next id and the previous name plus
+// one. Appends only ever go to the newest segment.
 type segment struct {
-	base uint64
-	path string
-	f    *os.File
+	base    uint64
+	path    string
+	f       file
+	version int // on-disk format: formatVersion, or 1 for a read-only legacy file
 	// size is where the next append lands; guarded by writer.mu.
 	size int64
 	// written is how many bytes have reached the file (maybe not yet
@@ -38,20 +34,45 @@ type segment struct {
 
 func segName(base uint64) string { return fmt.Sprintf("%016x%s", base, segSuffix) }
 
-// openSegment opens (creating when create is set) the segment file.
-func openSegment(dir string, base uint64, create bool) (*segment, error) {
+// openSegment opens an existing segment file.
+func openSegment(fs fsys, dir string, base uint64) (*segment, error) {
 	p := filepath.Join(dir, segName(base))
-	flag := os.O_RDWR
-	if create {
-		flag |= os.O_CREATE | os.O_EXCL
-	}
-	f, err := os.OpenFile(p, flag, 0o600)
+	f, err := fs.OpenFile(p, os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("queue: open segment: %w", err)
 	}
 	s := &segment{base: base, path: p, f: f}
 	s.refs.Store(1)
 	return s, nil
+}
+
+// createSegment creates a format 2 segment holding only its header, not
+// yet fsynced (the writer syncs it, and the directory, with the first
+// batch written to it).
+func createSegment(fs fsys, dir string, base uint64) (*segment, error) {
+	p := filepath.Join(dir, segName(base))
+	f, err := fs.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("queue: create segment: %w", err)
+	}
+	s := &segment{base: base, path: p, f: f, version: formatVersion}
+	s.refs.Store(1)
+	if err := s.writeHeader(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// writeHeader writes a format 2 header over an empty file.
+func (s *segment) writeHeader() error {
+	if _, err := s.f.WriteAt(fileHeader(), 0); err != nil {
+		return fmt.Errorf("queue: write segment %s: %w", s.name(), err)
+	}
+	s.version = formatVersion
+	s.size = fileHeaderSize
+	s.written.Store(fileHeaderSize)
+	return nil
 }
 
 func (s *segment) acquire() { s.refs.Add(1) }
@@ -65,119 +86,81 @@ func (s *segment) release() {
 // name is the file name, for messages.
 func (s *segment) name() string { return filepath.Base(s.path) }
 
-// listSegments returns the bases of the segment files in dir, in order.
-func listSegments(dir string) ([]uint64, error) {
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("queue: %w", err)
-	}
-	var bases []uint64
-	for _, de := range des {
-		n := de.Name()
-		if !strings.HasSuffix(n, segSuffix) || de.IsDir() {
-			continue
-		}
-		b, err := strconv.ParseUint(strings.TrimSuffix(n, segSuffix), 16, 64)
-		if err != nil {
-			continue // not ours
-		}
-		bases = append(bases, b)
-	}
-	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
-	return bases, nil
-}
-
-// Region is a damaged stretch of a segment that recovery skipped.
+// Region is a damaged stretch of a segment that recovery skipped: the
+// records in it are lost (an enqueue: its message; an ack: its message may
+// be delivered again).
 type Region struct {
 	Segment string // file name
 	Offset  int64
 	Length  int64
 }
 
-// CorruptionError reports the damaged regions found when the queue was
-// opened. It matches ErrCorrupt. Records inside a region were lost or, if
-// they were acks, their messages may be delivered again.
-type CorruptionError struct {
+// CorruptError reports the damaged regions found when the queue was
+// opened. It matches ErrCorrupt.
+type CorruptError struct {
 	Regions []Region
 }
 
-func (e *CorruptionError) Error() string {
+func (e *CorruptError) Error() string {
 	var n int64
 	for _, r := range e.Regions {
 		n += r.Length
 	}
 	first := e.Regions[0]
-	return fmt.Sprintf("queue: %d damaged region(s), %d bytes skipped; first in segment %s at offset %d",
+	return fmt.Sprintf("queue: %d damaged region(s), %d bytes skipped (the records in them are lost); first in segment %s at offset %d",
 		len(e.Regions), n, first.Segment, first.Offset)
 }
 
-func (e *CorruptionError) Is(target error) bool { return target == ErrCorrupt }
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 
-// scanResult says what scanning one segment found.
-type scanResult struct {
-	valid   int64    // offset after the last valid record: the file is cut here
-	damaged []Region // bad bytes followed by valid records
-}
-
-// scanSegment calls fn for every valid record of the segment, in order,
-// with its offset. A bad stretch followed by a valid record is skipped and
-// reported; a bad stretch with nothing valid after it is a torn tail.
-func scanSegment(s *segment, fn func(r *record, off int64)) (scanResult, error) {
-	var res scanResult
+// scan calls fn for every intact record of the segment, in order, with its
+// offset and size, and reports the damaged regions and where the intact
+// records end. It sets the segment's version from its header.
+func (s *segment) scan(fn func(r *record, off int64, n int32)) (scanResult, error) {
 	st, err := s.f.Stat()
 	if err != nil {
-		return res, fmt.Errorf("queue: segment %s: %w", s.name(), err)
+		return scanResult{}, fmt.Errorf("queue: segment %s: %w", s.name(), err)
 	}
 	size := st.Size()
 	if size == 0 {
-		return res, nil
+		return scanResult{}, nil
 	}
-	if size != int64(int(size)) {
-		return res, fmt.Errorf("queue: segment %s: too large (%d bytes)", s.name(), size)
+	h := make([]byte, min(size, fileHeaderSize))
+	if _, err := s.f.ReadAt(h, 0); err != nil {
+		return scanResult{}, fmt.Errorf("queue: segment %s: read header: %w", s.name(), err)
 	}
-	data, err := syscall.Mmap(int(s.f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	v, err := headerVersion(h)
+	switch {
+	case err != nil:
+		// The magic is there but the rest of the header is not intact:
+		// read the blocks anyway and report the header.
+		v = formatVersion
+	case v > formatVersion:
+		return scanResult{}, fmt.Errorf("queue: segment %s has on-disk format version %d; this opskit reads versions 1 to %d (upgrade opskit to open this queue)",
+			s.name(), v, formatVersion)
+	}
+	s.version = v
+	if v == 1 {
+		return s.scanV1(size, fn)
+	}
+	res, serr := scanV2(s.f, size, s.name(), fn)
 	if err != nil {
-		return res, fmt.Errorf("queue: segment %s: mmap: %w", s.name(), err)
+		res.damaged = append([]Region{{Segment: s.name(), Length: fileHeaderSize}}, res.damaged...)
 	}
-	defer syscall.Munmap(data)
-	scanBytes(data, func(r *record, off int) { fn(r, int64(off)) }, func(off, n int) {
+	return res, serr
+}
+
+// scanV1 reads a whole format 1 segment and scans it.
+func (s *segment) scanV1(size int64, fn func(r *record, off int64, n int32)) (scanResult, error) {
+	data := make([]byte, size)
+	if _, err := s.f.ReadAt(data, 0); err != nil {
+		return scanResult{}, fmt.Errorf("queue: segment %s: read: %w", s.name(), err)
+	}
+	res := scanResult{version: 1}
+	res.valid = scanV1(data, func(r *record, off, n int) { fn(r, int64(off), int32(n)) }, func(off, n int) {
 		res.damaged = append(res.damaged, Region{Segment: s.name(), Offset: int64(off), Length: int64(n)})
-	}, &res.valid)
+	})
 	return res, nil
-}
-
-// scanBytes walks records in data. After a bad record it looks for the next
-// offset holding a valid record; if one exists the bytes between are
-// reported to bad, otherwise scanning stops. *valid is set to the end of
-// the last valid record.
-func scanBytes(data []byte, good func(r *record, off int), bad func(off, n int), valid *int64) {
-	off := 0
-	for off < len(data) {
-		r, n, err := decodeRecord(data[off:])
-		if err == nil {
-			good(&r, off)
-			off += n
-			*valid = int64(off)
-			continue
-		}
-		next := resync(data, off+1)
-		if next < 0 {
-			return // torn or damaged tail
-		}
-		bad(off, next-off)
-		off = next
-	}
-}
-
-// resync returns the first offset at or after from where a valid record
-// starts, or -1.
-func resync(data []byte, from int) int {
-	for i := from; i+headerSize <= len(data); i++ {
-		if _, _, err := decodeRecord(data[i:]); err == nil {
-			return i
-		}
-	}
-	return -1
 }
 
 // truncate cuts the segment to n bytes and syncs it.
@@ -191,31 +174,30 @@ func (s *segment) truncate(n int64) error {
 	return nil
 }
 
-// readRecord reads and checks the record at off.
-func (s *segment) readRecord(off int64, size int32) (record, []byte, error) {
+// readRecord reads and checks the record at off. An error wrapping
+// errBadRecord means the bytes were read and are not the record (proven
+// damage); any other error is the read's own.
+func (s *segment) readRecord(off int64, size int32) (record, error) {
 	buf := make([]byte, size)
 	if _, err := s.f.ReadAt(buf, off); err != nil {
-		return record{}, nil, fmt.Errorf("queue: segment %s: read at %d: %w", s.name(), off, err)
+		return record{}, fmt.Errorf("queue: segment %s: read at %d: %w", s.name(), off, err)
 	}
-	r, n, err := decodeRecord(buf)
-	if err != nil || n != int(size) {
-		return record{}, nil, fmt.Errorf("queue: segment %s: damaged record at offset %d: %w", s.name(), off, errBadRecord)
-	}
-	return r, buf, nil
-}
-
-// lockDir takes an exclusive, non-blocking flock on dir/LOCK.
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("queue: lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+	var r record
+	var err error
+	if s.version == 1 {
+		var n int
+		r, n, err = decodeV1(buf)
+		if err == nil && n != int(size) {
+			err = errBadRecord
 		}
-		return nil, fmt.Errorf("queue: lock %s: %w", dir, err)
+	} else {
+		var body []byte
+		if body, err = unframe(buf, off); err == nil {
+			r, err = decodeBody(body)
+		}
 	}
-	return f, nil
+	if err != nil {
+		return record{}, fmt.Errorf("queue: segment %s: damaged record at offset %d: %w", s.name(), off, errBadRecord)
+	}
+	return r, nil
 }

@@ -47,8 +47,19 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 		return Stats{}, ErrClosed
 	}
 	// A log that failed a write or fsync refuses new work; report it here
-	// too, so /queue and the health check show it, not only Enqueue.
-	return q.snapshot(), q.w.broken()
+	// too, so /queue and the health check show it, not only Enqueue. So
+	// are messages that cannot be read back.
+	s := q.snapshot()
+	if err := q.w.broken(); err != nil {
+		return s, err
+	}
+	if s.Stuck > 0 {
+		q.mu.Lock()
+		last := q.lastReadErr
+		q.mu.Unlock()
+		return s, fmt.Errorf("queue: %d message(s) stuck: reading them failed %d times in a row (they are kept and retried): %w", s.Stuck, stuckReads, last)
+	}
+	return s, nil
 }
 
 func (q *Queue) snapshot() Stats {
@@ -56,7 +67,7 @@ func (q *Queue) snapshot() Stats {
 	x := q.idx
 	s := Stats{
 		Ready: x.ready.Len(), Delayed: x.delayed.Len(), InFlight: x.leased.Len(),
-		Depth: x.depth(), Dead: x.dead, Bytes: x.bytes,
+		Depth: x.depth(), Dead: x.dead, Bytes: x.bytes, Stuck: q.stuck,
 	}
 	if e := x.oldest(q.nextID); e != nil {
 		s.OldestAge = max(0, time.Duration(q.now()-e.enqueued))
@@ -68,6 +79,7 @@ func (q *Queue) snapshot() Stats {
 	s.Nacked = q.nacked.Load()
 	s.DeadLettered = q.deadN.Load()
 	s.Corrupt = q.corrupt.Load()
+	s.ReadErrors = q.readErrs.Load()
 	return s
 }
 

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/opskit/opskit/clock"
-	"github.com/opskit/opskit/internal/atomicfile"
 )
 
 // writer appends records to the log and commits them with group commit.
@@ -19,10 +18,15 @@ import (
 // arrive while a commit runs share the next one.
 type writer struct {
 	dir     string
+	fs      fsys
 	segMax  int64
 	clk     clock.Clock
 	durable bool // fsync every batch (else only batches someone asked to sync)
 	onSync  func(d time.Duration)
+	// nextID returns the id the next enqueue gets; a new segment is named
+	// no lower, so recovery never hands out an id again even when every
+	// older segment was deleted. Called with Queue.mu held.
+	nextID func() uint64
 
 	mu      sync.Mutex // guards everything below
 	cur     *batch
@@ -30,6 +34,7 @@ type writer struct {
 	active  *segment
 	err     error    // sticky: after a failed write or fsync nothing is trusted
 	spares  [][]byte // buffers of committed batches, for reuse
+	scratch []byte   // a record body being framed
 
 	// Owned by the current leader (handed over through batch.lead).
 	dirty   []*segment // written since their last fsync
@@ -46,7 +51,7 @@ type chunk struct {
 type batch struct {
 	chunks  []chunk
 	waiters int
-	sync    bool
+	sync    bool // fsync it even in relaxed mode; read by the leader when it takes the batch
 	newSeg  bool
 	done    chan struct{} // closed when committed; err then readable
 	lead    chan struct{} // handed leadership, buffered 1
@@ -64,27 +69,29 @@ func (e *errBroken) Error() string { return "queue: log unusable after I/O error
 func (e *errBroken) Unwrap() error { return e.err }
 
 // append adds r to the current batch and returns the batch with where the
-// record will live. onRotate is called (with mu held) when a new segment
-// starts. Requires the caller to hold Queue.mu, so log order is state order.
+// record will live (its framed size is framedSize(off, r)). onRotate is
+// called (with mu held) when a new segment starts. Requires the caller to
+// hold Queue.mu, so log order is state order.
 func (w *writer) append(r *record, onRotate func(*segment)) (*batch, *segment, int64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return nil, nil, 0, w.err
 	}
-	n := int64(r.size())
-	if w.active.size > 0 && w.active.size+n > w.segMax {
+	w.scratch = appendBody(w.scratch[:0], r)
+	body := w.scratch
+	if s := w.active; s.size > fileHeaderSize && framedEnd(s.size, len(body)) > w.segMax {
 		// Segment names must increase in log order (recovery replays them
 		// sorted by name). Settlement and relocated records carry older
 		// ids, so the name is never below the active segment's.
-		s, err := openSegment(w.dir, max(w.active.base+1, r.id), true)
+		ns, err := createSegment(w.fs, w.dir, max(s.base+1, w.nextID()))
 		if err != nil {
 			w.err = &errBroken{err}
 			return nil, nil, 0, w.err
 		}
-		w.active = s
+		w.active = ns
 		w.cur.newSeg = true
-		onRotate(s)
+		onRotate(ns)
 	}
 	s := w.active
 	b := w.cur
@@ -96,11 +103,20 @@ func (w *writer) append(r *record, onRotate func(*segment)) (*batch, *segment, i
 		b.chunks = append(b.chunks, chunk{seg: s, off: s.size, buf: buf})
 	}
 	c := &b.chunks[len(b.chunks)-1]
-	off := s.size
-	c.buf = appendRecord(c.buf, r)
-	s.size += n
+	var off int64
+	c.buf, off = appendFramed(c.buf, s.size, body)
+	s.size = c.off + int64(len(c.buf))
 	return b, s, off, nil
 }
+
+// framedSize is the size of r's record framed at off in a format 2 segment.
+func framedSize(off int64, r *record) int32 {
+	return int32(framedEnd(off, r.bodySize()) - off)
+}
+
+// roomSize is what r takes against WithMaxBytes before it is placed: its
+// size in one chunk (block padding and fragment headers add a few bytes).
+func roomSize(r *record) int64 { return int64(r.bodySize() + chunkHeader) }
 
 // broken returns the error that made the log unusable, or nil.
 func (w *writer) broken() error {
@@ -124,14 +140,22 @@ func (w *writer) pending() int {
 // durable mode), leading commits as needed.
 func (w *writer) wait(b *batch, sync bool) error {
 	w.mu.Lock()
+	if b != w.cur && sync && !w.durable && !b.sync {
+		// A leader took b without an fsync (or has committed it): sync
+		// the next batch instead. It commits after b, and its fsync
+		// covers every segment b wrote.
+		b = w.cur
+	}
 	select {
 	case <-b.done:
 		w.mu.Unlock()
 		return b.err
 	default:
 	}
+	if b == w.cur {
+		b.sync = b.sync || sync // a taken batch's sync is the leader's to read
+	}
 	b.waiters++
-	b.sync = b.sync || sync
 	lead := false
 	if !w.leading {
 		w.leading = true
@@ -194,6 +218,14 @@ func (w *writer) lead() {
 // commit writes b's chunks and fsyncs what must be. Requires leadership.
 func (w *writer) commit(b *batch) error {
 	for _, c := range b.chunks {
+		// Only the newest segment may have a torn tail (recovery reports
+		// damage anywhere else): an older segment is on disk before a
+		// newer one is written, in relaxed mode too.
+		if k := len(w.dirty); k > 0 && w.dirty[k-1] != c.seg {
+			if err := w.syncDirty(); err != nil {
+				return err
+			}
+		}
 		if _, err := c.seg.f.WriteAt(c.buf, c.off); err != nil {
 			return fmt.Errorf("queue: write segment %s: %w", c.seg.name(), err)
 		}
@@ -206,6 +238,12 @@ func (w *writer) commit(b *batch) error {
 	if !w.durable && !b.sync {
 		return nil
 	}
+	return w.syncDirty()
+}
+
+// syncDirty fsyncs the segments written since their last fsync, and the
+// directory when a segment was created. Requires leadership.
+func (w *writer) syncDirty() error {
 	start := w.clk.Now()
 	for _, s := range w.dirty {
 		if err := s.f.Sync(); err != nil {
@@ -214,7 +252,7 @@ func (w *writer) commit(b *batch) error {
 	}
 	w.dirty = w.dirty[:0]
 	if w.syncDir {
-		if err := atomicfile.SyncDir(w.dir); err != nil {
+		if err := w.fs.SyncDir(w.dir); err != nil {
 			return fmt.Errorf("queue: fsync directory: %w", err)
 		}
 		w.syncDir = false
