@@ -43,7 +43,13 @@
 //		if err != nil {
 //			log.Fatal(err)
 //		}
-//		defer w.Close()
+//		defer func() { // bounded: a hung handler cannot hold the exit
+//			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+//			defer cancel()
+//			if err := w.Shutdown(ctx); err != nil {
+//				log.Print(err)
+//			}
+//		}()
 //
 //		id, err := q.Enqueue(ctx, []byte(`{"item":"book"}`))
 //		if err != nil {
@@ -68,7 +74,8 @@
 //     query, the next due time, the counts of Stats;
 //   - <table>_leased (available_at) WHERE state = leased: expired leases,
 //     and releasing a closed handle's leases;
-//   - <table>_dead (id) WHERE state = dead: listing dead letters;
+//   - <table>_dead (id) WHERE state = dead: listing, requeueing and
+//     purging dead letters by queue.DeadFilter, page by page;
 //   - <table>_dedupe UNIQUE (dedupe_key) WHERE dedupe_key IS NOT NULL;
 //   - the primary key: Ack, Nack, Extend and the oldest message's age.
 //
@@ -81,7 +88,9 @@
 // the row, not a lock held by a connection: a consumer that dies keeps
 // its messages hidden until their deadline, then they are delivered
 // again, and its token can no longer settle them (queue.ErrLeaseLost).
-// Close releases the handle's own leases at once.
+// Close releases the handle's own leases at once. Release ("not now")
+// ends a lease without spending its attempt, in a transaction committed
+// with synchronous_commit off, so a refusal costs no WAL flush.
 //
 // Every time decision (not-before times, lease deadlines, backoff, ages)
 // uses the Queue's clock (WithClock) and is passed to PostgreSQL as a
@@ -109,14 +118,17 @@
 // A Queue is safe for concurrent use. Two goroutines, the listener and
 // the notifier, belong to each Queue; Close stops them and waits for calls
 // in progress.
-// Close the Queue before the pool. Metrics are atomics read at collection
+// Close the Queue before the pool. A queue.Worker on a Queue keeps
+// consuming through a database restart: its failed calls back off and are
+// retried, and its Check reports it failing meanwhile (tested with
+// pg_ctl restart -m fast). Metrics are atomics read at collection
 // time, except the gauges (depth, dead, oldest age, bytes), which query the
 // table when collected.
 //
 // # Defaults
 //
-// Schema "opskit", table "queue", queue.DefaultRetryPolicy (ten attempts,
-// 1s doubling to 5m), payloads up to 16 MiB, poll interval 1s, the real
+// Schema "opskit", table "queue", queue.DefaultRetryPolicy() (33
+// deliveries over at least an hour), payloads up to 16 MiB, poll interval 1s, the real
 // clock, otel.GetMeterProvider(), slog.Default().
 //
 // # Errors
@@ -125,6 +137,7 @@
 // ErrLeaseLost, ErrNotFound, ErrBacklog; plus ErrNotMigrated. Database
 // errors are wrapped with the operation and the table, and keep matching
 // context.Canceled and context.DeadlineExceeded. Bad options and inputs are
-// errors naming the field and the value. The queue never answers
+// errors naming the field and the value; waits above queue.MaxWait are
+// refused. Dead-lettering is logged, rate-limited. The queue never answers
 // queue.ErrFull: space is the database's to manage.
 package postgres
