@@ -43,15 +43,36 @@
 //
 // # Storage
 //
-// A queue is a directory (mode 0700) of segment files (mode 0600) holding
-// checksummed records (CRC32C) for every event: enqueue, lease, ack, nack,
-// dead, requeue, purge. An exclusive flock on dir/LOCK keeps a second
-// process out (ErrLocked). Only an index (id, location, state, attempt,
-// times, dedupe key) lives in memory, about 100 bytes per stored message;
-// payloads are read from disk when delivered, so memory does not grow with
-// the payload bytes of a backlog. The oldest segment is deleted once none
-// of its messages is stored any more; a segment that keeps only a few (a
-// long delay, a dead letter) has them copied forward and is deleted too.
+// A queue is a directory (mode 0700; one writable by other users is set
+// to 0700) of segment files (mode 0600) holding checksummed records
+// (CRC32C) for every event: enqueue, lease, ack, nack, dead, requeue,
+// purge. An exclusive flock on the directory itself keeps a second process
+// out (ErrLocked), whatever happens to the files in it. Segment files are
+// opened without following symbolic links, and a segment name that is a
+// link or not a regular file makes Open fail; files that are not the
+// queue's are logged and left alone.
+//
+// Segments are in on-disk format 2: a versioned header, then 32 KiB
+// blocks of chunks, each with its own checksum and a checksum of its
+// header, records fragmented across blocks (the shape of LevelDB's log).
+// Payload bytes can never be taken for a record, and damage costs at most
+// the records it touches plus the rest of its block. Directories written
+// by earlier versions (format 1, no header) open and drain as they are;
+// new records go to format 2 segments and compaction copies what the old
+// files still hold. A segment of a newer format than this package reads
+// makes Open fail with an error naming the version.
+//
+// Only an index (id, location, state, attempt, times, dedupe key) lives in
+// memory: measured, about 135 bytes of heap per stored message, plus about
+// 40 bytes and the key's length for a dedupe key (TestMemoryReturnsAfterDrain
+// logs the figure). The index gives its memory back when a large backlog
+// drains. Payloads are read from disk when delivered, so memory does not
+// grow with the payload bytes of a backlog. The oldest segment is deleted
+// once none of its messages is stored any more and the acks that emptied
+// it are fsynced; a segment that keeps only a few (a long delay, a dead
+// letter) has them copied forward and is deleted too. Message ids are
+// never given twice, across compaction and restarts (in relaxed mode, the
+// id of a message lost in a crash may be given again).
 //
 // # Durability
 //
@@ -68,12 +89,22 @@
 //
 // # Recovery
 //
-// Open never refuses a damaged queue. A torn tail (a write cut by a crash)
-// is cut off. A damaged record followed by valid ones is skipped, counted
-// (Stats.Corrupt, the opskit.queue.corrupt_records metric) and reported by
-// Recovered as a *CorruptionError; a damaged record is never returned as
-// data. A record found damaged when it is read for delivery is dropped and
+// Open never refuses a damaged queue. Only the newest segment may end in a
+// torn write (the writer finishes a segment on disk before it writes the
+// next), so only its tail is cut off. Bad bytes anywhere else, a damaged
+// record followed by valid ones or the damaged end of an older segment,
+// are skipped, counted (Stats.Corrupt, the opskit.queue.corrupt_records
+// metric) and reported by Recovered as a *CorruptError listing each
+// region; a damaged record is never returned as data. A record found
+// damaged when it is read for delivery is quarantined (a purge record) and
 // counted the same way.
+//
+// A read that fails (an I/O error, not damage) deletes nothing: the
+// message stays where it is, Stats.ReadErrors counts the failure, and it
+// is tried again after a backoff (1s doubling to 5m) while other messages
+// are delivered. After 5 failures in a row it is stuck: Stats.Stuck counts
+// it and Stats returns an error, so the health check fails, until a read
+// works.
 //
 // # Delivery
 //
@@ -126,7 +157,7 @@
 //
 // Callers branch on ErrFull, ErrDuplicate, ErrEmpty, ErrLeaseLost,
 // ErrNotFound, ErrClosed, ErrLocked, ErrCorrupt, ErrBacklog and
-// ErrWorkerStopped with errors.Is; *CorruptionError and *BacklogError carry details. After a
+// ErrWorkerStopped with errors.Is; *CorruptError and *BacklogError carry details. After a
 // failed write or fsync the queue refuses further changes: what the disk
 // holds after such a failure is unknown, and reopening re-reads it.
 //
