@@ -31,7 +31,8 @@
 // default), so one exporter shows all of opskit's metrics. The queue takes
 // retry's backoff policy for redelivery. Nothing else crosses packages.
 //
-// A service wires them like this (the package Example has it whole):
+// A service wires them like this (the package Example has it whole, with
+// the shutdown):
 //
 //	checks, _ := health.New()
 //	transport, _ := retry.NewTransport(retry.Policy{MaxAttempts: 3})
@@ -44,7 +45,7 @@
 //	checks.MustRegister(
 //		health.Check{Name: "breaker", Probes: health.Readiness, NonCritical: true, Func: transport.Check},
 //		health.Check{Name: "backlog", Probes: health.Readiness, NonCritical: true,
-//			Func: queue.HealthCheck(orders, 10_000, time.Hour)})
+//			Func: queue.HealthCheck(orders, queue.Limits{MaxDepth: 10_000, MaxAge: time.Hour})})
 //	// in the handler: placeOrder.Use(ctx); resp, err := client.Do(req);
 //	// fulfilment.Record(err == nil); on error orders.Enqueue(ctx, order)
 //	checks.Mount(mux) // /livez /readyz /startupz /healthz
