@@ -9,6 +9,7 @@ MODULES     := . queue/postgres examples benchmarks
 BENCH_COUNT ?= 6
 BENCH       ?= .
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+SLOTH       := github.com/slok/sloth/cmd/sloth@v0.16.0
 
 .PHONY: test fmt vet apicheck outside race benchsmoke loadtest-smoke bench loadtest run lint api
 
@@ -49,6 +50,12 @@ loadtest-smoke:
 ## bench: the side-by-side benchmarks, enough runs for benchstat, into benchmarks/RESULTS.md
 bench:
 	@mkdir -p benchmarks/results
+	@# Sloth runs here only, never in make test: regenerate its rules for the side-by-side
+	@# objective, check the committed copy is what it generates, and compare the two rule
+	@# sets in promtool's scenarios (the cost benchmark below runs both in Prometheus).
+	cd benchmarks && $(GO) run $(SLOTH) generate -i slorules/sloth.yaml -o results/sloth-rules.yaml
+	cd benchmarks && diff -u slorules/sloth-rules.yaml results/sloth-rules.yaml
+	cd benchmarks && OPSKIT_SIDE_BY_SIDE=1 OPSKIT_SLOTH_RULES=$(CURDIR)/benchmarks/results/sloth-rules.yaml $(GO) test -count=1 -run TestSideBySide -v -timeout 30m ./slorules/ | tee results/sloth-side-by-side.txt
 	cd benchmarks && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -timeout 90m ./... | tee results/latest.txt
 	cd benchmarks && $(GO) run ./cmd/benchtable -in results/latest.txt -out RESULTS.md
 	@echo "wrote benchmarks/RESULTS.md (raw: benchmarks/results/latest.txt, for benchstat)"
