@@ -18,15 +18,23 @@ import (
 )
 
 // The snapshot file: a magic string, then uvarint/varint fields, then the
-// CRC-32C of everything before it. Day bitmaps store only non-zero words.
+// CRC-32C of everything before it. Bitmaps and filters store only non-zero
+// words ("sparse": nwords { index word(8 bytes LE) }).
 //
-//	"OPSKITF1" saved-unix-seconds instance
+//	"OPSKITF2" saved-unix-seconds instance
 //	nfeatures { name owner description since-unix-seconds total first last
-//	            ndays { day uses nwords { index word(8 bytes LE) } } }
+//	            ndays { day uses fails lat-ns lat-n first-fail last-fail
+//	                    sparse(bits) sparse(fail bits)
+//	                    has-filters [ sparse(used filter) sparse(failed filter) ] }
+//	            nreasons { text count first last ntraces { trace-id } } }
 //	ndrift { name uses first last }
 //	crc32c(4 bytes LE)
+//
+// Version 1 ("OPSKITF1", before outcomes) is still read: days then hold
+// only uses and the tenant bitmap.
 const (
-	snapMagic     = "OPSKITF1"
+	snapMagic     = "OPSKITF2"
+	snapMagicV1   = "OPSKITF1"
 	snapPrefix    = "feature-"
 	snapSuffix    = ".snap"
 	keyFile       = "feature-tenant.key"
@@ -90,19 +98,30 @@ func encodeState(st *state) []byte {
 		for _, d := range sortedDays(f.Days) {
 			ds := f.Days[d]
 			b = binary.AppendVarint(b, d)
-			b = binary.AppendUvarint(b, uint64(ds.Uses))
-			n := 0
-			for _, w := range ds.Bits {
-				if w != 0 {
-					n++
-				}
+			for _, v := range []int64{ds.Uses, ds.Fails, ds.LatNs, ds.LatN} {
+				b = binary.AppendUvarint(b, uint64(v))
 			}
-			b = binary.AppendUvarint(b, uint64(n))
-			for i, w := range ds.Bits {
-				if w != 0 {
-					b = binary.AppendUvarint(b, uint64(i))
-					b = binary.LittleEndian.AppendUint64(b, w)
-				}
+			b = binary.AppendVarint(b, ds.FirstFail)
+			b = binary.AppendVarint(b, ds.LastFail)
+			b = appendSparse(b, ds.Bits[:])
+			b = appendSparse(b, ds.FailBits[:])
+			if ds.Look == nil {
+				b = append(b, 0)
+			} else {
+				b = append(b, 1)
+				b = appendSparse(b, ds.Look.Used[:])
+				b = appendSparse(b, ds.Look.Failed[:])
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(len(f.Reasons)))
+		for _, r := range f.Reasons {
+			b = appendString(b, r.Text)
+			b = binary.AppendUvarint(b, uint64(r.Count))
+			b = binary.AppendVarint(b, r.First.Unix())
+			b = binary.AppendVarint(b, r.Last.Unix())
+			b = binary.AppendUvarint(b, uint64(len(r.TraceIDs)))
+			for _, id := range r.TraceIDs {
+				b = appendString(b, id)
 			}
 		}
 	}
@@ -115,6 +134,39 @@ func encodeState(st *state) []byte {
 		b = binary.AppendVarint(b, d.Last)
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// appendSparse writes the non-zero words of ws with their indexes.
+func appendSparse(b []byte, ws []uint64) []byte {
+	n := 0
+	for _, w := range ws {
+		if w != 0 {
+			n++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	for i, w := range ws {
+		if w != 0 {
+			b = binary.AppendUvarint(b, uint64(i))
+			b = binary.LittleEndian.AppendUint64(b, w)
+		}
+	}
+	return b
+}
+
+// sparse reads what appendSparse wrote into ws.
+func (d *decoder) sparse(what string, ws []uint64) {
+	nw := d.items(what+" word count", uint64(len(ws)))
+	for k := 0; k < nw && d.err == nil; k++ {
+		idx := d.items(what+" word index", uint64(len(ws)-1))
+		if d.err == nil && len(d.b)-d.off < 8 {
+			d.fail(what + " word runs past the end")
+		}
+		if d.err == nil {
+			ws[idx] = binary.LittleEndian.Uint64(d.b[d.off:])
+			d.off += 8
+		}
+	}
 }
 
 func appendString(b []byte, s string) []byte {
@@ -214,9 +266,10 @@ func (d *decoder) str(what string) string {
 
 // decodeState parses a snapshot. It never panics, whatever the input.
 func decodeState(b []byte) (*state, error) {
-	if len(b) < len(snapMagic)+4 || string(b[:len(snapMagic)]) != snapMagic {
+	if len(b) < len(snapMagic)+4 || (string(b[:len(snapMagic)]) != snapMagic && string(b[:len(snapMagic)]) != snapMagicV1) {
 		return nil, &CorruptError{Reason: "not a feature snapshot (bad magic)"}
 	}
+	v1 := string(b[:len(snapMagic)]) == snapMagicV1
 	body := b[:len(b)-4]
 	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
 		return nil, &CorruptError{Offset: len(body), Reason: "checksum mismatch"}
@@ -238,18 +291,39 @@ func decodeState(b []byte) (*state, error) {
 		for j := 0; j < nd && d.err == nil; j++ {
 			day := d.varint("day")
 			ds := &dayState{Uses: d.count("uses")}
-			nw := d.items("bitmap word count", tenantWords)
-			for k := 0; k < nw && d.err == nil; k++ {
-				idx := d.items("bitmap word index", tenantWords-1)
-				if d.err == nil && len(d.b)-d.off < 8 {
-					d.fail("bitmap word runs past the end")
-				}
-				if d.err == nil {
-					ds.Bits[idx] = binary.LittleEndian.Uint64(d.b[d.off:])
-					d.off += 8
-				}
+			if v1 {
+				d.sparse("bitmap", ds.Bits[:])
+				f.Days[day] = ds
+				continue
+			}
+			ds.Fails = d.count("failures")
+			ds.LatNs = d.count("latency sum")
+			ds.LatN = d.count("latency count")
+			ds.FirstFail = d.varint("first failure")
+			ds.LastFail = d.varint("last failure")
+			d.sparse("bitmap", ds.Bits[:])
+			d.sparse("failure bitmap", ds.FailBits[:])
+			switch d.items("filter flag", 1) {
+			case 1:
+				ds.Look = &lookState{}
+				d.sparse("used filter", ds.Look.Used[:])
+				d.sparse("failed filter", ds.Look.Failed[:])
 			}
 			f.Days[day] = ds
+		}
+		if !v1 {
+			nr := d.items("reason count", MaxReasons)
+			for j := 0; j < nr && d.err == nil; j++ {
+				r := Reason{Text: d.str("reason")}
+				r.Count = d.count("reason count")
+				r.First = time.Unix(d.varint("reason first"), 0).UTC()
+				r.Last = time.Unix(d.varint("reason last"), 0).UTC()
+				nt := d.items("trace id count", maxTraces)
+				for k := 0; k < nt && d.err == nil; k++ {
+					r.TraceIDs = append(r.TraceIDs, d.str("trace id"))
+				}
+				f.Reasons = append(f.Reasons, r)
+			}
 		}
 		st.Features[f.Name] = f
 	}

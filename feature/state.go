@@ -22,11 +22,21 @@ type featState struct {
 	Total                    int64
 	First, Last              int64
 	Days                     map[int64]*dayState
+	Reasons                  []Reason
 }
 
 type dayState struct {
-	Uses int64
-	Bits [tenantWords]uint64
+	Uses, Fails         int64
+	LatNs, LatN         int64 // summed latency (ns) of the uses that carried one, and how many
+	FirstFail, LastFail int64 // Unix minutes; 0 = no failure
+	Bits                [tenantWords]uint64 // tenants who used it
+	FailBits            [tenantWords]uint64 // tenants for whom it failed
+	Look                *lookState          // membership filters; only for the last lookSlots days
+}
+
+// lookState is a copy of one day's two membership filters.
+type lookState struct {
+	Used, Failed [bloomWords]uint64
 }
 
 type driftState struct {
@@ -103,11 +113,9 @@ func (s *state) merge(o *state) {
 				ds = &dayState{}
 				f.Days[d] = ds
 			}
-			ds.Uses += ods.Uses
-			for i, w := range ods.Bits {
-				ds.Bits[i] |= w
-			}
+			ds.add(ods)
 		}
+		f.Reasons = mergeReasons(f.Reasons, of.Reasons)
 	}
 	for name, od := range o.Drift {
 		d, ok := s.Drift[name]
@@ -118,6 +126,29 @@ func (s *state) merge(o *state) {
 		d.Uses += od.Uses
 		d.First = minSeen(d.First, od.First)
 		d.Last = max(d.Last, od.Last)
+	}
+}
+
+// add merges o into ds: counts summed, bitmaps and filters ORed.
+func (ds *dayState) add(o *dayState) {
+	ds.Uses += o.Uses
+	ds.Fails += o.Fails
+	ds.LatNs += o.LatNs
+	ds.LatN += o.LatN
+	ds.FirstFail = minSeen(ds.FirstFail, o.FirstFail)
+	ds.LastFail = max(ds.LastFail, o.LastFail)
+	for i := range ds.Bits {
+		ds.Bits[i] |= o.Bits[i]
+		ds.FailBits[i] |= o.FailBits[i]
+	}
+	if o.Look != nil {
+		if ds.Look == nil {
+			ds.Look = &lookState{}
+		}
+		for i := range ds.Look.Used {
+			ds.Look.Used[i] |= o.Look.Used[i]
+			ds.Look.Failed[i] |= o.Look.Failed[i]
+		}
 	}
 }
 
@@ -155,7 +186,7 @@ func (r *Registry) Stats() []Stat {
 		s := Stat{Name: f.name, Total: st.Total, FirstSeen: seenTime(st.First), LastSeen: seenTime(st.Last)}
 		for slot := range minuteSlots {
 			mi := r.slotMinute[slot]
-			n := f.minutes[slot].Load()
+			n := f.minutes[slot].uses.Load()
 			if mi == cur-1 {
 				s.LastMinute = n
 			}

@@ -7,18 +7,23 @@ import (
 	"time"
 )
 
-// Feature is the handle of one declared feature. Its Use methods are the hot
-// path: an atomic load of the registry's coarse clock, one atomic add on the
-// current minute's slot and, with a tenant in the context, one atomic OR into
-// the day's tenant bitmap. They never allocate, lock, block or log.
+// Feature is the handle of one declared feature. Its Use, Fail and Done
+// methods are the hot path: an atomic load of the registry's coarse clock,
+// one or two atomic adds on the current minute's slot and, with a tenant in
+// the context, a check (and, the first time that day, an atomic OR) of the
+// day's tenant bitmap and membership filter. They never allocate, lock,
+// block or log.
 type Feature struct {
 	r       *Registry
 	name    string
 	owner   string
 	desc    string
 	since   time.Time
-	minutes [minuteSlots]atomic.Int64
+	track   atomic.Pointer[func(good bool)]
+	minutes [minuteSlots]minuteBucket
 	days    [daySlots]dayBucket
+	look    [lookSlots]lookPair
+	reasons reasonTable
 
 	// Guarded by r.mu.
 	total int64 // uses folded out of the minute slots since the counts began
@@ -26,9 +31,16 @@ type Feature struct {
 	last  int64 // Unix minute of the last use folded, 0 = never
 }
 
+type minuteBucket struct {
+	uses, fails, latNs, latN atomic.Int64
+}
+
 type dayBucket struct {
-	uses int64 // folded uses; guarded by r.mu
-	bits [tenantWords]atomic.Uint64
+	// Folded from the minutes; guarded by r.mu.
+	uses, fails, latNs, latN int64
+	firstFail, lastFail      int64
+	bits                     [tenantWords]atomic.Uint64 // tenants who used it
+	failBits                 [tenantWords]atomic.Uint64 // tenants for whom it failed
 }
 
 // Name returns the feature's declared name.
@@ -43,13 +55,43 @@ func (f *Feature) Since() time.Time { return f.since }
 // Description returns the declared description.
 func (f *Feature) Description() string { return f.desc }
 
-// Use counts one use of the feature. With a context from
-// Registry.WithTenant it also marks the tenant in today's bitmap.
-func (f *Feature) Use(ctx context.Context) { f.UseN(ctx, 1) }
+// Use counts one successful use of the feature. With a context from
+// Registry.WithTenant it also marks the tenant as a user today.
+func (f *Feature) Use(ctx context.Context) { f.record(ctx, 1, false, 0) }
 
-// UseN counts n uses (n <= 0 is ignored). A nil *Feature, as left by a
-// failed Define, ignores every call.
-func (f *Feature) UseN(ctx context.Context, n int64) {
+// UseN counts n successful uses (n <= 0 is ignored). A nil *Feature, as
+// left by a failed Define, ignores every call.
+func (f *Feature) UseN(ctx context.Context, n int64) { f.record(ctx, n, false, 0) }
+
+// Fail counts one use that failed for its caller. With a tenant in the
+// context the tenant is marked both as a user and as a failing tenant
+// today. It costs about twice Use and never allocates; to say why, call
+// FailWith instead.
+func (f *Feature) Fail(ctx context.Context) { f.record(ctx, 1, true, 0) }
+
+// Done counts one use with its outcome and, when latency > 0, how long it
+// took (reports show the mean).
+func (f *Feature) Done(ctx context.Context, ok bool, latency time.Duration) {
+	f.record(ctx, 1, !ok, latency)
+}
+
+// Track makes every later use of the feature also call record(good) — for
+// example an slo objective's recording func (tracker.Record) — so that the
+// feature's failures burn an error budget and page. record runs on the
+// caller's goroutine inside Use, Fail and Done and must be cheap and
+// non-blocking. Track(nil) stops it.
+func (f *Feature) Track(record func(good bool)) {
+	if f == nil {
+		return
+	}
+	if record == nil {
+		f.track.Store(nil)
+		return
+	}
+	f.track.Store(&record)
+}
+
+func (f *Feature) record(ctx context.Context, n int64, failed bool, latency time.Duration) {
 	if f == nil || n <= 0 {
 		return
 	}
@@ -57,20 +99,37 @@ func (f *Feature) UseN(ctx context.Context, n int64) {
 		f.r.refresh()
 	}
 	e := f.r.epoch.Load()
-	f.minutes[e&minuteMask].Add(n)
-	if ctx == nil {
-		return
+	m := &f.minutes[e&minuteMask]
+	m.uses.Add(n)
+	if failed {
+		m.fails.Add(n)
 	}
-	if t, ok := ctx.Value(tenantKey{}).(*tenant); ok {
-		f.days[e>>daySlotShift].mark(t.hash)
+	if latency > 0 {
+		m.latNs.Add(int64(latency) * n)
+		m.latN.Add(n)
+	}
+	if ctx != nil {
+		if t, ok := ctx.Value(tenantKey{}).(*tenant); ok {
+			d := &f.days[(e>>daySlotShift)&daySlotMask]
+			l := &f.look[e>>lookSlotShift]
+			mark(&d.bits, t.hash)
+			l.used.mark(t)
+			if failed {
+				mark(&d.failBits, t.hash)
+				l.failed.mark(t)
+			}
+		}
+	}
+	if rec := f.track.Load(); rec != nil {
+		(*rec)(!failed)
 	}
 }
 
 // mark sets the tenant's bit, skipping the write when it is already set so
 // that busy tenants do not bounce the cache line between cores.
-func (d *dayBucket) mark(h uint64) {
+func mark(b *[tenantWords]atomic.Uint64, h uint64) {
 	bit := h & (tenantBits - 1)
-	w := &d.bits[bit>>6]
+	w := &b[bit>>6]
 	m := uint64(1) << (bit & 63)
 	if w.Load()&m == 0 {
 		w.Or(m)
@@ -79,7 +138,12 @@ func (d *dayBucket) mark(h uint64) {
 
 type tenantKey struct{}
 
-type tenant struct{ hash uint64 }
+// tenant is the keyed hash of a tenant id and where it lands in the
+// membership filters, computed once per request.
+type tenant struct {
+	hash  uint64
+	probe probe
+}
 
 // WithTenant returns a context carrying the tenant id, hashed once with the
 // registry's secret key; the raw id is not kept. Do this once per request
@@ -92,7 +156,8 @@ func (r *Registry) WithTenant(ctx context.Context, id string) context.Context {
 	if id == "" {
 		return ctx
 	}
-	return context.WithValue(ctx, tenantKey{}, &tenant{hash: sipHash(r.key, id)})
+	h := sipHash(r.key, id)
+	return context.WithValue(ctx, tenantKey{}, &tenant{hash: h, probe: probeOf(h)})
 }
 
 // driftEntry counts uses of one undeclared name.
@@ -108,7 +173,7 @@ type driftEntry struct {
 // path does a map lookup and, for undeclared names, takes the table's lock.
 func (r *Registry) UseName(ctx context.Context, name string) {
 	if f, ok := (*r.byName.Load())[name]; ok {
-		f.UseN(ctx, 1)
+		f.record(ctx, 1, false, 0)
 		return
 	}
 	if name == "" {
