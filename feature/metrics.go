@@ -57,7 +57,7 @@ func (r *Registry) registerMetrics() error {
 						}
 					}
 				}
-				n, _ := estimateIfAny(&b)
+				n, _, _ := estimateIfAny(&b)
 				o.ObserveInt64(tenants, n, metric.WithAttributes(name, w.attr))
 			}
 		}

@@ -98,24 +98,47 @@ func changeText(c *float64, trend string) string {
 	return fmt.Sprintf("%+.0f%%", *c*100)
 }
 
+// trendText is the trend label with its monthly rate: "down −44 %/month".
+func trendText(f FeatureReport) string {
+	if f.Monthly == nil || f.Trend == "gone" {
+		return f.Trend
+	}
+	return fmt.Sprintf("%s %+.0f%%/month", f.Trend, *f.Monthly*100)
+}
+
+// lastDay is the last day of a period whose end is exclusive.
+func lastDay(to time.Time) string { return day(to.Add(-time.Second)) }
+
 func (rep *Report) writeMarkdown(w io.Writer) error {
 	var b strings.Builder
 	s := rep.Summary
-	fmt.Fprintf(&b, "# Feature usage, %s to %s (%d days)\n\n", day(rep.From), day(rep.To.Add(-time.Second)), rep.Days)
-	fmt.Fprintf(&b, "%d features declared: %d used (%.1f%%), %d rarely used (%.1f%%), %d never used (%.1f%%), %d in their grace period. ",
-		s.Declared, s.Used, s.UsedPct, s.Rarely, s.RarelyPct, s.Never, s.NeverPct, s.InGrace)
-	fmt.Fprintf(&b, "%d uses by about %d tenants, from %d instance(s).\n\n", s.TotalUses, s.Tenants, len(rep.Instances))
-	b.WriteString("| Feature | Owner | Status | Uses | Change | Tenants | Adoption | First seen | Last seen | Trend |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---|---|---|\n")
+	fmt.Fprintf(&b, "# Feature usage, %s to %s (%d days)\n\n", day(rep.From), lastDay(rep.To), rep.Days)
+	fmt.Fprintf(&b, "**%s**\n\n", mdEscape(rep.Headline))
+	fmt.Fprintf(&b, "## Failing now (%d)\n\n", len(rep.Failing))
+	if len(rep.Failing) == 0 {
+		b.WriteString("None: no feature's failures rose today.\n")
+	}
+	for _, fl := range rep.Failing {
+		fmt.Fprintf(&b, "- %s\n", mdEscape(fl.Summary))
+		for _, r := range fl.Reasons {
+			fmt.Fprintf(&b, "  - %s\n", mdEscape(reasonText(r)))
+		}
+	}
+	fmt.Fprintf(&b, "\n%d features declared: %d used (%.1f%%), %d rarely or not used in the period (%.1f%%), %d never used (%.1f%%), %d in their grace period. ",
+		s.Declared, s.Used, s.UsedPct, s.Rarely+s.Unused, s.RarelyPct, s.Never, s.NeverPct, s.InGrace)
+	fmt.Fprintf(&b, "%d uses (%d failed) by %s tenants, from %d instance(s).\n\n", s.TotalUses, s.TotalFailures, tenantsText(s.Tenants, s.TenantsErr), len(rep.Instances))
+	b.WriteString("| Feature | Owner | Status | Uses | Failures | Change | Tenants | Failing tenants | Adoption | First seen | Last seen | Trend | Daily |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|\n")
 	for _, f := range rep.Features {
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %d | %.1f%% | %s | %s | %s |\n",
-			mdEscape(f.Name), mdEscape(f.Owner), f.Status, f.Uses, changeText(f.Change, f.Trend), f.Tenants,
-			f.AdoptionPct, day(f.FirstSeen), seen(f.LastSeen), sparkText(f.Daily))
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %s | %s | %s | %.1f%% | %s | %s | %s | %s |\n",
+			mdEscape(f.Name), mdEscape(f.Owner), f.Status, f.Uses, f.Failures, changeText(f.Change, "n/a"),
+			tenantsText(f.Tenants, f.TenantsErr)+satMark(f.Saturated), tenantsText(f.FailingTenants, f.FailingTenantsErr),
+			f.AdoptionPct, day(f.FirstSeen), seen(f.LastSeen), mdEscape(trendText(f)), sparkText(f.Daily))
 	}
 	for _, sec := range []struct {
 		title string
 		names []string
-	}{{"Never used", rep.NeverUsed}, {"Rarely used", rep.RarelyUsed}, {"Declining", rep.Declining}, {"New", rep.New}} {
+	}{{"Never used", rep.NeverUsed}, {"Rarely used or not used in the period", rep.RarelyUsed}, {"Declining", rep.Declining}, {"New", rep.New}} {
 		fmt.Fprintf(&b, "\n## %s (%d)\n\n", sec.title, len(sec.names))
 		for _, n := range sec.names {
 			fmt.Fprintf(&b, "- %s\n", mdEscape(n))
@@ -131,6 +154,22 @@ func (rep *Report) writeMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "\n## Method\n\n%s\n", mdEscape(rep.Method))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func satMark(saturated bool) string {
+	if saturated {
+		return " (saturated)"
+	}
+	return ""
+}
+
+// reasonText is one reason on one line.
+func reasonText(r Reason) string {
+	s := fmt.Sprintf("%q: %d times, first %s, last %s", r.Text, r.Count, seen(r.First), seen(r.Last))
+	if len(r.TraceIDs) > 0 {
+		s += ", traces " + strings.Join(r.TraceIDs, " ")
+	}
+	return s
 }
 
 // mdEscape makes s inert inside Markdown table cells and lists: Markdown
@@ -177,29 +216,52 @@ func sparkText(v []int64) string {
 	return string(out)
 }
 
+// csvHeader is the feature table's header; the rows before it (headline,
+// failing features) have as many cells, so strict CSV readers accept the file.
+var csvHeader = []string{"feature", "owner", "description", "since", "status", "uses", "previous_uses", "failures", "change_pct",
+	"monthly_change_pct", "tenants", "tenants_err", "previous_tenants", "previous_tenants_err", "failing_tenants", "failing_tenants_err",
+	"adoption_pct", "first_seen", "last_seen", "trend", "declining", "new", "top_reason"}
+
 func (rep *Report) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"feature", "owner", "description", "since", "status", "uses", "previous_uses", "change_pct",
-		"tenants", "previous_tenants", "adoption_pct", "first_seen", "last_seen", "trend", "declining", "new"})
+	row := func(cells ...string) {
+		out := make([]string, len(csvHeader))
+		copy(out, cells)
+		_ = cw.Write(out)
+	}
+	row("headline", cell(rep.Headline))
+	for _, fl := range rep.Failing {
+		row("failing", cell(fl.Summary))
+	}
+	_ = cw.Write(csvHeader)
 	declining, isNew := set(rep.Declining), set(rep.New)
 	for _, f := range rep.Features {
-		change := ""
+		change, monthly, reason := "", "", ""
 		if f.Change != nil {
 			change = strconv.FormatFloat(*f.Change*100, 'f', 1, 64)
 		}
-		_ = cw.Write([]string{cell(f.Name), cell(f.Owner), cell(f.Description), day(f.Since), string(f.Status),
-			strconv.FormatInt(f.Uses, 10), strconv.FormatInt(f.PrevUses, 10), change,
-			strconv.FormatInt(f.Tenants, 10), strconv.FormatInt(f.PrevTenants, 10),
+		if f.Monthly != nil {
+			monthly = strconv.FormatFloat(*f.Monthly*100, 'f', 1, 64)
+		}
+		if len(f.Reasons) > 0 {
+			reason = cell(f.Reasons[0].Text)
+		}
+		row(cell(f.Name), cell(f.Owner), cell(f.Description), day(f.Since), string(f.Status),
+			strconv.FormatInt(f.Uses, 10), strconv.FormatInt(f.PrevUses, 10), strconv.FormatInt(f.Failures, 10), change, monthly,
+			strconv.FormatInt(f.Tenants, 10), errCell(f.TenantsErr), strconv.FormatInt(f.PrevTenants, 10), errCell(f.PrevTenantsErr),
+			strconv.FormatInt(f.FailingTenants, 10), errCell(f.FailingTenantsErr),
 			strconv.FormatFloat(f.AdoptionPct, 'f', 1, 64), day(f.FirstSeen), seen(f.LastSeen), f.Trend,
-			strconv.FormatBool(declining[f.Name]), strconv.FormatBool(isNew[f.Name])})
+			strconv.FormatBool(declining[f.Name]), strconv.FormatBool(isNew[f.Name]), reason)
 	}
 	for _, d := range rep.Drift {
-		_ = cw.Write([]string{cell(d.Name), "", "undeclared (catalog drift)", "", "drift", strconv.FormatInt(d.Uses, 10),
-			"", "", "", "", "", day(d.FirstSeen), seen(d.LastSeen), "", "false", "false"})
+		row(cell(d.Name), "", "undeclared (catalog drift)", "", "drift", strconv.FormatInt(d.Uses, 10),
+			"", "", "", "", "", "", "", "", "", "", "", day(d.FirstSeen), seen(d.LastSeen), "", "false", "false", "")
 	}
 	cw.Flush()
 	return cw.Error()
 }
+
+func errCell(e float64) string { return strconv.FormatFloat(e, 'f', 1, 64) }
 
 // cell guards a spreadsheet cell against formula injection: text that a
 // spreadsheet would evaluate gets a leading apostrophe.

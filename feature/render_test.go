@@ -67,9 +67,9 @@ func TestMarkdownEscapes(t *testing.T) {
 		if !strings.HasPrefix(line, "| evil") {
 			continue
 		}
-		// An escaped pipe is "\|"; count the unescaped ones: 11 cell borders.
-		if n := strings.Count(line, "|") - strings.Count(line, `\|`); n != 11 {
-			t.Errorf("row has %d unescaped pipes, want 11: %s", n, line)
+		// An escaped pipe is "\|"; count the unescaped ones: 14 cell borders.
+		if n := strings.Count(line, "|") - strings.Count(line, `\|`); n != 14 {
+			t.Errorf("row has %d unescaped pipes, want 14: %s", n, line)
 		}
 	}
 	for _, bad := range []string{"<script", "<svg", "<b>"} {
@@ -77,7 +77,7 @@ func TestMarkdownEscapes(t *testing.T) {
 			t.Errorf("Markdown contains raw HTML %q", bad)
 		}
 	}
-	for _, want := range []string{"# Feature usage", "## Never used (1)", "## Rarely used (1)", "## Declining (0)", "## New (1)", "## Catalog drift (1)", "## Method", `evil&lt;b&gt;\|name`} {
+	for _, want := range []string{"# Feature usage", "## Never used (1)", "## Rarely used or not used in the period (1)", "## Declining (0)", "## New (1)", "## Catalog drift (1)", "## Method", `evil&lt;b&gt;\|name`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("Markdown lacks %q", want)
 		}
@@ -90,8 +90,12 @@ func TestCSVGuardsFormulas(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CSV does not parse: %v", err)
 	}
-	if len(rows) != 4 || rows[0][0] != "feature" || len(rows[0]) != 16 {
-		t.Fatalf("rows = %d, header %v; want header, 2 features, 1 drift row", len(rows), rows[0])
+	if len(rows) != 5 || rows[0][0] != "headline" || !strings.Contains(rows[0][1], "% of features rarely or never used") {
+		t.Fatalf("rows = %d, first %v; want the headline, header, 2 features, 1 drift row", len(rows), rows[0])
+	}
+	rows = rows[1:]
+	if rows[0][0] != "feature" || len(rows[0]) != 23 || rows[0][11] != "tenants_err" {
+		t.Fatalf("header %v", rows[0])
 	}
 	for _, row := range rows[1:] {
 		for _, c := range row {

@@ -294,3 +294,12 @@ func estimate(b *[tenantWords]uint64) (n int64, saturated bool) {
 	est := -float64(tenantBits) * math.Log(float64(zero)/float64(tenantBits))
 	return int64(math.Round(est)), saturated || zero < tenantBits/128
 }
+
+// tenantErr is the standard error of a linear-counting estimate of n
+// distinct tenants over tenantBits bits: sqrt(m·(e^t − t − 1)), t = n/m
+// (Whang et al. 1990), rounded to one decimal.
+func tenantErr(n int64) float64 {
+	m := float64(tenantBits)
+	t := float64(n) / m
+	return math.Round(10*math.Sqrt(m*(math.Exp(t)-t-1))) / 10
+}
