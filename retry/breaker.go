@@ -77,11 +77,11 @@ type Counts struct {
 // open 10s, then lets 1 probe call through (half-open) and closes when it
 // succeeds.
 type BreakerSettings struct {
-	Window       time.Duration // rolling window; 0 means 60s
+	Window       time.Duration // rolling window, on the wall clock (gobreaker's); 0 means 60s
 	Buckets      int           // buckets in the window; 0 means 10
 	MinRequests  uint32        // completed calls needed before tripping; 0 means 20
 	FailureRatio float64       // failed share that trips it; 0 means 0.5
-	OpenTimeout  time.Duration // time spent open; 0 means 10s
+	OpenTimeout  time.Duration // time spent open, on the WithClock clock; 0 means 10s
 	// HalfOpenRequests is how many probe calls a half-open breaker lets
 	// through, and how many must succeed to close it; 0 means 1.
 	HalfOpenRequests uint32
@@ -269,6 +269,9 @@ func cmpOr[T comparable](v, def T) T {
 // deadline passed) counts as neither success nor failure, as do the
 // errors BreakerSettings.IsFailure lists.
 func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) error {
+	if b.phase.Load() == nil {
+		return errors.New("retry: the Breaker is a zero value; make it with NewBreaker")
+	}
 	return b.execute(ctx, ctx, fn)
 }
 

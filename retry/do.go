@@ -218,6 +218,9 @@ func New(p Policy, opts ...Option) (*Retrier, error) {
 // clock and metrics. A refusal by the breaker or the limiter is not
 // retried.
 func (r *Retrier) Do(ctx context.Context, fn func(context.Context) error) error {
+	if r.clock == nil {
+		return errors.New("retry: the Retrier is a zero value; make it with New")
+	}
 	e := engine{policy: r.policy, budget: r.budget, breaker: r.breaker, limiter: r.limiter, clock: r.clock, stats: &r.stats}
 	return e.run(ctx, fn)
 }

@@ -85,6 +85,9 @@ func NewLimiter(cfg LimiterConfig, opts ...CommonOption) (*Limiter, error) {
 // wait. It returns ErrRateLimited (possibly wrapping
 // context.DeadlineExceeded) or the context's error when it gives up.
 func (l *Limiter) Wait(ctx context.Context) error {
+	if l.lim == nil {
+		return errors.New("retry: the Limiter is a zero value; make it with NewLimiter")
+	}
 	return l.waitAt(ctx, l.clock.Now())
 }
 

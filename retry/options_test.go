@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,5 +161,25 @@ func TestPermanentThroughWrapping(t *testing.T) {
 	})
 	if calls != 1 || !errors.Is(err, errBoom) {
 		t.Fatalf("Do = %v after %d calls, want boom after 1", err, calls)
+	}
+}
+
+func TestZeroValuesRefuseToWork(t *testing.T) {
+	ctx := context.Background()
+	req, _ := http.NewRequest(http.MethodPost, "http://x.test/", &closeCounter{Reader: strings.NewReader("x")})
+	body := req.Body.(*closeCounter)
+	_, terr := new(Transport).RoundTrip(req)
+	for name, err := range map[string]error{
+		"Retrier":   new(Retrier).Do(ctx, func(context.Context) error { return nil }),
+		"Transport": terr,
+		"Breaker":   new(Breaker).Execute(ctx, func(context.Context) error { return nil }),
+		"Limiter":   new(Limiter).Wait(ctx),
+	} {
+		if err == nil || !strings.HasPrefix(err.Error(), "retry: the "+name+" is a zero value") {
+			t.Errorf("zero %s: %v, want an error naming it", name, err)
+		}
+	}
+	if body.closed.Load() != 1 {
+		t.Error("a zero Transport did not close the request body")
 	}
 }

@@ -142,6 +142,12 @@ func failingStatus(code int) bool {
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.breakers == nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, errors.New("retry: the Transport is a zero value; make it with NewTransport")
+	}
 	ctx := req.Context()
 	p := t.policy
 	if !idempotent(req) {
