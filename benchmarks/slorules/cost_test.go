@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,14 +29,22 @@ import (
 const (
 	instances      = 5
 	scrapeInterval = 30 * time.Second
-	history        = 30 * 24 * time.Hour
 	// measureInterval is how often the measured Prometheus evaluates each
 	// group, instead of every minute, so a run takes seconds; the cost per
 	// hour is the cost of one evaluation times 60.
 	measureInterval = 2 * time.Second
 	warmupRounds    = 3
-	measuredRounds  = 10
+	measuredRounds  = 20
 )
+
+// historyDays is how many days of data the benchmark builds: 30, or
+// $OPSKIT_SLORULES_DAYS for a quick look at the mechanics.
+func historyDays() int {
+	if n, err := strconv.Atoi(os.Getenv("OPSKIT_SLORULES_DAYS")); err == nil && n > 0 {
+		return n
+	}
+	return 30
+}
 
 // tsdb is the backfilled data directory, made once per process and
 // shared by every run of the benchmark (-count).
@@ -77,16 +87,17 @@ func BenchmarkSLORuleEvaluation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, rs := range []struct{ name, rules string }{
+	for _, rs := range []struct{ name, rules, recorded string }{
 		// The measured copy evaluates every 2 s; the tiles it records in
 		// those seconds add a few samples to a month of minute tiles.
-		{"opskit", strings.ReplaceAll(opskit, "interval: 1m\n", "interval: "+fmtSeconds(measureInterval)+"\n")},
-		{"sloth", string(sloth)},
+		{"opskit", strings.ReplaceAll(opskit, "interval: 1m\n", "interval: "+fmtSeconds(measureInterval)+"\n"),
+			`opskit_slo:events:tile1m{good="true"}`},
+		{"sloth", string(sloth), `slo:sli_error:ratio_rate5m`},
 	} {
 		b.Run(rs.name, func(b *testing.B) {
 			var rounds []float64
 			for b.Loop() {
-				rounds, err = measure(prometheus, rs.name, rs.rules)
+				rounds, err = measure(prometheus, rs.name, rs.rules, rs.recorded)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -101,7 +112,7 @@ func BenchmarkSLORuleEvaluation(b *testing.B) {
 
 func fmtSeconds(d time.Duration) string { return fmt.Sprintf("%ds", int(d.Seconds())) }
 
-// buildData writes 30 days of the events counters of five instances as
+// buildData writes historyDays of the events counters of five instances as
 // OpenMetrics (one file per day: promtool parses each file once per 2-hour
 // block it writes), turns them into TSDB blocks, then backfills the
 // recording rules the long windows read.
@@ -112,8 +123,9 @@ func buildData(prometheus, promtool string) (string, error) {
 	}
 	data := filepath.Join(dir, "data")
 	end := time.Now().Truncate(time.Minute)
-	start := end.Add(-history)
-	for day := range int(history / (24 * time.Hour)) {
+	days := historyDays()
+	start := end.Add(-time.Duration(days) * 24 * time.Hour)
+	for day := range days {
 		from := start.Add(time.Duration(day) * 24 * time.Hour)
 		file := filepath.Join(dir, fmt.Sprintf("day%02d.om", day))
 		if err := writeDay(file, start, from, from.Add(24*time.Hour)); err != nil {
@@ -174,7 +186,7 @@ func buildData(prometheus, promtool string) (string, error) {
 
 // writeDay writes the samples between from and to as OpenMetrics: each
 // instance serves 10 events a second with about 0.05% failing, and fails
-// everything for 20 minutes on the data's tenth day.
+// everything for 20 minutes a third into the data.
 func writeDay(file string, start, from, to time.Time) error {
 	f, err := os.Create(file)
 	if err != nil {
@@ -182,7 +194,8 @@ func writeDay(file string, start, from, to time.Time) error {
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	fmt.Fprintln(w, "# TYPE opskit_slo_events counter")
-	outage := start.Add(10 * 24 * time.Hour)
+	outage := start.Add(time.Duration(historyDays()) * 8 * time.Hour) // a third of the way
+
 	for i := range instances {
 		for _, good := range []bool{true, false} {
 			// Counters from the start of the data, so each day continues
@@ -308,8 +321,10 @@ func (p *prom) stop() error {
 
 // measure runs Prometheus with rules over the data set and returns the
 // time it reports for each evaluation round (every group evaluated once),
-// after warm-up rounds.
-func measure(bin, name, rules string) ([]float64, error) {
+// after warm-up rounds. It first checks that the series recorded holds
+// the backfilled month (one sample a minute), so the long windows read
+// what a month-old Prometheus would.
+func measure(bin, name, rules, recorded string) ([]float64, error) {
 	p, err := startPrometheus(bin, tsdb.dir, rules, measureInterval)
 	if err != nil {
 		return nil, err
@@ -317,6 +332,13 @@ func measure(bin, name, rules string) ([]float64, error) {
 	defer p.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	n, err := query(ctx, p.url, fmt.Sprintf("count_over_time(%s[%dd])", recorded, historyDays()))
+	if err != nil {
+		return nil, err
+	}
+	if want := float64(historyDays()*24*60) * 0.95; n < want {
+		return nil, fmt.Errorf("%s: %s holds %v samples over the data, want at least %v: the backfill is missing", name, recorded, n, want)
+	}
 	last := map[string]string{} // group -> last evaluation seen
 	var rounds []float64
 	round := map[string]float64{}
@@ -372,4 +394,32 @@ func ruleGroups(ctx context.Context, url string) ([]ruleGroup, error) {
 		return nil, fmt.Errorf("/api/v1/rules: %w", err)
 	}
 	return body.Data.Groups, nil
+}
+
+// query returns the value of an instant query with one result.
+func query(ctx context.Context, url, q string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url+"/api/v1/query?query="+neturl.QueryEscape(q), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return 0, fmt.Errorf("query %s: %w", q, err)
+	}
+	if len(body.Data.Result) != 1 {
+		return 0, fmt.Errorf("query %s: %d results, want 1", q, len(body.Data.Result))
+	}
+	v, _ := body.Data.Result[0].Value[1].(string)
+	return strconv.ParseFloat(v, 64)
 }
