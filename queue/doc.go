@@ -92,7 +92,8 @@
 // Open never refuses a damaged queue. Only the newest segment may end in a
 // torn write (the writer finishes a segment on disk before it writes the
 // next), so only its tail is cut off. Bad bytes anywhere else, a damaged
-// record followed by valid ones or the damaged end of an older segment,
+// record followed by valid ones, the damaged end of an older segment or an
+// older segment cut short (a finished segment ends with a seal record),
 // are skipped, counted (Stats.Corrupt, the opskit.queue.corrupt_records
 // metric) and reported by Recovered as a *CorruptError listing each
 // region; a damaged record is never returned as data. A record found

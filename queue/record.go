@@ -38,6 +38,7 @@ const (
 	recRequeue                    // dead letter back to ready with attempts reset
 	recPurge                      // dead letter removed
 	recLease                      // delivered: attempt counted before the handler ran
+	recSeal                       // the last record of a finished segment (format 2); id: the next segment's name
 	recTypeEnd
 )
 

@@ -14,6 +14,10 @@ func (q *Queue) recover() error {
 	}
 	var regions []Region
 	var torn int64
+	// A format 2 segment that is not the newest must end with its seal;
+	// one that does not was cut short, unless no later segment holds a
+	// record (the crash came as the next segment was being started).
+	var unsealed []Region
 	for i, base := range bases {
 		s, err := openSegment(q.cfg.fs, q.dir, base)
 		if err != nil {
@@ -21,16 +25,30 @@ func (q *Queue) recover() error {
 		}
 		q.segs = append(q.segs, s)
 		q.nextID = max(q.nextID, base)
-		res, err := s.scan(func(r *record, off int64, n int32) { q.apply(r, s, off, n) })
+		var last recType
+		var records int
+		res, err := s.scan(func(r *record, off int64, n int32) {
+			q.apply(r, s, off, n)
+			last = r.typ
+			records++
+		})
 		if err != nil {
 			return err
+		}
+		if records > 0 && len(unsealed) > 0 {
+			regions = append(regions, unsealed...)
+			unsealed = nil
 		}
 		regions = append(regions, res.damaged...)
 		st, err := s.f.Stat()
 		if err != nil {
 			return fmt.Errorf("queue: segment %s: %w", s.name(), err)
 		}
-		if tail := st.Size() - res.valid; tail > 0 {
+		tail := st.Size() - res.valid
+		if s.version == formatVersion && last != recSeal && i < len(bases)-1 && tail <= 0 {
+			unsealed = append(unsealed, Region{Segment: s.name(), Offset: res.valid})
+		}
+		if tail > 0 {
 			if i < len(bases)-1 {
 				regions = append(regions, Region{Segment: s.name(), Offset: res.valid, Length: tail})
 			} else {
@@ -115,6 +133,7 @@ func (q *Queue) apply(r *record, s *segment, off int64, size int32) {
 		return // its message was compacted away, or its enqueue was damaged
 	}
 	switch r.typ {
+	case recSeal:
 	case recAck, recPurge:
 		if e.state == stDead {
 			x.dead--

@@ -88,7 +88,9 @@ func (s *segment) name() string { return filepath.Base(s.path) }
 
 // Region is a damaged stretch of a segment that recovery skipped: the
 // records in it are lost (an enqueue: its message; an ack: its message may
-// be delivered again).
+// be delivered again). Length 0 means the segment was cut short at
+// Offset: it lacks the seal a finished segment ends with, and how much
+// followed is unknown.
 type Region struct {
 	Segment string // file name
 	Offset  int64

@@ -79,8 +79,7 @@ func (w *writer) append(r *record, onRotate func(*segment)) (*batch, *segment, i
 		return nil, nil, 0, w.err
 	}
 	w.scratch = appendBody(w.scratch[:0], r)
-	body := w.scratch
-	if s := w.active; s.size > fileHeaderSize && framedEnd(s.size, len(body)) > w.segMax {
+	if s := w.active; s.size > fileHeaderSize && framedEnd(s.size, len(w.scratch)) > w.segMax {
 		// Segment names must increase in log order (recovery replays them
 		// sorted by name). Settlement and relocated records carry older
 		// ids, so the name is never below the active segment's.
@@ -89,11 +88,21 @@ func (w *writer) append(r *record, onRotate func(*segment)) (*batch, *segment, i
 			w.err = &errBroken{err}
 			return nil, nil, 0, w.err
 		}
+		// The seal ends the old segment: recovery reports an older
+		// segment without one as cut short.
+		seal := record{typ: recSeal, id: ns.base}
+		w.place(s, appendBody(nil, &seal))
 		w.active = ns
 		w.cur.newSeg = true
 		onRotate(ns)
 	}
 	s := w.active
+	return w.cur, s, w.place(s, w.scratch), nil
+}
+
+// place frames body at the end of s in the current batch and returns
+// where the record starts. Requires mu held.
+func (w *writer) place(s *segment, body []byte) int64 {
 	b := w.cur
 	if k := len(b.chunks); k == 0 || b.chunks[k-1].seg != s {
 		var buf []byte
@@ -106,7 +115,7 @@ func (w *writer) append(r *record, onRotate func(*segment)) (*batch, *segment, i
 	var off int64
 	c.buf, off = appendFramed(c.buf, s.size, body)
 	s.size = c.off + int64(len(c.buf))
-	return b, s, off, nil
+	return off
 }
 
 // framedSize is the size of r's record framed at off in a format 2 segment.
