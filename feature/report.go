@@ -583,7 +583,7 @@ func methodNote(p Policy) string {
 	return fmt.Sprintf("Uses and failures are exact counts from every instance, summed per UTC day over the last %d days and compared with the %d days before. "+
 		"Distinct tenants (and failing tenants) are estimated by linear counting over a %d-bit bitmap of keyed hashes per day (ORed across days and instances); "+
 		"every tenant figure is shown with its standard error (±): about 1%% up to 1,000 tenants, 1.3%% at 4,096, 2%% at 12,000; "+
-		"past about 15,000 the error grows fast, and from about 20,000 the figure is marked saturated (measured at 25,000: +2.5%% on average, up to +25%%). "+
+		"past about 15,000 the error grows fast, and from about 20,000 the figure is marked saturated (measured at 25,000: a few per cent high on average, single figures up to +25%% off). "+
 		"Rarely used: fewer than %s of the period's active tenants (and always fewer than %d), or fewer than %d uses when no use carries a tenant; "+
 		"not used in the period: used before but not in these %d days; never used: declared more than %s ago and never used. "+
 		"The headline counts rarely used, not used in the period and never used. "+

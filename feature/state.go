@@ -27,8 +27,8 @@ type featState struct {
 
 type dayState struct {
 	Uses, Fails         int64
-	LatNs, LatN         int64 // summed latency (ns) of the uses that carried one, and how many
-	FirstFail, LastFail int64 // Unix minutes; 0 = no failure
+	LatNs, LatN         int64               // summed latency (ns) of the uses that carried one, and how many
+	FirstFail, LastFail int64               // Unix minutes; 0 = no failure
 	Bits                [tenantWords]uint64 // tenants who used it
 	FailBits            [tenantWords]uint64 // tenants for whom it failed
 	Look                *lookState          // membership filters; only for the last lookSlots days
@@ -162,13 +162,18 @@ func minSeen(a, b int64) int64 {
 // Stat is the live view of one declared feature in this process.
 type Stat struct {
 	Name         string
-	Total        int64     // uses since the counts began (restored totals included)
-	LastMinute   int64     // uses in the last complete minute
-	LastHour     int64     // uses in the last 60 complete minutes
-	Today        int64     // uses so far today (UTC)
-	TenantsToday int64     // estimated distinct tenants today
-	FirstSeen    time.Time // zero when never used
-	LastSeen     time.Time // to the minute; zero when never used
+	Total        int64 // uses since the counts began (restored totals included)
+	LastMinute   int64 // uses in the last complete minute
+	LastHour     int64 // uses in the last 60 complete minutes
+	Today        int64 // uses so far today (UTC)
+	TenantsToday int64 // estimated distinct tenants today
+	FailedToday  int64 // failed uses so far today (UTC)
+	// FailingTenantsToday is the estimated distinct tenants for whom a use
+	// failed today.
+	FailingTenantsToday int64
+	Reasons             []Reason  // every failure reason kept, most frequent first
+	FirstSeen           time.Time // zero when never used
+	LastSeen            time.Time // to the minute; zero when never used
 }
 
 // Stats returns the live counts of every declared feature, in declaration
@@ -195,9 +200,11 @@ func (r *Registry) Stats() []Stat {
 			}
 		}
 		if ds := st.Days[today]; ds != nil {
-			s.Today = ds.Uses
-			s.TenantsToday, _ = estimate(&ds.Bits)
+			s.Today, s.FailedToday = ds.Uses, ds.Fails
+			s.TenantsToday, _, _ = estimateIfAny(&ds.Bits)
+			s.FailingTenantsToday, _, _ = estimateIfAny(&ds.FailBits)
 		}
+		s.Reasons = st.Reasons
 		out = append(out, s)
 	}
 	return out

@@ -25,8 +25,9 @@ const (
 	// error of sqrt(m·(e^t−t−1)), t = n/m (stdErr): about 1% up to 1,000
 	// tenants, 1.3% at 4,096, 2.1% at 12,000. Past about 15,000 the error
 	// grows fast; from about 20,000 (fewer than 32 zero bits) reports mark
-	// the figure saturated: measured at 25,000 tenants it is +2.5% too high
-	// on average and up to +25% (TestSaturationIsStated), so it is neither a
+	// the figure saturated: measured at 25,000 tenants it is on average a few
+	// per cent high (+0.5 % to +2.5 % across runs) and single estimates are
+	// off by up to +25 % (TestSaturationIsStated), so it is neither a
 	// lower bound nor precise there.
 	tenantBits  = 4096
 	tenantWords = tenantBits / 64
@@ -297,9 +298,9 @@ func estimate(b *[tenantWords]uint64) (n int64, saturated bool) {
 
 // tenantErr is the standard error of a linear-counting estimate of n
 // distinct tenants over tenantBits bits: sqrt(m·(e^t − t − 1)), t = n/m
-// (Whang et al. 1990), rounded to one decimal.
+// (Whang et al. 1990), rounded to two decimals.
 func tenantErr(n int64) float64 {
 	m := float64(tenantBits)
 	t := float64(n) / m
-	return math.Round(10*math.Sqrt(m*(math.Exp(t)-t-1))) / 10
+	return math.Round(100*math.Sqrt(m*(math.Exp(t)-t-1))) / 100
 }
