@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -23,7 +24,9 @@ type operators struct {
 	log   *slog.Logger
 }
 
-func newOperators(dataDir, token string, mp metric.MeterProvider, log *slog.Logger) (*operators, error) {
+// newOperators opens the audit trail; observe sees every record written
+// to it, after it is durable.
+func newOperators(dataDir, token string, mp metric.MeterProvider, log *slog.Logger, observe func(context.Context, audit.Record)) (*operators, error) {
 	key, err := audit.LoadKey(filepath.Join(dataDir, "audit.key"))
 	if err != nil {
 		return nil, err
@@ -35,9 +38,10 @@ func newOperators(dataDir, token string, mp metric.MeterProvider, log *slog.Logg
 	if token == "" {
 		log.Warn("no operator token (OPSKIT_OPERATOR_TOKEN or -operator-token): admin routes answer 403 to everyone")
 	}
+	sink := observedSink{trail, observe}
 	return &operators{
-		admin: &audit.Guard{Authorize: audit.BearerTokens(audit.Token{Secret: token, Actor: "operator"}), Sink: trail},
-		demo: &audit.Guard{Sink: trail, Authorize: func(*http.Request, audit.Action) (string, error) {
+		admin: &audit.Guard{Authorize: audit.BearerTokens(audit.Token{Secret: token, Actor: "operator"}), Sink: sink},
+		demo: &audit.Guard{Sink: sink, Authorize: func(*http.Request, audit.Action) (string, error) {
 			return "demo visitor", nil
 		}},
 		trail: trail,
@@ -54,3 +58,18 @@ func (o *operators) record(g *audit.Guard, r *http.Request, actor string, action
 }
 
 func (o *operators) Close() error { return o.trail.Close() }
+
+// observedSink shows each record it writes to observe: the operator
+// actions the library's handlers take count as feature uses that way.
+type observedSink struct {
+	audit.Sink
+	observe func(context.Context, audit.Record)
+}
+
+func (s observedSink) Append(ctx context.Context, rec audit.Record) error {
+	err := s.Sink.Append(ctx, rec)
+	if err == nil {
+		s.observe(ctx, rec)
+	}
+	return err
+}

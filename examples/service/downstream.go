@@ -32,6 +32,7 @@ type downstream struct {
 	mu       sync.Mutex // guards mode
 	mode     string
 	received atomic.Int64 // orders accepted
+	calls    atomic.Int64 // order calls, refused ones included
 	// manual is set once someone changes the mode over HTTP; the demo
 	// then stops scripting modes (its traffic goes on), so what the person
 	// set stays set.
@@ -61,6 +62,7 @@ type downstreamStatus struct {
 	Mode        string `json:"mode"`
 	Description string `json:"description"`
 	Received    int64  `json:"received"`
+	Calls       int64  `json:"calls"`  // order calls, refused ones included
 	SetBy       string `json:"set_by"` // "demo" while the demo script drives it, else "manual"
 }
 
@@ -70,7 +72,7 @@ func (d *downstream) status() downstreamStatus {
 	if d.manual.Load() {
 		setBy = "manual"
 	}
-	return downstreamStatus{Mode: mode, Description: downstreamModes[mode], Received: d.received.Load(), SetBy: setBy}
+	return downstreamStatus{Mode: mode, Description: downstreamModes[mode], Received: d.received.Load(), Calls: d.calls.Load(), SetBy: setBy}
 }
 
 // serveStatus answers GET /demo/downstream.
@@ -114,6 +116,7 @@ func (d *downstream) listen(log *slog.Logger) (url string, stop func(context.Con
 
 // serveOrder answers POST /orders: the call the service makes.
 func (d *downstream) serveOrder(w http.ResponseWriter, r *http.Request) {
+	d.calls.Add(1)
 	if !d.behave(w, r) {
 		return
 	}

@@ -2,14 +2,20 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/slo"
+	"go.opentelemetry.io/otel/metric/noop"
 )
 
 // An outage longer than the delivery bound: every order still undelivered
@@ -19,7 +25,7 @@ import (
 func TestLateOrdersCountOnceAsTheirBoundPasses(t *testing.T) {
 	t.Parallel() // mostly waiting on the service's timers
 	dataDir := t.TempDir()
-	args := []string{"-demo-traffic=false", "-data", dataDir, "-delivery-bound", "3s"}
+	args := []string{"-demo-traffic=false", "-data", dataDir, "-delivery-bound", "3s", "-operator-token", testToken}
 	base, cmd, logs := startService(t, args...)
 	if code, body := do(t, "POST", base+"/demo/downstream?mode=down", ""); code != 200 {
 		t.Fatalf("set down: %d %s", code, body)
@@ -48,6 +54,27 @@ func TestLateOrdersCountOnceAsTheirBoundPasses(t *testing.T) {
 		if !strings.Contains(line, want) {
 			t.Errorf("incident log line lacks %s: %s", want, line)
 		}
+	}
+
+	// The operator acknowledges it and leaves a note; without the token
+	// nothing changes. Both actions are in the incident and the audit trail.
+	id := strings.TrimSpace(strings.SplitN(strings.SplitN(line, "incident=", 2)[1], " ", 2)[0])
+	incident := func(form string, header ...string) int {
+		code, _ := do(t, "POST", base+"/slo/incident", form, append([]string{"Content-Type", "application/x-www-form-urlencoded"}, header...)...)
+		return code
+	}
+	if code := incident("action=ack&id=" + id); code != 401 {
+		t.Errorf("ack without the token = %d, want 401", code)
+	}
+	bearer := []string{"Authorization", "Bearer " + testToken}
+	if code := incident("action=ack&id="+id, bearer...); code != 204 {
+		t.Errorf("ack with the token = %d, want 204", code)
+	}
+	if code := incident("action=note&text=downstream+restarted&id="+id, bearer...); code != 204 {
+		t.Errorf("note with the token = %d, want 204", code)
+	}
+	if _, body := get(t, base+"/audit", bearer...); !strings.Contains(body, `"incident.ack"`) || !strings.Contains(body, "downstream restarted") {
+		t.Errorf("/audit lacks the ack and the note: %s", body)
 	}
 
 	// SIGTERM saves the state; the restarted service's downstream is up
@@ -115,5 +142,53 @@ func TestIncidentLogOneLinePerChange(t *testing.T) {
 		"incident updated: tier page-1h -> page-6h", "incident updated: page resolved", "incident resolved: ticket resolved"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("log lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// After a restart, reaccept starts each waiting order's clock from its
+// enqueue time: those whose bound passed while the service was down count
+// late at once, each once, and the orders stay in the queue, ready, their
+// attempts not spent.
+func TestReacceptCountsOrdersLateFromTheirEnqueueTime(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	q, err := queue.Open(filepath.Join(t.TempDir(), "queue"), queue.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for i := range 3 {
+		payload, _ := json.Marshal(order{ID: fmt.Sprintf("ord_%d", i), Item: "pen", Quantity: 1})
+		if _, err := q.Enqueue(t.Context(), payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(10 * time.Minute) // the service was down past the 5-minute bound
+
+	mon, err := slo.New(slo.WithClock(clk), slo.WithMeterProvider(noop.NewMeterProvider()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Shutdown(t.Context())
+	f, err := newFulfilment(mon, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if n := reaccept(t.Context(), q, f, log); n != 3 {
+		t.Fatalf("reaccept saw %d orders, want 3", n)
+	}
+	if n := reaccept(t.Context(), q, f, log); n != 3 { // the orders were given back; counting them again adds nothing
+		t.Fatalf("second reaccept saw %d orders, want 3", n)
+	}
+	st := mon.Evaluate()
+	w := st[0].Windows[len(st[0].Windows)-1]
+	if st[0].Objective != "order-fulfilment" || w.Total != 3 || w.Bad != 3 {
+		t.Errorf("%s: %d events, %d bad; want the 3 late orders, bad once each", st[0].Objective, w.Total, w.Bad)
+	}
+	for range 3 {
+		m, err := q.TryReceive(t.Context(), time.Minute)
+		if err != nil || m.Attempt != 1 {
+			t.Fatalf("order after reaccept: %v, %v; want ready at its first attempt", m, err)
+		}
 	}
 }

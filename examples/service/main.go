@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/health"
 	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/slo"
@@ -130,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopDownstream(context.Background())
-	if a.ops, err = newOperators(cfg.dataDir, cfg.operatorToken, telemetry, log); err != nil {
+	if a.ops, err = newOperators(cfg.dataDir, cfg.operatorToken, telemetry, log, a.countAction); err != nil {
 		return err
 	}
 	defer closeLogged(log, "audit trail", a.ops)
@@ -154,7 +155,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer closeLogged(log, "downstream client", client)
 	a.client = client
-	a.queue = queueAPI{q: q, features: a.features, ops: a.ops}
+	a.queue = queueAPI{q: q, ops: a.ops}
 	a.orders = &orders{client: client.http, url: downstreamURL + "/orders", queue: q,
 		features: a.features, objectives: a.objectives, log: log}
 	if a.checks, err = newHealth(cfg.dataDir, downstreamURL+"/ping", q, client, telemetry, log); err != nil {
@@ -176,6 +177,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"data", dataDir, "demo", cfg.demo && cfg.demoTraffic, "delivery_bound", cfg.deliveryBound,
 		"operator_token", cfg.operatorToken != "")
 
+	if n := reaccept(ctx, q, a.objectives.fulfil, log); n > 0 {
+		log.Info("queue: orders waiting from before the start, their delivery bound counted from when each was accepted", "orders", n)
+	}
 	worker, err := startDelivery(q, a.orders, log)
 	if err != nil {
 		return err
@@ -248,6 +252,14 @@ type app struct {
 	baseURL    string
 }
 
+// countAction counts an operator's successful requeue as a use of the
+// ops.requeue-dead-letter feature.
+func (a *app) countAction(ctx context.Context, rec audit.Record) {
+	if rec.Action == "queue.requeue" && rec.Result == "ok" {
+		a.features.requeueDead.Use(ctx)
+	}
+}
+
 // closeLogged closes c at shutdown; an error is logged, not returned, so
 // one component failing to close does not stop the others from closing.
 func closeLogged(log *slog.Logger, what string, c io.Closer) {
@@ -265,11 +277,12 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /slo", a.objectives.mon.Handler())
 	mux.Handle("GET /features", a.features.handler())
 	mux.HandleFunc("GET /queue", a.queue.serveStats)
-	mux.HandleFunc("GET /queue/dead", a.queue.serveDead)
 	// Admin routes: same-origin, the operator token, one audit record each.
-	mux.HandleFunc("POST /queue/dead/{id}/requeue", a.queue.serveRequeue)
-	mux.HandleFunc("POST /queue/dead/{id}/purge", a.queue.servePurge)
+	dead := a.queue.deadLetters()
+	mux.Handle("/queue/dead", dead)
+	mux.Handle("/queue/dead/", dead)
 	mux.Handle("GET /audit", a.ops.trail.Handler(a.ops.admin))
+	mux.Handle("POST /slo/incident", a.objectives.mon.IncidentHandler(a.ops.admin))
 	if a.cfg.demo {
 		mux.HandleFunc("GET /demo/downstream", a.downstream.serveStatus)
 		mux.HandleFunc("POST /demo/downstream", a.serveSetMode)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,7 +35,7 @@ func TestOutageQueuesOrdersAndDeliversAfterRestart(t *testing.T) {
 }
 
 func testOutage(t *testing.T, dataDir string, extra ...string) {
-	args := append([]string{"-demo-traffic=false", "-data", dataDir, "-operator-token", testToken, "-delivery-bound", "2m"}, extra...)
+	args := append([]string{"-demo-traffic=false", "-data", dataDir, "-operator-token", testToken}, extra...)
 	base, cmd, _ := startService(t, args...)
 	if code, body := do(t, "POST", base+"/demo/downstream?mode=down", ""); code != 200 {
 		t.Fatalf("set down: %d %s", code, body)
@@ -52,18 +53,20 @@ func testOutage(t *testing.T, dataDir string, extra ...string) {
 	for range 30 {
 		placeOrder()
 	}
-	// The breaker is open now (20 failed calls at 50% or more): more orders
-	// are queued without reaching the downstream.
-	waitFor(t, "the breaker to open", func() bool {
+	// The client protects the downstream now — its breaker is open (20
+	// failed calls at 50% or more) or its adaptive throttle refuses most
+	// calls — so more orders are queued with (almost) no call reaching it,
+	// where each would otherwise make up to three.
+	waitFor(t, "the client to stop calling the downstream", func() bool {
 		_, m := get(t, base+"/metrics")
-		return metricLine(m, "opskit_retry_breaker_state", "2")
+		return metricLine(m, "opskit_retry_breaker_state", "2") || metricValue(m, "opskit_retry_throttle_rejections_total") > 0
 	})
-	before := demoStatus(t, base).Received
+	before := demoStatus(t, base).Calls
 	for range 10 {
 		placeOrder()
 	}
-	if after := demoStatus(t, base).Received; after != before {
-		t.Errorf("downstream received %d calls while the breaker was open, want none", after-before)
+	if calls := demoStatus(t, base).Calls - before; calls >= 5 {
+		t.Errorf("downstream got %d calls for 10 orders while the client was refusing, want almost none", calls)
 	}
 
 	if d := queueDepth(t, base); d != len(queued) {
@@ -71,11 +74,12 @@ func testOutage(t *testing.T, dataDir string, extra ...string) {
 	}
 
 	// The downstream comes back; the breaker lets a probe through after
-	// its open timeout (30s), and the worker delivers every order.
+	// its open timeout (30s), the throttle's two-minute window forgets the
+	// refusals, and the worker delivers every order, within the bound.
 	if code, body := do(t, "POST", base+"/demo/downstream?mode=up", ""); code != 200 {
 		t.Fatalf("set up: %d %s", code, body)
 	}
-	waitForWithin(t, 90*time.Second, "the queue to drain", func() bool { return queueDepth(t, base) == 0 })
+	waitForWithin(t, 4*time.Minute, "the queue to drain", func() bool { return queueDepth(t, base) == 0 })
 	if got := demoStatus(t, base).Received; got < int64(len(queued)) {
 		t.Fatalf("downstream received %d orders, want all %d queued ones", got, len(queued))
 	}
@@ -232,14 +236,16 @@ type deadLetter struct {
 func deadLetters(t *testing.T, base string) []deadLetter {
 	t.Helper()
 	code, body := get(t, base+"/queue/dead", "Authorization", "Bearer "+testToken)
-	var dead []deadLetter
+	var page struct {
+		DeadLetters []deadLetter `json:"dead_letters"`
+	}
 	if code != 200 {
 		t.Fatalf("/queue/dead = %d %s", code, body)
 	}
-	if err := json.Unmarshal([]byte(body), &dead); err != nil {
+	if err := json.Unmarshal([]byte(body), &page); err != nil {
 		t.Fatalf("/queue/dead: %v: %s", err, body)
 	}
-	return dead
+	return page.DeadLetters
 }
 
 // demoStatus reads /demo/downstream.
@@ -250,6 +256,19 @@ func demoStatus(t *testing.T, base string) downstreamStatus {
 		t.Fatalf("/demo/downstream: %s", body)
 	}
 	return st
+}
+
+// metricValue sums the samples of name (any labels) in the exposition.
+func metricValue(exposition, name string) float64 {
+	var sum float64
+	for _, line := range strings.Split(exposition, "\n") {
+		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			sum += v
+		}
+	}
+	return sum
 }
 
 // metricLine reports whether the exposition has a sample of name (with any

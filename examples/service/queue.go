@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/queue/postgres"
 	"github.com/opskit/opskit/retry"
@@ -81,7 +80,49 @@ func startDelivery(q queue.Backend, o *orders, log *slog.Logger) (*queue.Worker,
 			o.objectives.fulfil.deadLettered(ord.ID)
 		}
 		return err
-	}, queue.WorkerConfig{Concurrency: 4, Visibility: 30 * time.Second, Logger: log})
+	}, queue.WorkerConfig{Concurrency: 4, Visibility: 30 * time.Second, Logger: log,
+		// While the breaker is open every delivery is refused before it
+		// reaches the downstream: the worker gives the order back without
+		// spending an attempt and pauses, 1s doubling to about the breaker's
+		// open time, instead of asking the breaker ~160 times a second.
+		Backoff: retry.Policy{BaseDelay: time.Second, MaxDelay: 10 * time.Second, Jitter: retry.JitterEqual}})
+}
+
+// maxReaccept bounds the orders reaccept holds at once.
+const maxReaccept = 10_000
+
+// reaccept runs at start, before the worker: it starts the delivery-bound
+// clock again for every order ready in the queue, from its enqueue time,
+// so one whose bound passed while the service was down counts late now,
+// not whenever the worker (paused behind an open breaker, say) gets to
+// it. Each is leased, read and given back at once without spending an
+// attempt. Orders waiting out a redelivery delay are re-accepted when the
+// worker receives them. It returns how many orders it saw.
+func reaccept(ctx context.Context, q queue.Backend, f *fulfilment, log *slog.Logger) int {
+	var held []*queue.Message
+	defer func() {
+		ctx := context.WithoutCancel(ctx) // give them back even when a signal ended the start
+		for _, m := range held {
+			if err := q.Release(ctx, m, 0); err != nil {
+				log.Warn("queue: giving back an order after re-accepting it", "id", m.ID, "err", err)
+			}
+		}
+	}()
+	for len(held) < maxReaccept {
+		m, err := q.TryReceive(ctx, time.Minute)
+		if err != nil {
+			if !errors.Is(err, queue.ErrEmpty) {
+				log.Warn("queue: re-accepting orders after a restart stopped early", "err", err)
+			}
+			break
+		}
+		held = append(held, m)
+		var ord order
+		if json.Unmarshal(m.Payload, &ord) == nil {
+			f.redelivering(ord.ID, m.EnqueuedAt)
+		}
+	}
+	return len(held)
 }
 
 // notNow reports whether the worker will give the message back without
@@ -92,9 +133,8 @@ func notNow(err error) bool {
 
 // queueAPI serves /queue (stats) and /queue/dead (dead letters).
 type queueAPI struct {
-	q        queue.Backend
-	features *features
-	ops      *operators
+	q   queue.Backend
+	ops *operators
 }
 
 func (a queueAPI) serveStats(w http.ResponseWriter, r *http.Request) {
@@ -106,51 +146,9 @@ func (a queueAPI) serveStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s)
 }
 
-func (a queueAPI) serveDead(w http.ResponseWriter, r *http.Request) {
-	dead, err := a.q.DeadLetters(r.Context(), queue.DeadFilter{Limit: 100})
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	if dead == nil {
-		dead = []queue.DeadLetter{}
-	}
-	writeJSON(w, http.StatusOK, dead)
-}
-
-// serveRequeue answers POST /queue/dead/{id}/requeue (operator only).
-func (a queueAPI) serveRequeue(w http.ResponseWriter, r *http.Request) {
-	a.act(w, r, "queue.requeue", a.q.Requeue, "requeued")
-}
-
-// servePurge answers POST /queue/dead/{id}/purge (operator only).
-func (a queueAPI) servePurge(w http.ResponseWriter, r *http.Request) {
-	a.act(w, r, "queue.purge", a.q.Purge, "purged")
-}
-
-// act runs one dead-letter action on the id in the path and audits it.
-func (a queueAPI) act(w http.ResponseWriter, r *http.Request, action audit.Action, do func(context.Context, queue.ID) error, done string) {
-	actor, ok := a.ops.admin.Allow(w, r, action)
-	if !ok {
-		return
-	}
-	id, err := queue.ParseID(r.PathValue("id"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	err = do(r.Context(), id)
-	a.ops.record(a.ops.admin, r, actor, action, id.String(), err, "")
-	switch {
-	case errors.Is(err, queue.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
-	case err != nil:
-		a.ops.log.Error("dead letter "+done+" failed", "id", id, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the queue could not do that; see the service log")
-	default:
-		if action == "queue.requeue" {
-			a.features.requeueDead.Use(r.Context())
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"id": id.String(), "status": done})
-	}
+// deadLetters serves /queue/dead with the library's handler: a paginated
+// list, requeue and purge by id or in bulk, every request behind the
+// operator token and audited.
+func (a queueAPI) deadLetters() http.Handler {
+	return http.StripPrefix("/queue/dead", queue.DeadLetterHandler(a.q, a.ops.admin))
 }

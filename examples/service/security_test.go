@@ -151,6 +151,9 @@ func TestServiceWithoutDemoOrToken(t *testing.T) {
 		if code, _ := get(t, base+"/audit", h...); code != 403 {
 			t.Errorf("/audit with no token configured, header %q = %d, want 403", h, code)
 		}
+		if code, _ := get(t, base+"/queue/dead", h...); code != 403 {
+			t.Errorf("/queue/dead with no token configured, header %q = %d, want 403", h, code)
+		}
 	}
 	if code, body := do(t, "POST", base+"/api/orders", `{"item":"book","quantity":1}`); code != 200 {
 		t.Errorf("order without -demo = %d %s, want 200 (the simulated downstream is up)", code, body)

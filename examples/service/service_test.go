@@ -180,7 +180,6 @@ func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
 		{"/slo?format=json", `"api-orders-latency"`},
 		{"/slo", "order-fulfilment"},
 		{"/queue", `"oldest_age_seconds"`},
-		{"/queue/dead", "[]"},
 		{"/features", "invoices.fax"},
 		{"/features?format=md", "| orders.place"},
 		{"/features?format=csv", "orders.place,team-orders"},
