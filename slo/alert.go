@@ -180,8 +180,9 @@ type published struct {
 }
 
 func newIndicator(o Objective, name string, target float64, threshold time.Duration, now time.Time) *indicator {
+	ws := windowsFor(o)
 	in := &indicator{name: name, obj: o, target: target, threshold: threshold,
-		s: newSeries(o.Period, now.UnixNano()), windows: windowsFor(o)}
+		s: newSeries(o.Period, minuteSpanFor(ws, o.Period), now.UnixNano()), windows: ws}
 	for _, t := range o.Tiers {
 		in.tiers = append(in.tiers, &tierState{tier: t, disabled: o.disabled(t.Name), threshold: errorThreshold(t.BurnRate, target)})
 	}

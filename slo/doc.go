@@ -92,11 +92,13 @@
 // # Windows
 //
 // Events land in 10-second buckets kept for a day, folded lazily into
-// hour buckets kept for the period. Every window is an exact sum of
-// events, never an average of ratios: a window up to a day is exact to 10
-// seconds (it covers the current partial bucket and whole buckets back to
-// its length); a longer one (3 days, the period) is exact to the hour at
-// its old edge. On a service younger than its period, Status.Observed
+// minute buckets (as long as the longest tier window over a day: 3 days by
+// default) and hour buckets kept for the period. Every window is an exact
+// sum of events, never an average of ratios: a window up to a day is
+// exact to 10 seconds (it covers the current partial bucket and whole
+// buckets back to its length), a tier window over a day to the minute,
+// and the period to the hour at its old edge. Memory: about 450 KB per
+// series with the default tiers and period. On a service younger than its period, Status.Observed
 // says how much history there is; budgets and burn rates are those of the
 // events that exist, never of imagined good traffic.
 //

@@ -97,10 +97,11 @@ func firing(sts []slo.Status, objective string, sev slo.Severity) bool {
 }
 
 // warm records a healthy history of rate events per second for d: in
-// hourly batches up to the last 25 hours, then every 10 seconds, so that
-// every window is full and windows up to a day see smooth traffic.
+// hourly batches up to the last 73 hours, then every 10 seconds, so that
+// every window is full and the tiers' windows (up to 3 days) see smooth
+// traffic at their edges.
 func warm(fc *clock.Fake, tr *slo.Tracker, d time.Duration, rate int64) {
-	fine := min(d, 25*time.Hour)
+	fine := min(d, 73*time.Hour)
 	for elapsed := time.Duration(0); elapsed < d-fine; elapsed += time.Hour {
 		tr.RecordN(rate*3600, 0)
 		fc.Advance(time.Hour)

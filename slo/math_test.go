@@ -111,6 +111,15 @@ func TestDayWindowsAreExactToTheBucket(t *testing.T) {
 	if w, _ := m.Status()[0].Window(72 * time.Hour); w.Total != 10 {
 		t.Errorf("3d window: %d events, want 10", w.Total)
 	}
+	// Longer windows are exact to the minute at their old edge.
+	fc.Advance(48*time.Hour - 10*time.Second)
+	if w, _ := m.Status()[0].Window(72 * time.Hour); w.Total != 10 {
+		t.Errorf("3d window 10s before its edge: %d events, want 10", w.Total)
+	}
+	fc.Advance(time.Minute)
+	if w, _ := m.Status()[0].Window(72 * time.Hour); w.Total != 0 {
+		t.Errorf("3d window a minute past its edge: %d events, want 0", w.Total)
+	}
 }
 
 func TestStatusMath(t *testing.T) {

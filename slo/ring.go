@@ -6,18 +6,22 @@ import (
 	"time"
 )
 
-// Bucket widths of the two tiers. Events land in the fine ring only (10
+// Bucket widths of the three tiers. Events land in the fine ring only (10
 // seconds, the last day), so every window up to a day is exact to 10
-// seconds; the hour tier (the period) is filled by folding fine buckets
-// into it, under the series mutex, whenever a fine bucket is recycled or a
-// reader needs a window longer than a day. Boundaries are aligned on the
-// Unix epoch, so a fine bucket lies inside exactly one hour.
+// seconds. The minute tier (as long as the longest window between a day
+// and the period, e.g. 3 days; absent when there is none) and the hour
+// tier (the period) are filled by folding fine buckets into them, under
+// the series mutex, whenever a fine bucket is recycled or a reader needs a
+// window longer than a day. Boundaries are aligned on the Unix epoch, so a
+// fine bucket lies inside exactly one minute and one hour.
 const (
-	fineWidth  = 10 * time.Second
-	fineSlots  = int64(24 * time.Hour / fineWidth) // the last day
-	hourWidth  = time.Hour
-	fineSpan   = time.Duration(fineSlots) * fineWidth
-	fineInHour = int64(hourWidth / fineWidth)
+	fineWidth    = 10 * time.Second
+	fineSlots    = int64(24 * time.Hour / fineWidth) // the last day
+	minuteWidth  = time.Minute
+	hourWidth    = time.Hour
+	fineSpan     = time.Duration(fineSlots) * fineWidth
+	fineInMinute = int64(minuteWidth / fineWidth)
+	fineInHour   = int64(hourWidth / fineWidth)
 )
 
 // fineSlot is a 10-second bucket written by recorders with atomics.
@@ -44,14 +48,32 @@ func (c *counts) add(o counts) { c.Total += o.Total; c.Bad += o.Bad }
 type series struct {
 	fine [fineSlots]fineSlot
 
-	mu    sync.Mutex   // guards the hour tier, the folded fields, cum and first
-	hour  []coarseSlot // as many hours as the period, plus the current one
-	cum   counts       // every event folded since start (for the counters)
-	first int64        // unix nanos of the oldest history: creation or restored data
+	mu     sync.Mutex   // guards the coarse tiers, the folded fields, cum and first
+	minute []coarseSlot // minuteSpan's minutes plus the current one; empty without such a window
+	hour   []coarseSlot // as many hours as the period, plus the current one
+	cum    counts       // every event folded since start (for the counters)
+	first  int64        // unix nanos of the oldest history: creation or restored data
 }
 
-func newSeries(period time.Duration, now int64) *series {
-	return &series{hour: make([]coarseSlot, int64(period/hourWidth)+1), first: now}
+// newSeries keeps minute buckets for windows up to minuteSpan (zero: none).
+func newSeries(period, minuteSpan time.Duration, now int64) *series {
+	s := &series{hour: make([]coarseSlot, int64(period/hourWidth)+1), first: now}
+	if minuteSpan > 0 {
+		s.minute = make([]coarseSlot, int64(roundUp(minuteSpan, minuteWidth)/minuteWidth)+1)
+	}
+	return s
+}
+
+// minuteSpanFor is the longest window over a day and under the period:
+// the windows the minute tier serves.
+func minuteSpanFor(windows []time.Duration, period time.Duration) time.Duration {
+	var span time.Duration
+	for _, w := range windows {
+		if w > fineSpan && w < period {
+			span = max(span, w)
+		}
+	}
+	return span
 }
 
 // add counts events at now (unix nanoseconds): one atomic load and one or
@@ -106,6 +128,9 @@ func (s *series) foldLocked(fineIdx int64, c counts) {
 		return
 	}
 	s.cum.add(c)
+	if len(s.minute) > 0 {
+		addCoarse(s.minute, fineIdx/fineInMinute, c)
+	}
 	addCoarse(s.hour, fineIdx/fineInHour, c)
 }
 
@@ -123,17 +148,23 @@ func addCoarse(ring []coarseSlot, idx int64, c counts) {
 }
 
 // tierOf returns the width of the finest tier that spans window w.
-func tierOf(w time.Duration) time.Duration {
-	if w <= fineSpan {
+func (s *series) tierOf(w time.Duration) time.Duration {
+	switch {
+	case w <= fineSpan:
 		return fineWidth
+	case w <= time.Duration(len(s.minute)-1)*minuteWidth:
+		return minuteWidth
 	}
 	return hourWidth
 }
 
 // ringLen is the number of buckets of the tier of the given width.
 func (s *series) ringLen(width time.Duration) int64 {
-	if width == fineWidth {
+	switch width {
+	case fineWidth:
 		return fineSlots
+	case minuteWidth:
+		return int64(len(s.minute))
 	}
 	return int64(len(s.hour))
 }
@@ -141,16 +172,22 @@ func (s *series) ringLen(width time.Duration) int64 {
 // slotCounts returns what slot pos of the tier of the given width holds
 // for bucket idx, zero if it holds another bucket. Requires mu held.
 func (s *series) slotCounts(width time.Duration, pos, idx int64) counts {
-	if width == fineWidth {
+	switch width {
+	case fineWidth:
 		sl := &s.fine[pos]
 		if sl.epoch.Load() != idx {
 			return counts{}
 		}
 		b := sl.bad.Load() // bad before total: total >= bad in what we read
 		return counts{sl.total.Load(), b}
-	}
-	if sl := &s.hour[pos]; sl.epoch == idx {
-		return counts{sl.total, sl.bad}
+	case minuteWidth:
+		if sl := &s.minute[pos]; sl.epoch == idx {
+			return counts{sl.total, sl.bad}
+		}
+	default:
+		if sl := &s.hour[pos]; sl.epoch == idx {
+			return counts{sl.total, sl.bad}
+		}
 	}
 	return counts{}
 }
@@ -164,18 +201,19 @@ func (s *series) bucket(width time.Duration, idx int64) counts {
 // sumsLocked fills out[i] with the exact counts of the window ws[i] ending
 // at now, from the finest tier that spans it; ws must be sorted. A window
 // is rounded up to whole buckets and includes the current, partial one: a
-// window up to a day covers w-10s to w, a longer one w-1h to w.
+// window up to a day covers w-10s to w, one served by the minute tier
+// w-1m to w, the period w-1h to w.
 // Each tier is walked once, newest bucket first, handing out the running
 // sum at each window's edge. Requires mu held and foldAllLocked called.
 func (s *series) sumsLocked(now int64, ws []time.Duration, out []counts) {
 	for i := 0; i < len(ws); {
-		width := tierOf(ws[i])
+		width := s.tierOf(ws[i])
 		idx := now / int64(width)
 		n := s.ringLen(width)
 		pos := idx % n // walked backwards without a division per bucket
 		var run counts
 		var walked int64
-		for ; i < len(ws) && tierOf(ws[i]) == width; i++ {
+		for ; i < len(ws) && s.tierOf(ws[i]) == width; i++ {
 			for k := min(int64(roundUp(ws[i], width)/width), n); walked < k; walked++ {
 				run.add(s.slotCounts(width, pos, idx))
 				idx--

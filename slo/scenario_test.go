@@ -12,7 +12,7 @@ import (
 // scenario is traffic over time for a 99.9% objective over 30 days with
 // the default tiers, evaluated every 10 seconds: step returns the events
 // and bad events of the 10 seconds starting at offset since the scenario
-// began. The same scenarios run in promtool against the generated rules
+// began (recorded at its start; the evaluation comes at its end). The same scenarios run in promtool against the generated rules
 // (rules_test.go), so first-fire and resolve times can be compared within
 // one evaluation interval.
 type scenario struct {
@@ -23,6 +23,11 @@ type scenario struct {
 	// want
 	pages, tickets int // firing notifications
 	firstPage      time.Duration
+	// rules: minutes at which the generated rules, in promtool on the same
+	// traffic (TestRulesScenarios), start and stop firing: page fires, page
+	// resolves, ticket fires, ticket resolves; -1 for never. In process
+	// agrees within one rule evaluation interval (a minute).
+	rules [4]int
 }
 
 // outage is a 100% failure from 0 to d at 10 events a second.
@@ -47,11 +52,13 @@ func burn(ratio float64, d time.Duration) func(time.Duration) (int64, int64) {
 
 var scenarios = []scenario{
 	{name: "S1 10-minute 100% outage", warm: true, duration: 10 * time.Minute, step: outage(10 * time.Minute),
-		pages: 1, tickets: 1, firstPage: time.Minute},
-	{name: "S2 2% for 6h", warm: true, duration: 6 * time.Hour, step: burn(0.02, 6*time.Hour), pages: 1, tickets: 1},
-	{name: "S3 1% for 6h", warm: true, duration: 6 * time.Hour, step: burn(0.01, 6*time.Hour), pages: 1, tickets: 0},
+		pages: 1, tickets: 1, firstPage: time.Minute, rules: [4]int{1, 40, 5, 370}},
+	{name: "S2 2% for 6h", warm: true, duration: 6 * time.Hour, step: burn(0.02, 6*time.Hour), pages: 1, tickets: 1,
+		rules: [4]int{44, 381, 217, 702}},
+	{name: "S3 1% for 6h", warm: true, duration: 6 * time.Hour, step: burn(0.01, 6*time.Hour), pages: 1, tickets: 0,
+		rules: [4]int{217, 372, -1, -1}},
 	{name: "S4 3-minute spike", warm: true, duration: 3 * time.Minute, step: outage(3 * time.Minute),
-		pages: 1, tickets: 0, firstPage: time.Minute},
+		pages: 1, tickets: 0, firstPage: time.Minute, rules: [4]int{1, 33, -1, -1}},
 	// A new service, one request a minute, failures at minutes 60, 180 and
 	// 300: no page (never 3 bad events in a page tier's short window); the
 	// 1% error ratio over 5 hours opens one ticket once the 6h window holds
@@ -65,8 +72,9 @@ var scenarios = []scenario{
 			return 1, 1
 		}
 		return 1, 0
-	}, pages: 0, tickets: 1},
-	{name: "S6 10% for 1h, then recovery", warm: true, duration: time.Hour, step: burn(0.1, time.Hour), pages: 1, tickets: 1},
+	}, pages: 0, tickets: 1, rules: [4]int{-1, -1, 301, 421}},
+	{name: "S6 10% for 1h, then recovery", warm: true, duration: time.Hour, step: burn(0.1, time.Hour), pages: 1, tickets: 1,
+		rules: [4]int{9, 89, 44, 417}},
 }
 
 // TestScenarios runs each scenario in process on the fake clock: one
@@ -148,6 +156,16 @@ func TestScenarios(t *testing.T) {
 			}
 			if sc.firstPage > 0 && times["page fires"] != sc.firstPage {
 				t.Errorf("first page at %v, want %v", times["page fires"], sc.firstPage)
+			}
+			for i, key := range []string{"page fires", "page resolves", "ticket fires", "ticket resolves"} {
+				got, ok := times[key]
+				if want := sc.rules[i]; want < 0 {
+					if ok {
+						t.Errorf("%s at %v; the rules never do", key, got)
+					}
+				} else if d := time.Duration(want)*time.Minute - got; !ok || d < 0 || d > time.Minute {
+					t.Errorf("%s at %v (seen %v), the rules at %dm: want at most one minute earlier", key, got, ok, want)
+				}
 			}
 		})
 	}

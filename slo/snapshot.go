@@ -13,9 +13,9 @@ import (
 	"github.com/opskit/opskit/internal/atomicfile"
 )
 
-// snapshotVersion is the format SaveSnapshot writes. Version 1 (with a
-// minute tier) is still read: its minute buckets restore into the 10-second
-// ring at the minute's first bucket.
+// snapshotVersion is the format SaveSnapshot writes. Version 1 (10-second
+// buckets for an hour, minute buckets for a day) is still read: its minute
+// buckets restore into the 10-second ring at the minute's first bucket.
 const snapshotVersion = 2
 
 // snapshot is the saved event history: per series, the non-empty buckets
@@ -30,7 +30,7 @@ type snapshotSeries struct {
 	Name   string     `json:"name"`
 	First  int64      `json:"first,omitempty"` // unix nanos the history starts at
 	Fine   [][3]int64 `json:"fine"`
-	Minute [][3]int64 `json:"minute,omitempty"` // version 1 only
+	Minute [][3]int64 `json:"minute,omitempty"`
 	Hour   [][3]int64 `json:"hour"`
 }
 
@@ -86,6 +86,11 @@ func snapshotOf(in *indicator, now time.Time) snapshotSeries {
 			ss.Fine = append(ss.Fine, [3]int64{sl.epoch.Load(), t, sl.foldedBad})
 		}
 	}
+	for _, sl := range s.minute {
+		if sl.total > 0 {
+			ss.Minute = append(ss.Minute, [3]int64{sl.epoch, sl.total, sl.bad})
+		}
+	}
 	for _, sl := range s.hour {
 		if sl.total > 0 {
 			ss.Hour = append(ss.Hour, [3]int64{sl.epoch, sl.total, sl.bad})
@@ -129,6 +134,9 @@ func (snap *snapshot) apply(in *indicator, now time.Time) {
 			sl.total.Store(b[1])
 			sl.bad.Store(b[2])
 			sl.foldedTotal, sl.foldedBad = b[1], b[2] // already in the hour tier below
+		}
+		if snap.Version > 1 && len(s.minute) > 0 {
+			restoreCoarse(s.minute, ss.Minute, ns/int64(minuteWidth))
 		}
 		restoreCoarse(s.hour, ss.Hour, ns/int64(hourWidth))
 		first := ss.First
