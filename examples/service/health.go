@@ -55,3 +55,11 @@ func backlogCheck(q queue.Backend, maxDepth int, maxAge time.Duration) func(cont
 	}
 	return queue.HealthCheck(q, l)
 }
+
+// registerWorker adds the delivery worker's check once it runs: it warns
+// (non-critical readiness) when the worker keeps failing, a delivery is
+// stuck, or it stopped consuming. Orders still queue meanwhile, so the
+// service stays ready; a worker paused behind an open breaker is healthy.
+func registerWorker(hc *health.Checker, w *queue.Worker) error {
+	return hc.Register(health.Check{Name: "delivery-worker", Probes: health.Readiness, NonCritical: true, Func: w.Check})
+}

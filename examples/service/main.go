@@ -184,6 +184,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := registerWorker(a.checks, worker); err != nil {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		worker.Shutdown(stopCtx)
+		return err
+	}
 	demoCtx, stopDemo := context.WithCancel(context.Background())
 	defer stopDemo()
 	demoDone := make(chan struct{})

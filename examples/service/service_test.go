@@ -208,7 +208,7 @@ func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
 	}
 	waitFor(t, "readiness to warn about the downstream", func() bool {
 		code, body := get(t, base+"/readyz?verbose")
-		return code == 200 && strings.Contains(body, "[!]downstream warn")
+		return code == 200 && strings.Contains(body, "[!]downstream warn") && strings.Contains(body, "delivery-worker")
 	})
 	if code, body := get(t, base+"/readyz/downstream", "Accept", "application/health+json"); code != 200 || !strings.Contains(body, `"status":"warn"`) {
 		t.Errorf("/readyz/downstream as JSON = %d %s, want 200 with status warn", code, body)
