@@ -3,6 +3,7 @@ package feature_test
 import (
 	"context"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -13,7 +14,12 @@ import (
 	"github.com/opskit/opskit/clock"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(sigkillChildEnv); dir != "" {
+		sigkillChild(dir) // never returns: the parent kills it
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // start is a Wednesday noon, far from a day boundary.
 var start = time.Date(2025, 3, 12, 12, 0, 0, 0, time.UTC)
