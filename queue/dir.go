@@ -5,18 +5,43 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 )
 
+// dirLock holds a queue directory: an flock on the directory itself, so
+// the lock holds whatever happens to the files in it, and one on its LOCK
+// file, which is what opskit versions before format 2 lock, so that an
+// older process is kept out during an upgrade too.
+type dirLock struct {
+	dir, file *os.File
+}
+
+func (l *dirLock) Close() error {
+	if l.file != nil {
+		l.file.Close()
+	}
+	return l.dir.Close()
+}
+
+// flockNB takes an exclusive flock on f without waiting.
+func flockNB(f *os.File, dir string) error {
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return fmt.Errorf("queue: lock %s: %w", dir, err)
+	}
+	return nil
+}
+
 // openDir creates dir (and its parents, mode 0700) if needed, takes it
 // from any group or other user that could write to it (mode 0700), and
-// locks it. The lock is an flock on the directory itself, so it holds
-// whatever happens to the files in it; the returned file holds it until
-// closed.
-func openDir(dir string, log *slog.Logger) (*os.File, error) {
+// locks it.
+func openDir(dir string, log *slog.Logger) (*dirLock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -24,30 +49,41 @@ func openDir(dir string, log *slog.Logger) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: open directory: %w", err)
 	}
-	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		d.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
-		}
-		return nil, fmt.Errorf("queue: lock %s: %w", dir, err)
+	l := &dirLock{dir: d}
+	if err := flockNB(d, dir); err != nil {
+		l.Close()
+		return nil, err
 	}
 	st, err := d.Stat()
 	if err != nil {
-		d.Close()
+		l.Close()
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	if perm := st.Mode().Perm(); perm&0o022 != 0 {
 		// Another user who can write here can plant or swap segments.
 		if err := d.Chmod(0o700); err != nil {
-			d.Close()
+			l.Close()
 			return nil, fmt.Errorf("queue: directory %s has mode %v and cannot be made private: %w", dir, perm, err)
 		}
 		log.Warn("queue: directory was writable by other users; mode set to 0700", "dir", dir, "was", perm.String())
 	}
-	return d, nil
+	// The older versions' lock file, never followed if it is a link.
+	f, err := os.OpenFile(filepath.Join(dir, legacyLock), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+	if err == nil {
+		if fst, serr := f.Stat(); serr != nil || !fst.Mode().IsRegular() {
+			f.Close()
+		} else {
+			l.file = f
+			if err := flockNB(f, dir); err != nil {
+				l.Close()
+				return nil, err
+			}
+		}
+	}
+	return l, nil
 }
 
-// legacyLock is the lock file format 1 queues created; it is left alone.
+// legacyLock is the lock file of opskit versions before format 2.
 const legacyLock = "LOCK"
 
 // listSegments returns the bases of the segment files in dir, in order. A

@@ -47,7 +47,8 @@
 // to 0700) of segment files (mode 0600) holding checksummed records
 // (CRC32C) for every event: enqueue, lease, ack, nack, dead, requeue,
 // purge. An exclusive flock on the directory itself keeps a second process
-// out (ErrLocked), whatever happens to the files in it. Segment files are
+// out (ErrLocked), whatever happens to the files in it; one on dir/LOCK
+// also keeps out, and is respected by, opskit versions before format 2. Segment files are
 // opened without following symbolic links, and a segment name that is a
 // link or not a regular file makes Open fail; files that are not the
 // queue's are logged and left alone.

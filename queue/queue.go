@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +16,7 @@ import (
 type Queue struct {
 	dir  string
 	cfg  config
-	lock *os.File // the directory, flocked
+	lock *dirLock
 	w    *writer
 	met  *metrics
 

@@ -253,6 +253,23 @@ func TestOpenRefusesSymlinksAndStrays(t *testing.T) {
 			t.Fatalf("directory mode %v after Open, want 0700", st.Mode().Perm())
 		}
 	})
+	t.Run("a process of an older version holding LOCK keeps Open out", func(t *testing.T) {
+		dir := t.TempDir()
+		f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			t.Fatal(err)
+		}
+		if q, err := queue.Open(dir); !errors.Is(err, queue.ErrLocked) {
+			if q != nil {
+				q.Close()
+			}
+			t.Fatalf("Open while LOCK is held = %v, want ErrLocked", err)
+		}
+	})
 	t.Run("lock survives LOCK unlink", func(t *testing.T) {
 		dir := t.TempDir()
 		q, err := queue.Open(dir)
