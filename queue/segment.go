@@ -109,8 +109,12 @@ func (e *CorruptError) Error() string {
 		n += r.Length
 	}
 	first := e.Regions[0]
-	return fmt.Sprintf("queue: %d damaged region(s), %d bytes skipped (the records in them are lost); first in segment %s at offset %d",
-		len(e.Regions), n, first.Segment, first.Offset)
+	what := "damaged"
+	if first.Length == 0 {
+		what = "cut short"
+	}
+	return fmt.Sprintf("queue: %d damaged region(s), %d bytes skipped (the records in them are lost); first in segment %s at offset %d (%s)",
+		len(e.Regions), n, first.Segment, first.Offset, what)
 }
 
 func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
