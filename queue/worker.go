@@ -382,6 +382,10 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 			ids = append(ids, s.id.String())
 		}
 	}
+	if len(ids) == 0 {
+		return fmt.Errorf("queue: worker shutdown left %d loops settling their last messages, cancelled; unsettled ones are redelivered when their leases end: %w",
+			w.live, ctx.Err())
+	}
 	return fmt.Errorf("queue: worker shutdown left %d handlers running (messages %s), cancelled; they are redelivered when their leases end: %w",
 		len(ids), strings.Join(ids, ", "), ctx.Err())
 }

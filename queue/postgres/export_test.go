@@ -37,3 +37,6 @@ func PlanTargets(q *Queue) []PlanTarget {
 		{"boundedDead", s.boundedDead, idx("dead"), []any{int64(10)}},
 	}
 }
+
+// AsyncCommit is the statement Release runs first in its batch.
+const AsyncCommit = asyncCommit

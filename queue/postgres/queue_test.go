@@ -358,3 +358,31 @@ func TestHotPathAllocations(t *testing.T) {
 		t.Fatalf("allocations: Enqueue %.0f (budget %d), TryReceive+Ack %.0f (budget %d)", enq, enqueueAllocs, cycle, cycleAllocs)
 	}
 }
+
+// Release's batch turns synchronous_commit off for its own transaction
+// only: a refusal costs no WAL flush, and other statements still wait for
+// theirs.
+func TestReleaseCommitsAsynchronously(t *testing.T) {
+	pool := newPool(t, 1) // one connection: the next query reuses it
+	ctx := context.Background()
+	b := &pgx.Batch{}
+	b.Queue(postgres.AsyncCommit)
+	b.Queue(`SELECT current_setting('synchronous_commit')`)
+	br := pool.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		t.Fatal(err)
+	}
+	var inBatch, after string
+	if err := br.QueryRow().Scan(&inBatch); err != nil {
+		t.Fatal(err)
+	}
+	if err := br.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if inBatch != "off" || after != "on" {
+		t.Fatalf("synchronous_commit in the batch %q, after it %q; want off, then on", inBatch, after)
+	}
+}

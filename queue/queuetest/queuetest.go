@@ -6,6 +6,17 @@
 // test sleeps; waiting calls (Receive) are only used where a message is
 // already ready or arrives from another goroutine.
 //
+// Beyond the basic contract it holds every backend to: Release ("not
+// now") spending no attempt, even the last; waits above queue.MaxWait
+// refused or clamped, never wrapped; ids in one textual form, JSON
+// included; dead letters paged and filtered by queue.DeadFilter, requeued
+// and purged in bulk; queue.DeadLetterHandler over the backend (refusals,
+// audit records, an id copied from the list requeues that message); and a
+// queue.Worker over it, with failures injected between the two: verdicts
+// settle messages, "not now" pauses, failed calls are retried and show in
+// Check, Shutdown is bounded, stuck handlers and a closed backend are
+// reported.
+//
 //	func TestConformance(t *testing.T) {
 //		queuetest.Run(t, func(t *testing.T) queuetest.Opener {
 //			dir := t.TempDir()
