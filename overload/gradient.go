@@ -27,6 +27,9 @@ import (
 // time, and not at all while the work in flight stayed under half the
 // limit (the limit is not what holds the work back then). A window with a
 // dropped piece of work cuts the limit by a tenth at least.
+//
+// Every Release updates the open window with atomic adds; the one that
+// finds the window due closes it under a mutex the others never wait for.
 
 const (
 	riseShare   = 0.25 // share of a computed rise taken per window
@@ -36,45 +39,58 @@ const (
 
 // beginProbeLocked pins the limit to its minimum until the next window
 // closes. l.mu is held.
-func (l *Limiter) beginProbeLocked(now time.Time) {
-	w := &l.w
-	w.probing, w.since, w.lastProbe = true, now, now
+func (l *Limiter) beginProbeLocked(now time.Duration) {
+	l.probing, l.lastProbe = true, now
 	l.limit.Store(int64(l.cfg.minLimit))
-	w.start, w.sum, w.n, w.drops, w.maxInflight = now, 0, 0, 0, 0
+	l.resetWindowLocked(now)
+	l.since.Store(int64(now))
+}
+
+// resetWindowLocked opens the next window at now. l.mu is held.
+func (l *Limiter) resetWindowLocked(now time.Duration) {
+	l.n.Store(0)
+	l.sum.Store(0)
+	l.drops.Store(0)
+	l.maxInflight.Store(0)
+	l.closeAt.Store(int64(now + max(l.cfg.window, 2*l.baseline)))
 }
 
 // updateLocked closes the window ending at now and sets the next limit.
 // l.mu is held.
-func (l *Limiter) updateLocked(now time.Time) {
-	w := &l.w
-	avg := w.sum / time.Duration(w.n)
+func (l *Limiter) updateLocked(now time.Duration) {
+	n, sum := l.n.Swap(0), l.sum.Swap(0)
+	drops, maxInflight := l.drops.Swap(0), l.maxInflight.Swap(0)
+	avg := time.Duration(sum / max(1, n))
+	if l.sampling {
+		l.adjustSamplingLocked(n)
+	}
 	lf := l.lf
 	minL, maxL := float64(l.cfg.minLimit), float64(l.cfg.maxLimit)
 
-	if w.probing {
-		w.probing, w.baseline = false, avg
+	if l.probing {
+		l.probing, l.baseline = false, avg
 		l.limit.Store(int64(lf))
-		w.start, w.sum, w.n, w.drops, w.maxInflight = now, 0, 0, 0, 0
+		l.resetWindowLocked(now)
 		return
 	}
-	if w.baseline == 0 || avg < w.baseline || w.maxInflight <= int64(minL) {
-		w.baseline = avg
+	if l.baseline == 0 || avg < l.baseline || maxInflight <= int64(minL) {
+		l.baseline = avg
 	}
 
 	gradient := 1.0
 	if avg > 0 {
-		gradient = l.cfg.tolerance * float64(w.baseline) / float64(avg)
+		gradient = l.cfg.tolerance * float64(l.baseline) / float64(avg)
 	}
 	gradient = math.Max(minGradient, math.Min(1, gradient))
 	next := lf * gradient
 	if gradient == 1 {
 		next += math.Sqrt(lf)
 	}
-	if w.drops > 0 {
+	if drops > 0 {
 		next = math.Min(next, lf*dropFactor)
 	}
 	if next > lf {
-		if float64(w.maxInflight) < lf/2 {
+		if float64(maxInflight) < lf/2 {
 			next = lf
 		} else {
 			next = lf + (next-lf)*riseShare
@@ -82,12 +98,38 @@ func (l *Limiter) updateLocked(now time.Time) {
 	}
 	next = math.Max(minL, math.Min(maxL, next))
 	if next < lf {
-		w.since = now
+		l.since.Store(int64(now))
 	}
 	l.lf = next
 	l.limit.Store(int64(next))
-	w.start, w.sum, w.n, w.drops, w.maxInflight = now, 0, 0, 0, 0
-	if now.Sub(w.lastProbe) >= l.cfg.probeEvery {
+	l.resetWindowLocked(now)
+	if now-l.lastProbe >= l.cfg.probeEvery {
 		l.beginProbeLocked(now)
+	}
+}
+
+// On the real clock a clock read costs more than the rest of the admit
+// path together (several hundred nanoseconds on some virtual machines),
+// so when windows fill with many more samples than they need, only a
+// random share of permits is timed: enough for about eight times the
+// window's minimum samples, never less than one in 64. At the rates where
+// the limit matters for latency (a few thousand a second or fewer) every
+// permit is timed.
+const (
+	samplesWanted = 8
+	minSampleRate = 1.0 / 64
+)
+
+func (l *Limiter) adjustSamplingLocked(sampled int64) {
+	rate := 1.0
+	if r := l.sampleBelow.Load(); r != math.MaxUint64 {
+		rate = float64(r) / math.MaxUint64
+	}
+	total := float64(sampled) / rate
+	want := math.Max(minSampleRate, math.Min(1, float64(samplesWanted*l.cfg.samples)/total))
+	if want >= 1 {
+		l.sampleBelow.Store(math.MaxUint64)
+	} else {
+		l.sampleBelow.Store(uint64(want * math.MaxUint64))
 	}
 }

@@ -2,6 +2,8 @@ package overload
 
 import (
 	"errors"
+	"math"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,34 +22,34 @@ import (
 //
 // A Limiter is safe for concurrent use and owns no goroutine.
 type Limiter struct {
-	clock clock.Clock
-	cfg   config
+	clock  clock.Clock
+	cfg    config
+	origin time.Time // times below are nanoseconds since origin
 
 	limit    atomic.Int64 // the current limit, read on every Acquire
 	inflight atomic.Int64 // permits out, Exempt work not counted
 	admitted [numPriorities]atomic.Int64
 	shed     [numPriorities]atomic.Int64
 
-	mu sync.Mutex
-	w  window
-	lf float64 // the limit as a real number; limit holds its floor
+	// The open sample window, filled without a lock by every Release.
+	n, sum, drops atomic.Int64
+	maxInflight   atomic.Int64
+	closeAt       atomic.Int64 // the window may close once this time has come
+	since         atomic.Int64 // work admitted before this is not counted
+	// sampleBelow: a permit's latency is measured when a random uint64 is
+	// at most this; MaxUint64 measures every permit (always so on a clock
+	// that is not the real one).
+	sampleBelow atomic.Uint64
+	sampling    bool // whether sampleBelow may fall below MaxUint64
+
+	mu sync.Mutex // held while a window closes
+	lf float64    // the limit as a real number; limit holds its floor
+	// baseline is the unloaded latency estimate, 0 until the first probe ends.
+	baseline  time.Duration
+	probing   bool // the limit is pinned to its minimum for one window
+	lastProbe time.Duration
 
 	metrics *metrics
-}
-
-// window accumulates the work finished since the limit was last updated.
-type window struct {
-	start       time.Time
-	sum         time.Duration
-	n, drops    int
-	maxInflight int64
-	baseline    time.Duration // unloaded latency estimate, 0 until the first window
-
-	// A probe pins the limit to its minimum for one window so that the
-	// baseline is measured without queueing (see gradient.go).
-	probing   bool
-	since     time.Time // work started before it (the last fall or probe) is not counted
-	lastProbe time.Time
 }
 
 // New returns a Limiter. Bad settings are rejected with an error naming
@@ -74,8 +76,10 @@ func New(opts ...Option) (*Limiter, error) {
 	}
 	l := &Limiter{clock: cfg.clock, cfg: cfg, lf: float64(cfg.initialLimit)}
 	l.limit.Store(int64(cfg.initialLimit))
-	l.w.start = l.clock.Now()
-	l.beginProbeLocked(l.w.start)
+	l.origin = l.clock.Now()
+	l.sampleBelow.Store(math.MaxUint64)
+	l.sampling = clock.IsReal(l.clock)
+	l.beginProbeLocked(0)
 	m, err := newMetrics(cfg.meterProvider, l)
 	if err != nil {
 		return nil, err
@@ -92,7 +96,7 @@ func (l *Limiter) Close() error { return l.metrics.close() }
 // work ends. The zero Permit (what Exempt work gets) does nothing.
 type Permit struct {
 	l     *Limiter
-	start time.Time
+	start time.Duration // since l.origin; negative when its latency is not sampled
 }
 
 // Acquire admits work of priority p, or refuses it (false) when the
@@ -118,7 +122,10 @@ func (l *Limiter) Acquire(p Priority) (Permit, bool) {
 		}
 	}
 	l.admitted[p].Add(1)
-	return Permit{l: l, start: l.clock.Now()}, true
+	if r := l.sampleBelow.Load(); r != math.MaxUint64 && rand.Uint64() > r {
+		return Permit{l: l, start: -1}, true
+	}
+	return Permit{l: l, start: l.now()}, true
 }
 
 // reserve is how much of limit each priority above the lowest keeps for
@@ -161,32 +168,34 @@ func (l *Limiter) Shed(p Priority) int64 {
 	return l.shed[p].Load()
 }
 
-func (l *Limiter) finish(start time.Time, dropped bool) {
-	now := l.clock.Now()
+func (l *Limiter) now() time.Duration { return l.clock.Now().Sub(l.origin) }
+
+func (l *Limiter) finish(start time.Duration, dropped bool) {
 	in := l.inflight.Add(-1) + 1
-	rtt := now.Sub(start)
-	if rtt < 0 {
-		rtt = 0
-	}
-	l.mu.Lock()
-	w := &l.w
-	if start.Before(w.since) {
-		l.mu.Unlock() // admitted under an older, higher limit: says nothing of this one
-		return
-	}
-	w.sum += rtt
-	w.n++
 	if dropped {
-		w.drops++
+		l.drops.Add(1)
 	}
-	if in > w.maxInflight {
-		w.maxInflight = in
+	if start < 0 {
+		return // not sampled
 	}
-	if w.n >= l.cfg.samples {
-		span := max(l.cfg.window, 2*w.baseline)
-		if now.Sub(w.start) >= span {
-			l.updateLocked(now)
+	now := l.now()
+	if int64(start) < l.since.Load() {
+		return // admitted under an older, higher limit: says nothing of this one
+	}
+	l.sum.Add(int64(max(0, now-start)))
+	n := l.n.Add(1)
+	for {
+		m := l.maxInflight.Load()
+		if in <= m || l.maxInflight.CompareAndSwap(m, in) {
+			break
 		}
 	}
-	l.mu.Unlock()
+	if n >= int64(l.cfg.samples) && int64(now) >= l.closeAt.Load() && l.mu.TryLock() {
+		// Whoever holds the lock is closing this window already; the
+		// samples added meanwhile go to the next one.
+		if l.n.Load() >= int64(l.cfg.samples) && int64(now) >= l.closeAt.Load() {
+			l.updateLocked(now)
+		}
+		l.mu.Unlock()
+	}
 }

@@ -2,10 +2,12 @@ package overload
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
@@ -238,5 +240,34 @@ func TestAcquireReleaseAllocatesNothing(t *testing.T) {
 		}); n != 0 {
 			t.Errorf("Acquire(%v)+Release: %v allocations, want 0", p, n)
 		}
+	}
+}
+
+// On the real clock, a flood of cheap work is timed only in part (a clock
+// read costs more than the rest of the admit path), and every piece again
+// once the rate falls.
+func TestSamplingFollowsTheRate(t *testing.T) {
+	l, err := New(WithMeterProvider(noop.NewMeterProvider()), WithWindow(time.Second, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.adjustSamplingLocked(1 << 20) // a million in a window: one in 64
+	if got := float64(l.sampleBelow.Load()) / math.MaxUint64; math.Abs(got-1.0/64) > 1e-6 {
+		t.Fatalf("sampling rate %v after a million, want 1/64", got)
+	}
+	l.adjustSamplingLocked(1024) // 1024 sampled of 65536: want 256 of them
+	if got := float64(l.sampleBelow.Load()) / math.MaxUint64; math.Abs(got-256.0/65536) > 1e-6 {
+		t.Fatalf("sampling rate %v, want %v", got, 256.0/65536)
+	}
+	l.adjustSamplingLocked(1) // a trickle: time everything
+	if l.sampleBelow.Load() != math.MaxUint64 {
+		t.Fatalf("sampling rate below 1 at a trickle")
+	}
+	fake, _ := newTestLimiter(t)
+	if fake.sampling {
+		t.Error("sampling on a fake clock, where tests need every sample")
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.uber.org/goleak"
 
 	"github.com/opskit/opskit/clock"
 )
