@@ -258,9 +258,9 @@ func TestSamplingFollowsTheRate(t *testing.T) {
 	if got := float64(l.sampleBelow.Load()) / math.MaxUint64; math.Abs(got-1.0/64) > 1e-6 {
 		t.Fatalf("sampling rate %v after a million, want 1/64", got)
 	}
-	l.adjustSamplingLocked(1024) // 1024 sampled of 65536: want 256 of them
-	if got := float64(l.sampleBelow.Load()) / math.MaxUint64; math.Abs(got-256.0/65536) > 1e-6 {
-		t.Fatalf("sampling rate %v, want %v", got, 256.0/65536)
+	l.adjustSamplingLocked(64) // 64 sampled of 4096: want 256 of them
+	if got := float64(l.sampleBelow.Load()) / math.MaxUint64; math.Abs(got-1.0/16) > 1e-6 {
+		t.Fatalf("sampling rate %v, want 1/16", got)
 	}
 	l.adjustSamplingLocked(1) // a trickle: time everything
 	if l.sampleBelow.Load() != math.MaxUint64 {
