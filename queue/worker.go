@@ -215,31 +215,31 @@ func (w *Worker) call(ctx context.Context, m *Message) (err error) {
 // notNow reports whether herr says "not now", and if so pauses the Worker
 // and returns the wait.
 func (w *Worker) notNow(herr error) (time.Duration, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if herr == nil || retry.IsPermanent(herr) {
-		w.notNows = 0
-		return 0, false
-	}
 	var hint retry.Hint
-	hinted := errors.As(herr, &hint)
+	hinted := herr != nil && errors.As(herr, &hint)
 	var d time.Duration
 	if hinted {
 		d, hinted = hint.RetryAfter()
 	}
-	if !hinted && !errors.Is(herr, retry.ErrCircuitOpen) && !errors.Is(herr, retry.ErrRateLimited) {
+	refused := herr != nil && !retry.IsPermanent(herr) &&
+		(hinted || errors.Is(herr, retry.ErrCircuitOpen) || errors.Is(herr, retry.ErrRateLimited))
+	w.mu.Lock()
+	if !refused {
 		w.notNows = 0
+		w.mu.Unlock()
 		return 0, false
 	}
 	w.notNows++
+	n := w.notNows
 	if !hinted {
-		d = w.cfg.Backoff.Delay(w.notNows)
+		d = w.cfg.Backoff.Delay(n)
 	}
 	d = min(max(d, 0), maxNotNow)
 	if until := w.clk.Now().Add(d); until.After(w.pauseUntil) {
 		w.pauseUntil = until
 	}
-	if w.notNows == 1 {
+	w.mu.Unlock()
+	if n == 1 {
 		w.log.Info("queue: worker pausing: the handler said not now", "wait", d, "err", herr)
 	}
 	return d, true

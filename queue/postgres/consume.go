@@ -188,6 +188,9 @@ func (q *Queue) Release(ctx context.Context, m *queue.Message, d time.Duration) 
 		return fmt.Errorf("postgres: release of message %s: %w", m.ID, queue.ErrLeaseLost)
 	}
 	q.wake()
+	if d <= 0 {
+		q.notifySoon() // due now: other processes' receivers may take it
+	}
 	return nil
 }
 
