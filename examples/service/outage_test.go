@@ -30,8 +30,8 @@ import (
 // order counts once.
 func TestOutageQueuesOrdersAndDeliversAfterRestart(t *testing.T) {
 	t.Parallel() // mostly waiting on the service's timers
-	t.Run("file-queue", func(t *testing.T) { testOutage(t, t.TempDir()) })
-	t.Run("postgres-queue", func(t *testing.T) { testOutage(t, t.TempDir(), "-queue-url", freshDatabase(t)) })
+	t.Run("file-queue", func(t *testing.T) { t.Parallel(); testOutage(t, t.TempDir()) })
+	t.Run("postgres-queue", func(t *testing.T) { t.Parallel(); testOutage(t, t.TempDir(), "-queue-url", freshDatabase(t)) })
 }
 
 func testOutage(t *testing.T, dataDir string, extra ...string) {
