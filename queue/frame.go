@@ -201,9 +201,10 @@ func unframe(buf []byte, off int64) ([]byte, error) {
 
 // scanResult says what scanning one segment found.
 type scanResult struct {
-	version int
-	valid   int64    // end of the last intact record
-	damaged []Region // bad bytes followed by intact records
+	version   int
+	valid     int64    // end of the last intact record
+	damaged   []Region // bad bytes followed by intact records
+	headerBad bool     // the file header is damaged: never cut or append to it
 }
 
 // scanV2 reads the format 2 segment r of size bytes block by block and

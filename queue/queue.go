@@ -38,7 +38,10 @@ type Queue struct {
 	compactC  chan struct{}
 	wg        sync.WaitGroup
 	recovered error
-	dlog      deadLog // dead-lettering, logged rate-limited
+	// freshActive makes recovery start a new segment: the newest one's
+	// header is damaged, so it is read but never appended to.
+	freshActive bool
+	dlog        deadLog // dead-lettering, logged rate-limited
 
 	enqueued, acked, nacked, deadN, corrupt, readErrs atomic.Int64
 }

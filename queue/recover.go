@@ -48,8 +48,15 @@ func (q *Queue) recover() error {
 		if s.version == formatVersion && last != recSeal && i < len(bases)-1 && tail <= 0 {
 			unsealed = append(unsealed, Region{Segment: s.name(), Offset: res.valid})
 		}
+		newest := i == len(bases)-1
+		if res.headerBad && newest {
+			// What this file holds is unclear: keep it as it is, report
+			// its tail and start a fresh segment after it.
+			newest = false
+			q.freshActive = true
+		}
 		if tail > 0 {
-			if i < len(bases)-1 {
+			if !newest {
 				regions = append(regions, Region{Segment: s.name(), Offset: res.valid, Length: tail})
 			} else {
 				torn = tail
@@ -81,9 +88,9 @@ func (q *Queue) recover() error {
 // (or in an empty directory) a new one is created.
 func (q *Queue) startActive() error {
 	var s *segment
-	if k := len(q.segs); k > 0 && q.segs[k-1].version == formatVersion {
+	if k := len(q.segs); k > 0 && q.segs[k-1].version == formatVersion && !q.freshActive {
 		return nil
-	} else if k > 0 && q.segs[k-1].size == 0 {
+	} else if k > 0 && q.segs[k-1].size == 0 && !q.freshActive {
 		s = q.segs[k-1]
 		if err := s.writeHeader(); err != nil {
 			return err

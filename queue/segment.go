@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -136,6 +137,12 @@ func (s *segment) scan(fn func(r *record, off int64, n int32)) (scanResult, erro
 		return scanResult{}, fmt.Errorf("queue: segment %s: read header: %w", s.name(), err)
 	}
 	v, err := headerVersion(h)
+	if err == nil && v == 1 && !s.startsWithV1Record(size) {
+		// No magic, and not a format 1 file either (those start with an
+		// intact record): a format 2 file whose header is damaged.
+		// Reading it as format 1 would try every offset, payloads too.
+		err = errBadRecord
+	}
 	switch {
 	case err != nil:
 		// The magic is there but the rest of the header is not intact:
@@ -152,8 +159,31 @@ func (s *segment) scan(fn func(r *record, off int64, n int32)) (scanResult, erro
 	res, serr := scanV2(s.f, size, s.name(), fn)
 	if err != nil {
 		res.damaged = append([]Region{{Segment: s.name(), Length: fileHeaderSize}}, res.damaged...)
+		res.headerBad = true
 	}
 	return res, serr
+}
+
+// startsWithV1Record reports whether the file starts with an intact format
+// 1 record.
+func (s *segment) startsWithV1Record(size int64) bool {
+	var p [v1Prefix]byte
+	if size < v1Prefix+bodyHeader {
+		return false
+	}
+	if _, err := s.f.ReadAt(p[:], 0); err != nil {
+		return false
+	}
+	n := v1Prefix + int64(binary.LittleEndian.Uint32(p[:]))
+	if n > size || n > v1Prefix+maxBodySize {
+		return false
+	}
+	buf := make([]byte, n)
+	if _, err := s.f.ReadAt(buf, 0); err != nil {
+		return false
+	}
+	_, _, err := decodeV1(buf)
+	return err == nil
 }
 
 // scanV1 reads a whole format 1 segment and scans it.
