@@ -60,7 +60,9 @@
 // the records it touches plus the rest of its block. Directories written
 // by earlier versions (format 1, no header) open and drain as they are;
 // new records go to format 2 segments and compaction copies what the old
-// files still hold. A segment of a newer format than this package reads
+// files still hold. (Until then a damaged format 1 file keeps that
+// format's weakness: its recovery tries every offset and can take bytes
+// inside a payload for a record.) A segment of a newer format than this package reads
 // makes Open fail with an error naming the version.
 //
 // Only an index (id, location, state, attempt, times, dedupe key) lives in
