@@ -31,13 +31,21 @@ func (d *deadIndex) add(e *entry) {
 	d.es = slices.Insert(d.es, i, e)
 }
 
+// del removes e. Removing the lowest id, as a bulk change from the start
+// of the list does one entry after another, costs no copying.
 func (d *deadIndex) del(e *entry) {
 	i := d.search(e.id - 1)
-	if i < len(d.es) && d.es[i] == e {
+	switch {
+	case i >= len(d.es) || d.es[i] != e:
+		return
+	case i == 0:
+		d.es[0] = nil
+		d.es = d.es[1:]
+	default:
 		d.es = slices.Delete(d.es, i, i+1)
 	}
 	if cap(d.es) > 1024 && len(d.es) < cap(d.es)/4 {
-		d.es = slices.Clip(d.es) // give memory back after a purge
+		d.es = append([]*entry(nil), d.es...) // give memory back after a purge
 	}
 }
 
