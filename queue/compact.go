@@ -16,7 +16,9 @@ import (
 // dead letter) is compacted: their records are copied to the end of the
 // log as snapshots (state, attempts, times, key, payload), fsynced, and the
 // old file is deleted. It is compacted when its stored bytes are at most a
-// quarter of it, or when the log as a whole is mostly garbage.
+// quarter of it, when the log as a whole is mostly garbage, or when it is
+// a format 1 file: that is how a directory written by an older version is
+// migrated, crash-safely (the copies are fsynced before the file goes).
 
 // kickCompaction asks the compactor to look at the head segment.
 func (q *Queue) kickCompaction() {
@@ -62,8 +64,8 @@ func (q *Queue) headReclaimableLocked() bool {
 		return false
 	}
 	head := q.segs[0]
-	if head.live == 0 || head.live*4 <= head.size {
-		return true
+	if head.live == 0 || head.live*4 <= head.size || head.version == 1 {
+		return true // a format 1 file is migrated: its messages copied forward
 	}
 	var size int64
 	for _, s := range q.segs {

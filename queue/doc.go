@@ -48,21 +48,23 @@
 // (CRC32C) for every event: enqueue, lease, ack, nack, dead, requeue,
 // purge. An exclusive flock on the directory itself keeps a second process
 // out (ErrLocked), whatever happens to the files in it; one on dir/LOCK
-// also keeps out, and is respected by, opskit versions before format 2. Segment files are
-// opened without following symbolic links, and a segment name that is a
-// link or not a regular file makes Open fail; files that are not the
-// queue's are logged and left alone.
+// also keeps out, and is respected by, opskit versions before format 2.
+// Segment files are opened without following symbolic links, and a
+// segment name that is a link or not a regular file makes Open fail; files
+// that are not the queue's are logged and left alone.
 //
 // Segments are in on-disk format 2: a versioned header, then 32 KiB
 // blocks of chunks, each with its own checksum and a checksum of its
 // header, records fragmented across blocks (the shape of LevelDB's log).
 // Payload bytes can never be taken for a record, and damage costs at most
 // the records it touches plus the rest of its block. Directories written
-// by earlier versions (format 1, no header) open and drain as they are;
-// new records go to format 2 segments and compaction copies what the old
-// files still hold. (Until then a damaged format 1 file keeps that
-// format's weakness: its recovery tries every offset and can take bytes
-// inside a payload for a record.) A segment of a newer format than this package reads
+// by earlier versions (format 1, no header) open as they are and are
+// migrated in the background: new records go to format 2 segments, and the
+// compactor copies what each format 1 file holds forward, fsyncs the
+// copies, then deletes the file, so a crash at any point loses nothing.
+// (Until then a damaged format 1 file keeps that format's weakness: its
+// recovery tries every offset and can take bytes inside a payload for a
+// record.) A segment of a newer format than this package reads
 // makes Open fail with an error naming the version.
 //
 // Only an index (id, location, state, attempt, times, dedupe key) lives in
