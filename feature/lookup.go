@@ -43,12 +43,12 @@ var laneSalts = [8]uint32{0x47b6137b, 0x44974d91, 0x8824ad5b, 0xa2b7289d, 0x7054
 // probe is where a tenant lands in a filter: the first word of its block and
 // the bits to set in each of the block's four words.
 type probe struct {
-	word  uint32
+	block uint8 // bloomBlocks is 256: no bounds check
 	masks [4]uint64
 }
 
 func probeOf(h uint64) probe {
-	p := probe{word: uint32(h>>56) * 4} // 256 blocks: the top 8 bits
+	p := probe{block: uint8(h >> 56)} // 256 blocks: the top 8 bits
 	x := uint32(h >> 12)                // skip the bits the tenant bitmap uses
 	for i, salt := range laneSalts {
 		bit := (x * salt) >> 27
@@ -57,27 +57,37 @@ func probeOf(h uint64) probe {
 	return p
 }
 
-type bloom [bloomWords]atomic.Uint64
+type bloom [bloomBlocks][4]atomic.Uint64
 
 // mark sets the tenant's bits, writing only the words that miss some.
 func (b *bloom) mark(t *tenant) {
-	w := b[t.probe.word : t.probe.word+4]
-	for i, m := range t.probe.masks {
-		if w[i].Load()&m != m {
-			w[i].Or(m)
+	w := &b[t.probe.block]
+	m := &t.probe.masks
+	for i := range w {
+		if w[i].Load()&m[i] != m[i] {
+			w[i].Or(m[i])
 		}
 	}
 }
 
+// has reports whether every bit of the tenant is set.
+func (b *bloom) has(t *tenant) bool {
+	w, m := &b[t.probe.block], &t.probe.masks
+	return w[0].Load()&m[0] == m[0] && w[1].Load()&m[1] == m[1] && w[2].Load()&m[2] == m[2] && w[3].Load()&m[3] == m[3]
+}
+
+// word is the filter's i-th 64-bit word.
+func (b *bloom) word(i int) *atomic.Uint64 { return &b[i/4][i%4] }
+
 func (b *bloom) reset() {
-	for i := range b {
-		b[i].Store(0)
+	for i := range bloomWords {
+		b.word(i).Store(0)
 	}
 }
 
 func (b *bloom) empty() bool {
-	for i := range b {
-		if b[i].Load() != 0 {
+	for i := range bloomWords {
+		if b.word(i).Load() != 0 {
 			return false
 		}
 	}
@@ -94,8 +104,8 @@ func (l *lookPair) load() *lookState {
 	}
 	s := &lookState{}
 	for i := range s.Used {
-		s.Used[i] = l.used[i].Load()
-		s.Failed[i] = l.failed[i].Load()
+		s.Used[i] = l.used.word(i).Load()
+		s.Failed[i] = l.failed.word(i).Load()
 	}
 	return s
 }
@@ -103,10 +113,10 @@ func (l *lookPair) load() *lookState {
 func (l *lookPair) or(s *lookState) {
 	for i := range s.Used {
 		if w := s.Used[i]; w != 0 {
-			l.used[i].Or(w)
+			l.used.word(i).Or(w)
 		}
 		if w := s.Failed[i]; w != 0 {
-			l.failed[i].Or(w)
+			l.failed.word(i).Or(w)
 		}
 	}
 }
@@ -115,7 +125,7 @@ func (l *lookPair) or(s *lookState) {
 // does, the chance that a tenant who was never marked would match this
 // block as well: the product over the eight lanes of the share of bits set.
 func test(words *[bloomWords]uint64, p probe) (match bool, falsePositive float64) {
-	w := words[p.word : p.word+4]
+	w := words[int(p.block)*4 : int(p.block)*4+4]
 	for i, m := range p.masks {
 		if w[i]&m != m {
 			return false, 0

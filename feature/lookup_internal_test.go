@@ -14,8 +14,8 @@ func fillFilter(k [2]uint64, n int) *[bloomWords]uint64 {
 		b.mark(&tenant{hash: h, probe: probeOf(h)})
 	}
 	var out [bloomWords]uint64
-	for i := range b {
-		out[i] = b[i].Load()
+	for i := range out {
+		out[i] = b.word(i).Load()
 	}
 	return &out
 }

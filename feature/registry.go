@@ -250,7 +250,7 @@ func (r *Registry) Define(name, owner string, since time.Time, description strin
 	if _, dup := old[name]; dup {
 		return nil, fmt.Errorf("%w: %q is already defined", ErrDuplicate, name)
 	}
-	f := &Feature{r: r, name: name, owner: owner, since: since, desc: description}
+	f := &Feature{r: r, direct: r.direct, name: name, owner: owner, since: since, desc: description}
 	if p, ok := r.pending[name]; ok {
 		r.attachLocked(f, p)
 		delete(r.pending, name)

@@ -191,7 +191,7 @@ func (r *Registry) Stats() []Stat {
 		s := Stat{Name: f.name, Total: st.Total, FirstSeen: seenTime(st.First), LastSeen: seenTime(st.Last)}
 		for slot := range minuteSlots {
 			mi := r.slotMinute[slot]
-			n := f.minutes[slot].uses.Load()
+			n, _ := counts(f.minutes[slot].count.Load())
 			if mi == cur-1 {
 				s.LastMinute = n
 			}

@@ -136,8 +136,8 @@ func (r *Registry) foldLocked(slot int) {
 	valid := r.slotDay[ds] == d
 	for _, f := range r.features {
 		mb := &f.minutes[slot]
-		n := mb.uses.Swap(0)
-		fails, latNs, latN := mb.fails.Swap(0), mb.latNs.Swap(0), mb.latN.Swap(0)
+		n, fails := counts(mb.count.Swap(0))
+		latNs, latN := mb.latNs.Swap(0), mb.latN.Swap(0)
 		if n == 0 && fails == 0 {
 			continue
 		}
@@ -210,7 +210,7 @@ func (r *Registry) liveLocked(f *Feature) *featState {
 	}
 	for s := range minuteSlots {
 		mb := &f.minutes[s]
-		n, fails := mb.uses.Load(), mb.fails.Load()
+		n, fails := counts(mb.count.Load())
 		if n == 0 && fails == 0 {
 			continue
 		}
