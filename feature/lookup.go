@@ -49,7 +49,7 @@ type probe struct {
 
 func probeOf(h uint64) probe {
 	p := probe{block: uint8(h >> 56)} // 256 blocks: the top 8 bits
-	x := uint32(h >> 12)                // skip the bits the tenant bitmap uses
+	x := uint32(h >> 12)              // skip the bits the tenant bitmap uses
 	for i, salt := range laneSalts {
 		bit := (x * salt) >> 27
 		p.masks[i/2] |= uint64(1) << (bit + 32*uint32(i%2))

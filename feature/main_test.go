@@ -10,8 +10,8 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 	"go.uber.org/goleak"
 
-	"github.com/opskit/opskit/feature"
 	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/feature"
 )
 
 func TestMain(m *testing.M) {

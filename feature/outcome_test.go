@@ -161,7 +161,7 @@ func failingRegistry(t *testing.T) (*feature.Registry, *feature.Report) {
 		bulk.Use(tctx)
 	}
 	bulk.Fail(r.WithTenant(ctx, "tenant-0")) // yesterday: one failure
-	advance(r, fc, day-2*time.Hour)           // 10:00 today
+	advance(r, fc, day-2*time.Hour)          // 10:00 today
 	advance(r, fc, 2*time.Minute)
 	for i := range 40 {
 		tctx := r.WithTenant(ctx, "tenant-"+itoa(i))
