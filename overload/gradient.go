@@ -12,8 +12,8 @@ import (
 // it. The baseline is the unloaded latency: it is measured by a probe
 // (every WithProbeEvery, and at New), which pins the limit to its minimum
 // for one window, leaves out work admitted before the probe, and takes the
-// window's average; between probes it only falls (to any lower window
-// average), and it is re-measured as in a probe whenever a window ran with
+// window's average; between probes it only falls (an eighth of the way
+// to any lower window average, so that noise does not drag it down), and it is re-measured as in a probe whenever a window ran with
 // no more than the minimum in flight (the latency cannot be queueing
 // then). A baseline that only moved with the load would follow the
 // service's own queue upward and let it grow without end.
@@ -32,9 +32,10 @@ import (
 // finds the window due closes it under a mutex the others never wait for.
 
 const (
-	riseShare   = 0.25 // share of a computed rise taken per window
-	dropFactor  = 0.9  // the limit after a window with drops, at most
-	minGradient = 0.5
+	riseShare    = 0.25 // share of a computed rise taken per window
+	dropFactor   = 0.9  // the limit after a window with drops, at most
+	minGradient  = 0.5
+	baselineFall = 8 // a lower window average moves the baseline 1/8 of the way
 )
 
 // beginProbeLocked pins the limit to its minimum until the next window
@@ -73,8 +74,14 @@ func (l *Limiter) updateLocked(now time.Duration) {
 		l.resetWindowLocked(now)
 		return
 	}
-	if l.baseline == 0 || avg < l.baseline || maxInflight <= int64(minL) {
+	switch {
+	case l.baseline == 0 || maxInflight <= int64(minL):
 		l.baseline = avg
+	case avg < l.baseline:
+		// Towards a lower average a step at a time: the lowest of many
+		// noisy averages is lower than the unloaded latency, and a
+		// baseline taken from it would cut the limit on noise.
+		l.baseline -= (l.baseline - avg) / baselineFall
 	}
 
 	gradient := 1.0
