@@ -2,24 +2,45 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
+	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/feature"
 	"go.opentelemetry.io/otel/metric"
 )
 
+// The demo's stories, picked with -demo-story and run one at a time so
+// that one story does not confound another.
+const (
+	storyOutage  = "outage"          // the downstream walks through flaky, down, up, slow
+	storyFailing = "failing-feature" // the downstream stays up; bulk orders fail for a few tenants
+)
+
+var demoStories = []string{storyOutage, storyFailing}
+
+// demoFailingTenants are the tenants whose bulk orders fail in the
+// failing-feature story (the demo's traffic uses tenant-00 … tenant-11).
+var demoFailingTenants = map[string]bool{"tenant-00": true, "tenant-01": true, "tenant-02": true, "tenant-03": true}
+
+// errBulkPricing is why a bulk order fails in the failing-feature story.
+var errBulkPricing = errors.New("bulk pricing unavailable for this tenant's price list")
+
 // features is the service's feature catalog. Some entries are never touched
 // by the demo traffic on purpose: the /features report then shows what a
-// product owner would see for features nobody uses.
+// product owner would see for features nobody uses. Outcomes (delivered,
+// queued, refused) are outcomes of a use, not features.
 type features struct {
 	reg *feature.Registry
 
 	placeOrder  *feature.Feature // every order
 	bulkOrder   *feature.Feature // orders of more than three items
-	queuedOrder *feature.Feature // orders the service had to queue for later
 	requeueDead *feature.Feature // an operator requeued a dead letter
+
+	bulkBroken atomic.Bool // the failing-feature story is on
 }
 
 func newFeatures(dataDir string, mp metric.MeterProvider) (*features, error) {
@@ -37,7 +58,6 @@ func newFeatures(dataDir string, mp metric.MeterProvider) (*features, error) {
 		reg:         reg,
 		placeOrder:  reg.MustDefine("orders.place", "team-orders", shipped, "Place an order through POST /api/orders"),
 		bulkOrder:   reg.MustDefine("orders.bulk", "team-orders", shipped, "Order more than three of an item at once"),
-		queuedOrder: reg.MustDefine("orders.queued", "team-orders", shipped, "Order accepted while the downstream was unavailable, delivered later"),
 		requeueDead: reg.MustDefine("ops.requeue-dead-letter", "team-platform", shipped, "Operator requeues a dead-lettered order"),
 	}
 	// Declared and shipped, but nothing in this service calls them: the
@@ -53,7 +73,36 @@ func (f *features) withTenant(ctx context.Context, tenant string) context.Contex
 	return f.reg.WithTenant(ctx, tenant)
 }
 
+// refuseBulk says why a bulk order cannot be taken: only in the
+// failing-feature story, for demoFailingTenants.
+func (f *features) refuseBulk(tenant string, bulk bool) error {
+	if bulk && f.bulkBroken.Load() && demoFailingTenants[tenant] {
+		return errBulkPricing
+	}
+	return nil
+}
+
+// outcome records one order's outcome: orders.place, and orders.bulk for
+// a bulk order, succeed or fail with err as the reason.
+func (f *features) outcome(ctx context.Context, bulk bool, err error) {
+	uses := []*feature.Feature{f.placeOrder}
+	if bulk {
+		uses = append(uses, f.bulkOrder)
+	}
+	for _, u := range uses {
+		if err != nil {
+			u.FailWith(ctx, err.Error())
+		} else {
+			u.Use(ctx)
+		}
+	}
+}
+
 func (f *features) handler() http.Handler { return f.reg.Handler(feature.Policy{}) }
+
+// support answers "is tenant X affected?" for the operator token
+// (action support.read), one audit record per lookup.
+func (f *features) support(g *audit.Guard) http.Handler { return f.reg.SupportHandler(g) }
 
 // Close saves the last snapshot, waiting at most 10 s for the registry.
 func (f *features) Close() error {

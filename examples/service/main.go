@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +50,7 @@ type config struct {
 	dataDir         string
 	demo            bool
 	demoTraffic     bool
+	demoStory       string
 	drainDelay      time.Duration
 	deliveryBound   time.Duration
 	queueURL        string
@@ -65,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.dataDir, "data", "opskit-data", "directory for durable state (queue, snapshots, incident log)")
 	fs.BoolVar(&c.demo, "demo", true, "mount /demo/downstream (see and set the simulated downstream's mode) and run the demo")
 	fs.BoolVar(&c.demoTraffic, "demo-traffic", true, "with -demo, generate orders and walk the downstream through its modes")
+	fs.StringVar(&c.demoStory, "demo-story", storyOutage, "with -demo, the one demo story to run: "+strings.Join(demoStories, " or "))
 	fs.StringVar(&c.operatorToken, "operator-token", "", "bearer token for the admin routes (dead letters, incidents, /audit); default $OPSKIT_OPERATOR_TOKEN; none: admin routes answer 403")
 	fs.Func("allow-host", "a further Host header value to answer to (repeatable); the listen address and localhost are always allowed", func(h string) error {
 		if h == "" || strings.ContainsAny(h, "/ ") {
@@ -88,6 +91,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.operatorToken != "" && len(c.operatorToken) < minTokenLen {
 		return c, fmt.Errorf("the operator token is %d characters, want at least %d", len(c.operatorToken), minTokenLen)
+	}
+	if !slices.Contains(demoStories, c.demoStory) {
+		return c, fmt.Errorf("-demo-story %q: want %s", c.demoStory, strings.Join(demoStories, " or "))
 	}
 	if c.deliveryBound <= 0 {
 		return c, fmt.Errorf("-delivery-bound must be positive, got %v", c.deliveryBound)
@@ -195,6 +201,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	demoDone := make(chan struct{})
 	go func() {
 		defer close(demoDone)
+		if cfg.demo && cfg.demoStory == storyFailing { // the downstream stays up: the outage script stays off
+			a.features.bulkBroken.Store(true)
+			a.downstream.manual.Store(true)
+		}
 		if cfg.demo && cfg.demoTraffic {
 			runDemo(demoCtx, a.baseURL, a.downstream, log)
 		}
@@ -282,6 +292,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle("POST /api/orders", slo.Middleware(http.HandlerFunc(a.orders.serveCreate), a.objectives.latency))
 	mux.Handle("GET /slo", a.objectives.mon.Handler())
 	mux.Handle("GET /features", a.features.handler())
+	mux.Handle("/support", a.features.support(a.ops.admin)) // is tenant X affected? operator token, audited
 	mux.HandleFunc("GET /queue", a.queue.serveStats)
 	// Admin routes: same-origin, the operator token, one audit record each.
 	dead := a.queue.deadLetters()

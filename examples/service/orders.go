@@ -114,15 +114,18 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 	ord.ID = newOrderID()
 	ord.Tenant = tenant
 	ctx := o.features.withTenant(r.Context(), tenant)
-	o.features.placeOrder.Use(ctx)
-	if ord.Quantity > 3 {
-		o.features.bulkOrder.Use(ctx)
+	bulk := ord.Quantity > 3
+	if err := o.features.refuseBulk(tenant, bulk); err != nil {
+		o.features.outcome(ctx, bulk, err)
+		writeError(w, http.StatusServiceUnavailable, "order not accepted: "+err.Error())
+		return
 	}
 
 	deliverCtx, cancel := context.WithTimeout(r.Context(), requestPathBudget)
 	err = o.post(deliverCtx, ord)
 	cancel()
 	if err == nil {
+		o.features.outcome(ctx, bulk, nil)
 		o.objectives.fulfil.delivered(ord.ID)
 		writeJSON(w, http.StatusOK, map[string]string{"id": ord.ID, "status": "delivered"})
 		return
@@ -135,11 +138,12 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 	payload, _ := json.Marshal(ord)
 	if _, qerr := o.queue.Enqueue(r.Context(), payload, queue.WithDedupeKey(ord.ID)); qerr != nil {
 		o.objectives.fulfil.refused(ord.ID)
+		o.features.outcome(ctx, bulk, errors.New("order neither delivered nor queued"))
 		o.log.Error("order neither delivered nor queued", "order", ord.ID, "delivery_err", err, "queue_err", qerr)
 		writeError(w, http.StatusServiceUnavailable, "order not accepted: please try again later")
 		return
 	}
-	o.features.queuedOrder.Use(ctx)
+	o.features.outcome(ctx, bulk, nil) // queued: the customer's order is taken
 	if n, ok := o.queuedLog.due(time.Now()); ok {
 		o.log.Info("order queued for later delivery", "order", ord.ID, "err", err, "queued_since_last_line", n)
 	}
