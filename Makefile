@@ -55,7 +55,7 @@ bench:
 	@# sets in promtool's scenarios (the cost benchmark below runs both in Prometheus).
 	cd benchmarks && $(GO) run $(SLOTH) generate -i slorules/sloth.yaml -o results/sloth-rules.yaml
 	cd benchmarks && diff -u slorules/sloth-rules.yaml results/sloth-rules.yaml
-	cd benchmarks && OPSKIT_SIDE_BY_SIDE=1 OPSKIT_SLOTH_RULES=$(CURDIR)/benchmarks/results/sloth-rules.yaml $(GO) test -count=1 -run TestSideBySide -v -timeout 30m ./slorules/ | tee results/sloth-side-by-side.txt
+	cd benchmarks && OPSKIT_SIDE_BY_SIDE=1 OPSKIT_SLOTH_RULES=$(CURDIR)/benchmarks/results/sloth-rules.yaml $(GO) test -count=1 -run TestSideBySide -v -timeout 60m ./slorules/ | tee results/sloth-side-by-side.txt
 	cd benchmarks && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -timeout 90m ./... | tee results/latest.txt
 	cd benchmarks && $(GO) run ./cmd/benchtable -in results/latest.txt -out RESULTS.md
 	@echo "wrote benchmarks/RESULTS.md (raw: benchmarks/results/latest.txt, for benchstat)"
