@@ -1,5 +1,6 @@
 // Package feature counts which features of a product are used, by how many
-// tenants, and which are never used, at a cost close to a bare atomic add.
+// tenants, whether each use worked, for whom it failed and why, and which
+// features are rarely or never used, at a cost close to a bare atomic add.
 //
 //	package main
 //
@@ -31,7 +32,13 @@
 //
 //		mux := http.NewServeMux()
 //		mux.HandleFunc("GET /export", func(w http.ResponseWriter, r *http.Request) {
-//			export.Use(reg.WithTenant(r.Context(), r.Header.Get("X-Tenant")))
+//			ctx := reg.WithTenant(r.Context(), r.Header.Get("X-Tenant"))
+//			if r.URL.Query().Get("table") == "" {
+//				export.FailWith(ctx, "no table named") // a failed use, with its reason
+//				http.Error(w, "name a table", http.StatusBadRequest)
+//				return
+//			}
+//			export.Use(ctx) // a use that worked
 //			w.Write([]byte("ok\n"))
 //		})
 //		mux.Handle("GET /features", reg.Handler(feature.Policy{}))
@@ -61,15 +68,29 @@
 // names that are not declared go to a bounded LRU table and are reported as
 // catalog drift.
 //
-// # The hot path
+// # The hot path: uses and their outcomes
 //
-// Feature.Use and Feature.UseN do one atomic load of the registry's coarse
-// clock, one atomic add into the current minute's slot and, when the context
-// carries a tenant (Registry.WithTenant), one atomic OR into that day's
-// 4096-bit tenant bitmap (skipped when the bit is already set). They take no
-// lock, read no clock, touch no map or channel, never allocate, block or log,
-// and never call OpenTelemetry. Tenant ids are hashed once per request with
-// SipHash-2-4 under a secret key; raw ids are never stored.
+// Feature.Use (a use that worked), Feature.Fail (one that failed),
+// Feature.Done (either, with an optional latency) and Feature.UseN do one
+// atomic load of the registry's coarse clock and one atomic add into the
+// current minute's slot (uses and failures share one word) and, when the
+// context carries a tenant (Registry.WithTenant), check that day's tenant
+// bitmap and membership filter and write them only the first time the
+// tenant is seen that day. They take no lock, read no clock, touch no map
+// or channel, never allocate, block or log, and never call OpenTelemetry:
+// with a tenant, the ok path costs about twice a bare atomic add and the
+// failed path about three times (BenchmarkFeatureUse in the benchmarks
+// module). Tenant ids are hashed once per request with SipHash-2-4 under a
+// secret key; raw ids are never stored.
+//
+// Feature.FailWith also records why: a bounded table per feature of at most
+// MaxReasons normalised reasons (MaxReasonLen bytes; digits-bearing words
+// become '#', credentials masked) with counts, first and last seen and the
+// trace ids of the OpenTelemetry spans in the contexts. It takes the
+// feature's reason lock: about ten times Fail, no allocation for a known
+// reason (BenchmarkFeatureFailWith). Feature.Track sends every outcome to a
+// func(good bool) as well — an slo objective's recorder — so a feature's
+// failures burn an error budget and page.
 //
 // The coarse clock is advanced by the registry's goroutine at every minute
 // boundary, and by every read (Stats, Report, Save, metric collection) before
@@ -81,20 +102,47 @@
 //
 // # Time windows and estimates
 //
-// Uses are kept per minute for the last hour (live rates, Stats) and per UTC
-// day for KeepDays (90) days, together with distinct tenants, first and last
-// seen (to the minute) and a total that outlives the window. Distinct tenants
-// are estimated by linear counting: the relative standard error is about 1%
-// up to 1,000 tenants, 1.3% at 4,096 and 2% at 12,000; past about 20,000
-// distinct tenants in one window the figure is a lower bound, marked as
-// saturated. Bitmaps of several days or instances are ORed, so a tenant seen
-// on two days or by two instances is counted once.
+// Uses and failures are kept per minute for the last hour (live rates,
+// Stats) and per UTC day for KeepDays (90) days, with distinct tenants and
+// distinct failing tenants per day, first and last seen (to the minute) and
+// a total that outlives the window. Distinct tenants are estimated by linear
+// counting over 4,096 bits; every report figure carries its standard error:
+// about 1% up to 1,000 tenants, 1.3% at 4,096 and 2% at 12,000. Past about
+// 15,000 tenants in one window the error grows fast, and from about 20,000
+// the figure is marked saturated: measured at 25,000 it is a few per cent
+// high on average and single figures can be 25% off (it is not a lower
+// bound). Bitmaps of several days or instances are ORed, so a tenant seen on
+// two days or by two instances is counted once.
+//
+// # Is tenant X affected?
+//
+// For the last LookupDays (8) days each feature also keeps, per day, two
+// split-block Bloom filters (8 KiB each) of tenant hashes: who used it and
+// for whom it failed. Registry.Tenant hashes a raw tenant id with the key
+// and answers per feature and day: "no" (certain), "yes" or "probably
+// (p %)". The chance that a tenant who did not use a feature matches
+// anyway (FilterFalsePositive, measured): under 0.001 % at 1,000 tenants
+// per feature-day, 0.37 % at 5,000, about 50 % at 20,000 — past 5,000
+// tenants per feature-day a match says less and the answer says so.
+// Registry.SupportHandler serves it (HTML with a form, or JSON) behind an
+// audit.Guard for SupportAction ("support.read"), with one audit record per
+// lookup whose target is the keyed hash, never the raw id.
+//
+// # Backfill
+//
+// Registry.Import adds a day of usage (uses, failures, tenant ids) for any
+// of the 90 days kept, so history from logs, or months of generated
+// history to try reports on, can be loaded from outside the module; a
+// *clock.Fake given to WithClock and advanced day by day works too.
 //
 // # Snapshots and fleets
 //
 // With WithDir the registry restores DIR/feature-INSTANCE.snap at start
 // (counts attach when each feature is defined), saves it every snapshot
-// interval and on Shutdown, atomically (files 0600, directories 0700). Each instance writes only its own file;
+// interval (5 s by default) and on Shutdown, atomically (files 0600,
+// directories 0700): a SIGKILL loses at most the uses, outcomes and reasons
+// of the last snapshot interval plus the time one save takes (tested with a
+// real process killed by SIGKILL). Each instance writes only its own file;
 // reports merge this instance's live counts with every other instance's
 // file (counts summed, bitmaps ORed), so nothing is counted twice. Instances
 // sharing a directory must have distinct WithInstance names (default: the
@@ -106,14 +154,26 @@
 // # Reports
 //
 // Registry.Report compares a period of Policy.Days days with the period
-// before: a summary (declared, used, rarely used, never used, with
-// percentages), every feature (uses, change, tenants, adoption, first and
-// last seen, daily trend), never used, rarely used, declining, new, catalog
-// drift and a method note. Report.Write renders HTML (self-contained, inline
-// SVG sparklines, every value escaped by html/template), Markdown (escaped),
-// CSV (cells that a spreadsheet would evaluate are prefixed with an
-// apostrophe) and JSON. Registry.Handler serves it with ?format= and
-// ?period=; WithReportFile writes it to a file on a schedule.
+// before. Every format opens with the headline — "N % of features rarely or
+// never used", rarity relative to the period's active tenants (default:
+// fewer than 1 % of them, and always fewer than 3; Policy.RareShare,
+// Policy.RareTenants) — and then the features failing now: those whose
+// failure ratio or failing tenants rose today against yesterday ("orders.bulk
+// is failing for 37 ±0.4 tenants, 12 % of its users (…), since 10:02 UTC;
+// top reason: …"). Then a summary, every feature (failing ones first; uses,
+// failures, change, tenants and failing tenants each with its error,
+// adoption, first and last seen, the trend), never used, rarely used or not
+// used in the period (a feature last used before the period is "not used in
+// the period", not "never used"), declining, new, catalog drift and a method
+// note. The trend is the change per 30 days fitted over the weekly uses of
+// the last 8 complete weeks, so a fall of 70 % a month ago, flat since, is
+// "down", and a steady decline of 44 % a month reads "down −44 %/month"
+// rather than the −12 % of one week against the week before. Report.Write
+// renders HTML (self-contained, inline SVG sparklines, every value escaped
+// by html/template), Markdown (escaped), CSV (the headline and failing rows
+// first, with as many cells as the table; cells that a spreadsheet would
+// evaluate are prefixed with an apostrophe) and JSON. Registry.Handler serves
+// it with ?format= and ?period=; WithReportFile writes it on a schedule.
 //
 // # Metrics
 //
@@ -133,10 +193,11 @@
 // # Defaults
 //
 // The wall clock, slog.Default(), otel.GetMeterProvider(), no directory (no
-// persistence, a random tenant key), snapshots every minute, 256 drift
-// names, reports over 7 days with a 30-day grace period, rarely used under 3
-// tenants (10 uses without tenants), declining at a 30% fall from at least
-// 20 uses.
+// persistence, a random tenant key), snapshots every 5 seconds, 256 drift
+// names, reports over 7 days with a 30-day grace period, rarely used under
+// 1 % of the active tenants and always under 3 (10 uses without tenants),
+// declining at −30 % a month from at least 20 uses, failing from 5
+// failures a day.
 //
 // # Errors
 //
