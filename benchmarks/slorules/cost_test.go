@@ -181,7 +181,54 @@ func buildData(prometheus, promtool string) (string, error) {
 			return dir, err
 		}
 	}
-	return dir, nil
+	// Hundreds of small, overlapping blocks: let Prometheus compact them
+	// before anything is measured, as a month-old Prometheus would have.
+	p, err = startPrometheus(prometheus, dir, "", measureInterval)
+	if err != nil {
+		return dir, err
+	}
+	err = settle(p.url)
+	if stopErr := p.stop(); err == nil {
+		err = stopErr
+	}
+	return dir, err
+}
+
+// settle waits until Prometheus has compacted its blocks: the number of
+// blocks loaded has not changed for 75 seconds (it compacts once a
+// minute), or 15 minutes have passed.
+func settle(url string) error {
+	var last float64 = -1
+	since := time.Now()
+	for deadline := time.Now().Add(15 * time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Second) {
+		n, err := selfMetric(url, "prometheus_tsdb_blocks_loaded")
+		if err != nil {
+			return err
+		}
+		if n != last {
+			last, since = n, time.Now()
+		}
+		if time.Since(since) > 75*time.Second {
+			return nil
+		}
+	}
+	return nil // still compacting: measure anyway, the warm-up rounds absorb some of it
+}
+
+// selfMetric reads one unlabelled metric from Prometheus' own /metrics.
+func selfMetric(url, name string) (float64, error) {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("prometheus /metrics has no %s", name)
 }
 
 // writeDay writes the samples between from and to as OpenMetrics: each
