@@ -18,6 +18,15 @@ func FuzzDecodeState(f *testing.F) {
 	st.Drift["typo"] = &driftState{Name: "typo", Uses: 2, First: 28000000, Last: 28000001}
 	enc := encodeState(st)
 	f.Add(enc)
+	// With outcomes: failures, a failing-tenant bitmap, filters, reasons.
+	ds := fs.Days[19000]
+	ds.Fails, ds.LatNs, ds.LatN, ds.FirstFail, ds.LastFail = 3, 5e6, 2, 27360000, 27360010
+	ds.FailBits[1] = 0x10
+	ds.Look = &lookState{}
+	ds.Look.Used[7], ds.Look.Failed[1023] = 0xff, 1
+	fs.Reasons = []Reason{{Text: "dial # refused", Count: 3, First: time.Unix(1700000000, 0).UTC(), Last: time.Unix(1700000100, 0).UTC(), TraceIDs: []string{"0102030405060708090a0b0c0d0e0f10"}}}
+	f.Add(encodeState(st))
+	f.Add(v1Snapshot())
 	f.Add(enc[:len(enc)-4]) // the body alone: the fuzzer seals it
 	f.Add(encodeState(newState("", time.Unix(0, 0))))
 	f.Add([]byte("OPSKITF1"))
@@ -40,4 +49,38 @@ func FuzzDecodeState(f *testing.F) {
 			t.Fatalf("round trip lost entries")
 		}
 	})
+}
+
+// v1Snapshot is a version-1 snapshot (before outcomes) with one feature-day.
+func v1Snapshot() []byte {
+	b := []byte(snapMagicV1)
+	b = binary.AppendVarint(b, 1700000000)
+	b = appendString(b, "old")
+	b = binary.AppendUvarint(b, 1)
+	for _, s := range []string{"search", "o", "d"} {
+		b = appendString(b, s)
+	}
+	b = binary.AppendVarint(b, 1600000000)
+	b = binary.AppendUvarint(b, 12)
+	b = binary.AppendVarint(b, 28000000)
+	b = binary.AppendVarint(b, 28000100)
+	b = binary.AppendUvarint(b, 1) // one day
+	b = binary.AppendVarint(b, 19000)
+	b = binary.AppendUvarint(b, 12)
+	b = appendSparse(b, []uint64{0, 0, 0, 0x8001})
+	b = binary.AppendUvarint(b, 0) // no drift
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// TestVersion1SnapshotsStillDecode: a snapshot written before outcomes
+// existed restores its uses and tenants.
+func TestVersion1SnapshotsStillDecode(t *testing.T) {
+	st, err := decodeState(v1Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := st.Features["search"].Days[19000]
+	if ds.Uses != 12 || ds.Bits[3] != 0x8001 || ds.Fails != 0 || ds.Look != nil {
+		t.Errorf("decoded day %+v", ds)
+	}
 }
