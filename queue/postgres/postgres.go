@@ -25,6 +25,7 @@ type Queue struct {
 	sql   statements
 	owner int64 // identifies this handle's leases, released at Close
 	met   *metrics
+	group group // concurrent Enqueue calls sharing commits
 
 	enqueued, acked, nacked, deadN atomic.Int64
 	dlog                           deadLog

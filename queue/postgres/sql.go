@@ -12,6 +12,7 @@ import (
 // TestQueryPlansUseIndexes).
 type statements struct {
 	enqueue, dedupeHolder, notify                        string
+	enqueueMany, dedupeHolders                           string
 	sweep, pick, next                                    string
 	ack, nack, dead, extend, release, giveBack           string
 	deadList, requeue, purge, requeueSel, purgeSel       string
@@ -37,6 +38,21 @@ func newStatements(table string) statements {
 		// $1 available_at, $2 enqueued_at, $3 dedupe key or NULL, $4 payload.
 		enqueue: `INSERT INTO {t} (available_at, enqueued_at, dedupe_key, payload) VALUES ($1, $2, $3, $4)
 ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id`,
+		// Many rows at once, one per array element: $1 available_at,
+		// $2 enqueued_at, $3 dedupe keys (NULL elements without), $4
+		// payloads. Ids are drawn from the identity's sequence in the
+		// materialised src, so that each input row (its ordinal) learns its
+		// id, or NULL when its dedupe key was taken.
+		enqueueMany: `WITH src AS MATERIALIZED (
+	SELECT u.ord, nextval({seq}) AS id, u.a, u.e, u.k, u.p
+	FROM unnest($1::timestamptz[], $2::timestamptz[], $3::bytea[], $4::bytea[]) WITH ORDINALITY AS u(a, e, k, p, ord)),
+ins AS (
+	INSERT INTO {t} (id, available_at, enqueued_at, dedupe_key, payload) OVERRIDING SYSTEM VALUE
+	SELECT id, a, e, k, p FROM src ORDER BY ord
+	ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id)
+SELECT src.ord, ins.id FROM src LEFT JOIN ins ON ins.id = src.id`,
+		// _dedupe.
+		dedupeHolders: `SELECT dedupe_key, id FROM {t} WHERE dedupe_key = ANY($1::bytea[])`,
 		// _dedupe.
 		dedupeHolder: `SELECT id FROM {t} WHERE dedupe_key = $1`,
 		notify:       `SELECT pg_notify($1, '')`,
@@ -99,9 +115,9 @@ FROM {t} WHERE state <> 2`,
 		boundedDead:  `SELECT count(*) FROM (SELECT 1 FROM {t} WHERE state = 2 LIMIT $1) AS d`,
 		check:        `SELECT 1 FROM {t} WHERE false`,
 	}
-	r := strings.NewReplacer("{t}", table)
+	r := strings.NewReplacer("{t}", table, "{seq}", "pg_get_serial_sequence('"+strings.ReplaceAll(table, "'", "''")+"', 'id')::regclass")
 	for _, p := range []*string{
-		&s.enqueue, &s.dedupeHolder, &s.sweep, &s.pick, &s.next, &s.ack, &s.nack, &s.dead, &s.extend,
+		&s.enqueue, &s.enqueueMany, &s.dedupeHolders, &s.dedupeHolder, &s.sweep, &s.pick, &s.next, &s.ack, &s.nack, &s.dead, &s.extend,
 		&s.release, &s.giveBack, &s.deadList, &s.requeue, &s.purge, &s.requeueSel, &s.purgeSel,
 		&s.counts, &s.deadCount, &s.oldest, &s.boundedDepth, &s.boundedDead, &s.check,
 	} {
