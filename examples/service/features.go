@@ -10,6 +10,7 @@ import (
 
 	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/feature"
+	"github.com/opskit/opskit/slo"
 	"go.opentelemetry.io/otel/metric"
 )
 
@@ -96,6 +97,25 @@ func (f *features) outcome(ctx context.Context, bulk bool, err error) {
 			u.Use(ctx)
 		}
 	}
+}
+
+// bulkObjective is orders.bulk's own objective: its failures page with an
+// IF/DO/SO THAT that names the feature, however few tenants use it.
+var bulkObjective = slo.Objective{
+	Name:    "feature-orders-bulk",
+	Target:  0.99,
+	Runbook: "Open /features: its failing section names orders.bulk with the number of tenants affected, the share of its users, since when and the top reason; /support answers for one tenant.",
+	Outcome: "tenants who order more than three items at once (orders.bulk) can do so",
+}
+
+// trackBulk ties orders.bulk to its objective: one line, Track.
+func (f *features) trackBulk(mon *slo.Monitor) error {
+	tr, err := mon.Add(bulkObjective)
+	if err != nil {
+		return err
+	}
+	f.bulkOrder.Track(tr.Record)
+	return nil
 }
 
 func (f *features) handler() http.Handler { return f.reg.Handler(feature.Policy{}) }

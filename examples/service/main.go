@@ -150,6 +150,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeLogged(log, "objectives", a.objectives)
+	if err := a.features.trackBulk(a.objectives.mon); err != nil {
+		return err
+	}
 	q, closeQueue, err := openOrderQueue(ctx, cfg, telemetry, log)
 	if err != nil {
 		return err
