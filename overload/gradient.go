@@ -13,7 +13,8 @@ import (
 // (every WithProbeEvery, and at New), which pins the limit to its minimum
 // for one window, leaves out work admitted before the probe, and takes the
 // window's average; between probes it only falls (an eighth of the way
-// to any lower window average, so that noise does not drag it down), and it is re-measured as in a probe whenever a window ran with
+// to a lower window average, so that noise does not drag it down; all the
+// way to one below half of it, as after a stall), and it is re-measured as in a probe whenever a window ran with
 // no more than the minimum in flight (the latency cannot be queueing
 // then). A baseline that only moved with the load would follow the
 // service's own queue upward and let it grow without end.
@@ -23,8 +24,8 @@ import (
 // The new limit is limit × gradient + √limit (the headroom that lets it
 // probe upward). A fall applies at once, and the windows after it count
 // only work admitted under the new limit (what was admitted before still
-// shows the old queue and would push the limit down twice); a rise is taken a quarter at a
-// time, and not at all while the work in flight stayed under half the
+// shows the old queue and would push the limit down twice); a rise is taken half at a
+// time (at least 1), and not at all while the work in flight stayed under half the
 // limit (the limit is not what holds the work back then). A window with a
 // dropped piece of work cuts the limit by a tenth at least.
 //
@@ -32,8 +33,8 @@ import (
 // finds the window due closes it under a mutex the others never wait for.
 
 const (
-	riseShare    = 0.25 // share of a computed rise taken per window
-	dropFactor   = 0.9  // the limit after a window with drops, at most
+	riseShare    = 0.5 // share of a computed rise taken per window (at least 1)
+	dropFactor   = 0.9 // the limit after a window with drops, at most
 	minGradient  = 0.5
 	baselineFall = 8 // a lower window average moves the baseline 1/8 of the way
 )
@@ -77,9 +78,13 @@ func (l *Limiter) updateLocked(now time.Duration) {
 	switch {
 	case l.baseline == 0 || maxInflight <= int64(minL):
 		l.baseline = avg
+	case avg < l.baseline/2:
+		// Far below: the baseline was taken during a stall (at the
+		// minimum limit) that is over.
+		l.baseline = avg
 	case avg < l.baseline:
-		// Towards a lower average a step at a time: the lowest of many
-		// noisy averages is lower than the unloaded latency, and a
+		// Towards a slightly lower average a step at a time: the lowest of
+		// many noisy averages is lower than the unloaded latency, and a
 		// baseline taken from it would cut the limit on noise.
 		l.baseline -= (l.baseline - avg) / baselineFall
 	}
@@ -100,7 +105,7 @@ func (l *Limiter) updateLocked(now time.Duration) {
 		if float64(maxInflight) < lf/2 {
 			next = lf
 		} else {
-			next = lf + (next-lf)*riseShare
+			next = lf + max(1, (next-lf)*riseShare)
 		}
 	}
 	next = math.Max(minL, math.Min(maxL, next))

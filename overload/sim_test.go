@@ -26,11 +26,16 @@ type sim struct {
 	mix     []Priority // priorities of arrivals, drawn uniformly
 
 	now     time.Time
+	clock0  time.Time
 	next    time.Time // next arrival
 	running endHeap
 	queue   []job
 
 	stats simStats
+
+	// noise, when set, adds to each service time an exponential delay of
+	// this mean, and every second stalls the whole service for stall.
+	noise, stall time.Duration
 }
 
 type job struct {
@@ -70,7 +75,7 @@ func (h *endHeap) Pop() any {
 
 func newSim(t *testing.T, l *Limiter, fc *clock.Fake, slots int, service time.Duration) *sim {
 	return &sim{t: t, l: l, clock: fc, rng: rand.New(rand.NewPCG(1, 2)), slots: slots, service: service,
-		mix: []Priority{Normal}, now: fc.Now(), next: fc.Now()}
+		mix: []Priority{Normal}, now: fc.Now(), clock0: fc.Now(), next: fc.Now()}
 }
 
 // capacity is the service's throughput per second.
@@ -114,7 +119,17 @@ func (s *sim) startQueued() {
 	for len(s.queue) > 0 && len(s.running) < s.slots {
 		j := s.queue[0]
 		s.queue = s.queue[1:]
-		j.ends = s.now.Add(s.service)
+		d := s.service
+		if s.noise > 0 {
+			d += time.Duration(s.rng.ExpFloat64() * float64(s.noise))
+		}
+		if s.stall > 0 {
+			// a stall of the whole machine at the start of each second
+			if into := s.now.Sub(s.clock0) % time.Second; into < s.stall {
+				d += s.stall - into
+			}
+		}
+		j.ends = s.now.Add(d)
 		heap.Push(&s.running, j)
 	}
 }
@@ -234,5 +249,49 @@ func TestPrioritiesShedInOrderAndProbesNever(t *testing.T) {
 	}
 	if frac(Background) < 0.9 {
 		t.Errorf("background shed fraction %.2f; want it to take most of the refusals", frac(Background))
+	}
+}
+
+// With noisy service times (an exponential extra of 4ms mean) and a 40ms
+// stall of the whole service every second, the limiter keeps goodput near
+// what the noisy service can do (32 slots / 29ms, less the stalls: about
+// 1060/s) and the p99 within twice the unloaded p99.
+func TestNoisyServiceAtThreeTimesCapacity(t *testing.T) {
+	l, fc := newTestLimiter(t)
+	s := newSim(t, l, fc, 32, 25*time.Millisecond)
+	s.noise, s.stall = 4*time.Millisecond, 40*time.Millisecond
+	c := s.capacity()
+	s.rate = 0.5 * c
+	s.run(2 * time.Second)
+	un := s.run(4 * time.Second)
+	s.rate = 3 * c
+	s.run(time.Second)
+	full := s.run(4 * time.Second)
+	t.Logf("unloaded p99 %v; 3x: goodput %.0f/s, p99 %v, mean limit %.1f", un.p99(), full.goodput(4*time.Second), full.p99(), full.meanLimit())
+	if g := full.goodput(4 * time.Second); g < 0.95*1060 {
+		t.Errorf("goodput %.0f/s, want at least 95%% of about 1060", g)
+	}
+	if full.p99() > 2*un.p99() {
+		t.Errorf("p99 %v, want at most twice the unloaded %v", full.p99(), un.p99())
+	}
+}
+
+// A stall (every piece of work takes 20 times longer for two seconds,
+// as when the machine is starved) drives the limit to its minimum and the
+// baseline up; once the stall is over, the limit is back within a second
+// and the service runs at capacity again.
+func TestRecoversAfterAStall(t *testing.T) {
+	l, fc := newTestLimiter(t)
+	s := newSim(t, l, fc, 32, 25*time.Millisecond)
+	s.rate = 3 * s.capacity()
+	s.run(2 * time.Second)
+	s.service = 500 * time.Millisecond
+	s.run(2 * time.Second)
+	s.service = 25 * time.Millisecond
+	s.run(time.Second)
+	st := s.run(3 * time.Second)
+	t.Logf("after the stall: goodput %.0f/s of 1280, p99 %v, mean limit %.1f", st.goodput(3*time.Second), st.p99(), st.meanLimit())
+	if g := st.goodput(3 * time.Second); g < 0.95*1280 {
+		t.Errorf("goodput %.0f/s a second after the stall ended, want at least 95%% of 1280", g)
 	}
 }
