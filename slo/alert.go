@@ -434,6 +434,12 @@ func (in *indicator) alert(sv *sevState, st Status, repeat bool) Alert {
 	return al
 }
 
+// clone copies a with its own label and annotation maps.
+func (a Alert) clone() Alert {
+	a.Labels, a.Annotations = maps.Clone(a.Labels), maps.Clone(a.Annotations)
+	return a
+}
+
 // markResolved rewrites a firing notification's text as a resolution.
 func (in *indicator) markResolved(al Alert) Alert {
 	al.If = fmt.Sprintf("objective %s no longer burns its error budget above any %s tier (last: %s)", in.name, al.Severity, al.Tier)
@@ -495,7 +501,7 @@ func (m *Monitor) Evaluate() []Status {
 				break
 			}
 			for _, d := range m.dispatchers {
-				d.enqueue(a)
+				d.enqueue(a.clone()) // each notifier may keep or change its maps
 			}
 		}
 	}

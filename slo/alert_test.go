@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -276,5 +277,27 @@ func TestRecordAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Record and RecordLatency: %v allocs per call, want 0", allocs)
+	}
+}
+
+// Check is a health check that fails while the page alert fires, and only
+// then: a ticket does not fail it.
+func TestCheckFailsWhilePaging(t *testing.T) {
+	m, fc := newMonitor(t)
+	tr := m.MustAdd(slo.Objective{Name: "orders", Target: 0.999, DisableTiers: []string{"ticket-1d", "ticket-3d"}})
+	tk := m.MustAdd(slo.Objective{Name: "batch", Target: 0.999, DisableTiers: []string{"page-1h", "page-6h"}})
+	if err := tr.Check(context.Background()); err != nil {
+		t.Fatalf("healthy: %v", err)
+	}
+	tr.RecordN(100, 100)
+	tk.RecordN(100, 100)
+	fc.Advance(10 * time.Second)
+	m.Evaluate()
+	err := tr.Check(context.Background())
+	if err == nil || !strings.HasPrefix(err.Error(), "slo: orders: page alert firing (tier page-1h)") {
+		t.Errorf("paging: %v", err)
+	}
+	if err := tk.Check(context.Background()); err != nil {
+		t.Errorf("a ticket failed the check: %v", err)
 	}
 }

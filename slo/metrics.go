@@ -65,7 +65,7 @@ func (m *Monitor) registerMetrics() error {
 		now := m.clock.Now()
 		for _, in := range m.indicators() {
 			obj := attribute.String("objective", in.name)
-			c := in.s.cumulative()
+			c := in.s.cumulative(now.UnixNano())
 			o.ObserveInt64(events, c.Total-c.Bad, metric.WithAttributes(obj, attribute.Bool("good", true)))
 			o.ObserveInt64(events, c.Bad, metric.WithAttributes(obj, attribute.Bool("good", false)))
 			st := in.computeStatus(now)

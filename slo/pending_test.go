@@ -91,6 +91,26 @@ func TestPendingOutcomes(t *testing.T) {
 	if w.Total != 5 || w.Bad != 2 || p.Len() != 0 {
 		t.Errorf("%d events, %d bad, %d pending; want 5, 2, 0", w.Total, w.Bad, p.Len())
 	}
+	// A unit accepted again long after its bound (a restart without a
+	// snapshot) counts at its deadline, ten minutes back: after the
+	// evaluations above, in buckets already folded once.
+	fc.Advance(20 * time.Minute)
+	m.Evaluate()
+	p.Accept("old", fc.Now().Add(-11*time.Minute))
+	st := m.Status()[0]
+	if w, _ := st.Window(time.Hour); w.Total != 6 || w.Bad != 3 || p.Len() != 1 {
+		t.Errorf("after an old unit: %d events, %d bad, %d pending; want 6, 3, 1", w.Total, w.Bad, p.Len())
+	}
+	if w, _ := st.Window(5 * time.Minute); w.Total != 0 {
+		t.Errorf("the old unit counted now, not at its deadline: %+v", w)
+	}
+	if w, _ := st.Window(72 * time.Hour); w.Total != 6 {
+		t.Errorf("minute tier missed the old unit: %+v", w)
+	}
+	p.Complete("old", true) // already counted late
+	if w, _ := m.Status()[0].Window(time.Hour); w.Total != 6 || p.Len() != 0 {
+		t.Errorf("completing a late unit counted again: %+v", w)
+	}
 	if _, err := tr.Pending(0); err == nil || !strings.HasPrefix(err.Error(), "slo: ") {
 		t.Errorf("bound 0: %v", err)
 	}

@@ -8,12 +8,12 @@ import (
 
 // Bucket widths of the three tiers. Events land in the fine ring only (10
 // seconds, the last day), so every window up to a day is exact to 10
-// seconds. The minute tier (as long as the longest window between a day
-// and the period, e.g. 3 days; absent when there is none) and the hour
-// tier (the period) are filled by folding fine buckets into them, under
-// the series mutex, whenever a fine bucket is recycled or a reader needs a
-// window longer than a day. Boundaries are aligned on the Unix epoch, so a
-// fine bucket lies inside exactly one minute and one hour.
+// seconds. The minute tier (a day, or the longest window between a day and
+// the period if longer, e.g. 3 days) and the hour tier (the period) are
+// filled by folding fine buckets into them, under the series mutex,
+// whenever a fine bucket is recycled or a reader needs a window; a window
+// reads whole minutes and hours from them. Boundaries are aligned on the
+// Unix epoch, so a fine bucket lies inside exactly one minute and one hour.
 const (
 	fineWidth    = 10 * time.Second
 	fineSlots    = int64(24 * time.Hour / fineWidth) // the last day
@@ -53,15 +53,23 @@ type series struct {
 	hour   []coarseSlot // as many hours as the period, plus the current one
 	cum    counts       // every event folded since start (for the counters)
 	first  int64        // unix nanos of the oldest history: creation or restored data
+	// foldedTo is the fine bucket the last fold reached; a fold starts one
+	// before it, as recorders write at the current time. dirty is the
+	// oldest bucket addAt wrote since (an outcome counted in the past),
+	// zero when none.
+	foldedTo, dirty int64
 }
 
-// newSeries keeps minute buckets for windows up to minuteSpan (zero: none).
+// newSeries keeps minute buckets for a day, or for windows up to
+// minuteSpan if longer: they serve those windows and sum the whole minutes
+// of the shorter ones.
 func newSeries(period, minuteSpan time.Duration, now int64) *series {
-	s := &series{hour: make([]coarseSlot, int64(period/hourWidth)+1), first: now}
-	if minuteSpan > 0 {
-		s.minute = make([]coarseSlot, int64(roundUp(minuteSpan, minuteWidth)/minuteWidth)+1)
+	span := max(minuteSpan, fineSpan)
+	return &series{
+		minute: make([]coarseSlot, int64(roundUp(span, minuteWidth)/minuteWidth)+2),
+		hour:   make([]coarseSlot, int64(period/hourWidth)+1),
+		first:  now,
 	}
-	return s
 }
 
 // minuteSpanFor is the longest window over a day and under the period:
@@ -106,11 +114,21 @@ func (s *series) rotate(sl *fineSlot, idx int64) {
 	sl.epoch.Store(idx)
 }
 
-// fold brings the coarse tiers up to date with every fine bucket.
-// Requires mu held.
-func (s *series) foldAllLocked() {
-	for i := range s.fine {
-		sl := &s.fine[i]
+// foldAllLocked brings the coarse tiers up to date with the fine buckets
+// written since the last fold (all of them the first time). Requires mu
+// held.
+func (s *series) foldAllLocked(now int64) {
+	cur := now / int64(fineWidth)
+	oldest := cur - fineSlots + 1
+	from := oldest
+	if s.foldedTo > 0 {
+		from = max(from, s.foldedTo-1)
+	}
+	if s.dirty > 0 {
+		from = max(oldest, min(from, s.dirty))
+	}
+	for idx := from; idx <= cur+1; idx++ { // +1: a write that raced ahead of now
+		sl := &s.fine[idx%fineSlots]
 		b := sl.bad.Load() // bad before total: total >= bad in what we read
 		t := sl.total.Load()
 		if t == sl.foldedTotal && b == sl.foldedBad {
@@ -119,6 +137,7 @@ func (s *series) foldAllLocked() {
 		s.foldLocked(sl.epoch.Load(), counts{t - sl.foldedTotal, b - sl.foldedBad})
 		sl.foldedTotal, sl.foldedBad = t, b
 	}
+	s.foldedTo, s.dirty = cur, 0
 }
 
 // foldLocked adds c, counted in fine bucket fineIdx, to the coarse tiers.
@@ -128,9 +147,7 @@ func (s *series) foldLocked(fineIdx int64, c counts) {
 		return
 	}
 	s.cum.add(c)
-	if len(s.minute) > 0 {
-		addCoarse(s.minute, fineIdx/fineInMinute, c)
-	}
+	addCoarse(s.minute, fineIdx/fineInMinute, c)
 	addCoarse(s.hour, fineIdx/fineInHour, c)
 }
 
@@ -152,7 +169,7 @@ func (s *series) tierOf(w time.Duration) time.Duration {
 	switch {
 	case w <= fineSpan:
 		return fineWidth
-	case w <= time.Duration(len(s.minute)-1)*minuteWidth:
+	case w <= time.Duration(len(s.minute)-2)*minuteWidth:
 		return minuteWidth
 	}
 	return hourWidth
@@ -199,31 +216,47 @@ func (s *series) bucket(width time.Duration, idx int64) counts {
 }
 
 // sumsLocked fills out[i] with the exact counts of the window ws[i] ending
-// at now, from the finest tier that spans it; ws must be sorted. A window
-// is rounded up to whole buckets and includes the current, partial one: a
-// window up to a day covers w-10s to w, one served by the minute tier
-// w-1m to w, the period w-1h to w.
-// Each tier is walked once, newest bucket first, handing out the running
-// sum at each window's edge. Requires mu held and foldAllLocked called.
+// at now, from the finest tier that spans it. A window is rounded up to
+// whole buckets and includes the current, partial one: a window up to a
+// day covers w-10s to w, one served by the minute tier w-1m to w, the
+// period w-1h to w. Requires mu held and foldAllLocked called.
 func (s *series) sumsLocked(now int64, ws []time.Duration, out []counts) {
-	for i := 0; i < len(ws); {
-		width := s.tierOf(ws[i])
-		idx := now / int64(width)
-		n := s.ringLen(width)
-		pos := idx % n // walked backwards without a division per bucket
-		var run counts
-		var walked int64
-		for ; i < len(ws) && s.tierOf(ws[i]) == width; i++ {
-			for k := min(int64(roundUp(ws[i], width)/width), n); walked < k; walked++ {
-				run.add(s.slotCounts(width, pos, idx))
-				idx--
-				if pos--; pos < 0 {
-					pos = n - 1
-				}
-			}
-			out[i] = run
+	for i, w := range ws {
+		width := s.tierOf(w)
+		to := now / int64(width)
+		k := min(int64(roundUp(w, width)/width), s.ringLen(width))
+		out[i] = s.rangeLocked(width, to-k+1, to)
+	}
+}
+
+// rangeLocked sums buckets from to to of the tier of width, reading the
+// whole buckets of the next coarser tier inside the range from that tier
+// (they hold the same, folded, events): a day of 10-second buckets is 12
+// of them and 1440 minutes. Requires mu held and foldAllLocked called.
+func (s *series) rangeLocked(width time.Duration, from, to int64) counts {
+	var c counts
+	var per int64
+	var parent time.Duration
+	switch width {
+	case fineWidth:
+		per, parent = fineInMinute, minuteWidth
+	case minuteWidth:
+		per, parent = int64(hourWidth/minuteWidth), hourWidth
+	}
+	idx := from
+	if per > 0 {
+		for ; idx <= to && idx%per != 0; idx++ {
+			c.add(s.bucket(width, idx))
+		}
+		if first, last := idx/per, (to+1)/per-1; first <= last {
+			c.add(s.rangeLocked(parent, first, last))
+			idx = (last + 1) * per
 		}
 	}
+	for ; idx <= to; idx++ {
+		c.add(s.bucket(width, idx))
+	}
+	return c
 }
 
 func roundUp(d, unit time.Duration) time.Duration {
@@ -247,7 +280,13 @@ func (s *series) hourlyLocked(now int64, n int) []counts {
 // ring ending at now, for outcomes decided after the fact.
 func (s *series) addAt(at, now int64, total, bad int64) {
 	oldest := (now/int64(fineWidth) - fineSlots + 1) * int64(fineWidth)
-	s.add(min(max(at, oldest), now), total, bad)
+	at = min(max(at, oldest), now)
+	s.add(at, total, bad)
+	s.mu.Lock()
+	if idx := at / int64(fineWidth); s.dirty == 0 || idx < s.dirty {
+		s.dirty = idx
+	}
+	s.mu.Unlock()
 }
 
 // observed is how much history the series covers at now, at most period.
@@ -260,9 +299,9 @@ func (s *series) observed(now int64, period time.Duration) time.Duration {
 
 // cumulative returns every event counted since the series was created,
 // folding first. It is what the OpenTelemetry counters report.
-func (s *series) cumulative() counts {
+func (s *series) cumulative(now int64) counts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.foldAllLocked()
+	s.foldAllLocked(now)
 	return s.cum
 }

@@ -78,7 +78,7 @@ func snapshotOf(in *indicator, now time.Time) snapshotSeries {
 	s := in.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.foldAllLocked()
+	s.foldAllLocked(now.UnixNano())
 	ss.First = s.first
 	for i := range s.fine {
 		sl := &s.fine[i]
@@ -135,9 +135,7 @@ func (snap *snapshot) apply(in *indicator, now time.Time) {
 			sl.bad.Store(b[2])
 			sl.foldedTotal, sl.foldedBad = b[1], b[2] // already in the hour tier below
 		}
-		if snap.Version > 1 && len(s.minute) > 0 {
-			restoreCoarse(s.minute, ss.Minute, ns/int64(minuteWidth))
-		}
+		restoreCoarse(s.minute, ss.Minute, ns/int64(minuteWidth))
 		restoreCoarse(s.hour, ss.Hour, ns/int64(hourWidth))
 		first := ss.First
 		if first == 0 {

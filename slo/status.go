@@ -99,7 +99,7 @@ func (in *indicator) computeStatus(now time.Time) Status {
 	s := in.s
 	sums := make([]counts, len(in.windows))
 	s.mu.Lock()
-	s.foldAllLocked()
+	s.foldAllLocked(ns)
 	s.sumsLocked(ns, in.windows, sums)
 	s.mu.Unlock()
 	for i, w := range in.windows {
@@ -156,7 +156,7 @@ func (in *indicator) burnDown(now time.Time) []float64 {
 	n := int(in.obj.Period / hourWidth)
 	s := in.s
 	s.mu.Lock()
-	s.foldAllLocked()
+	s.foldAllLocked(now.UnixNano())
 	hours := s.hourlyLocked(now.UnixNano(), n)
 	s.mu.Unlock()
 	var total counts
