@@ -148,7 +148,7 @@ type Summary struct {
 	Never          int     `json:"never_used"`
 	InGrace        int     `json:"in_grace"`
 	UsedPct        float64 `json:"used_pct"`
-	RarelyPct      float64 `json:"rarely_used_pct"`
+	RarelyPct      float64 `json:"rarely_used_pct"` // rarely used or not used in the period
 	NeverPct       float64 `json:"never_used_pct"`
 	Tenants        int64   `json:"tenants"` // distinct tenants active in the period (estimate)
 	TenantsErr     float64 `json:"tenants_err"`
