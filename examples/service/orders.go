@@ -117,6 +117,7 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 	bulk := ord.Quantity > 3
 	if err := o.features.refuseBulk(tenant, bulk); err != nil {
 		o.features.outcome(ctx, bulk, err)
+		o.objectives.fulfil.refused(ord.ID) // the customer was turned away, not for bad input
 		writeError(w, http.StatusServiceUnavailable, "order not accepted: "+err.Error())
 		return
 	}
