@@ -33,9 +33,9 @@
 //		mux := http.NewServeMux()
 //		mux.HandleFunc("GET /export", func(w http.ResponseWriter, r *http.Request) {
 //			ctx := reg.WithTenant(r.Context(), r.Header.Get("X-Tenant"))
-//			if r.URL.Query().Get("table") == "" {
-//				export.FailWith(ctx, "no table named") // a failed use, with its reason
-//				http.Error(w, "name a table", http.StatusBadRequest)
+//			if f := r.URL.Query().Get("format"); f != "" && f != "csv" {
+//				export.FailWith(ctx, "unsupported format "+f) // a failed use, with its reason
+//				http.Error(w, "only csv", http.StatusBadRequest)
 //				return
 //			}
 //			export.Use(ctx) // a use that worked
