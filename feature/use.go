@@ -132,7 +132,7 @@ func (f *Feature) record(ctx context.Context, n int64, failed bool, latency time
 	marked := true
 	if t != nil {
 		d = &f.days[(e>>daySlotShift)&daySlotMask]
-		l = &f.look[e>>lookSlotShift]
+		l = &f.look[(e>>lookSlotShift)&(lookSlots-1)]
 		w, m := &l.used[t.probe.block], &t.probe.masks // l.used.has(t), written out: has does not inline
 		marked = has(&d.bits, t.hash) &&
 			w[0].Load()&m[0] == m[0] && w[1].Load()&m[1] == m[1] && w[2].Load()&m[2] == m[2] && w[3].Load()&m[3] == m[3] &&
