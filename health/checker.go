@@ -16,6 +16,7 @@ import (
 	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/internal/timer"
+	"github.com/opskit/opskit/release"
 )
 
 // Names of the two gates the Checker adds to probes itself; checks cannot
@@ -35,6 +36,7 @@ type Checker struct {
 	authorize audit.Authorizer // nil: the default details policy
 	details   detailsPolicy
 	metrics   *metrics
+	release   *release.Info // nil: none in the JSON answers
 
 	set      atomic.Pointer[checkSet] // immutable, replaced on Register/Unregister
 	started  atomic.Bool              // startup checks have passed once
@@ -86,6 +88,7 @@ func New(opts ...Option) (*Checker, error) {
 		logger:    cfg.logger,
 		listeners: cfg.listeners,
 		authorize: cfg.authorize,
+		release:   cfg.release,
 		details:   detailsPolicy{trusted: slices.Clone(cfg.trusted)},
 		byName:    make(map[string]*entry),
 		active:    make(map[string]int),

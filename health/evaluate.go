@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/opskit/opskit/release"
 )
 
 // item is one line of a probe's answer: a check, or one of the gates.
@@ -20,9 +22,10 @@ type report struct {
 	probe    Probe
 	status   Status
 	items    []item
-	excludes []string // sorted, without repeats: what the request asked to leave out
-	matched  uint64   // bit i set: excludes[i] left a check out
-	single   bool     // the answer for one check (/readyz/NAME)
+	excludes []string      // sorted, without repeats: what the request asked to leave out
+	matched  uint64        // bit i set: excludes[i] left a check out
+	single   bool          // the answer for one check (/readyz/NAME)
+	release  *release.Info // what the JSON answer names; nil: nothing
 }
 
 // openGate is the result of a gate that is open.

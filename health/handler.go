@@ -98,6 +98,7 @@ func (h probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr["Content-Type"] = headerJSON
 		w.WriteHeader(code)
 		if r.Method != http.MethodHead {
+			rep.release = h.c.release
 			writeJSON(w, &rep, details)
 		}
 		return

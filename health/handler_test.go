@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/opskit/opskit/release"
 )
 
 // mixedFixture has a passing readiness check, a failing critical one, a
@@ -225,5 +227,39 @@ func TestExcludeMatching(t *testing.T) {
 		if got := get(t, h, "/readyz?verbose&"+tc.query, "", ""); got.code != 200 || got.body != tc.want {
 			t.Errorf("?%s: %d\n%s\nwant\n%s", tc.query, got.code, got.body, tc.want)
 		}
+	}
+}
+
+func TestHandlerJSONRelease(t *testing.T) {
+	f := newFixture(t, WithRelease(release.Info{Service: "orders", Version: "v1.4.2", ID: "0123456789ab-dirty"}))
+	f.MustRegister(Check{Name: "live", Probes: Liveness, Func: pass})
+	m := mux(f.Checker)
+	want := `{"status":"pass","version":"v1.4.2","releaseId":"0123456789ab-dirty","serviceId":"orders","checks":{"live":[{"status":"pass","time":"2025-03-01T12:00:00Z"}]}}` + "\n"
+	if got := get(t, m, "/livez", "", "application/health+json"); got.code != 200 || got.body != want {
+		t.Fatalf("got %d\n%s\nwant 200\n%s", got.code, got.body, want)
+	}
+	// The text answer stays "ok"; empty fields are left out of the JSON.
+	if got := get(t, m, "/livez", "", ""); got.body != "ok" {
+		t.Errorf("text: got %q, want ok", got.body)
+	}
+	// As TestReadyzAllocs: a background check's result costs nothing to show.
+	f = newFixture(t, WithRelease(release.Info{Service: "orders", Version: "v1.4.2", ID: "0123456789ab"}))
+	f.MustRegister(Check{Name: "bg", Probes: Liveness, Interval: 1e9, Func: pass})
+	_ = f.Start()
+	f.next(t)
+	rec, req := httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/livez", nil)
+	req.Header.Set("Accept", "application/health+json")
+	h := f.Handler(Liveness)
+	if allocs := testing.AllocsPerRun(100, func() {
+		rec.Body.Reset()
+		clear(rec.Header())
+		h.ServeHTTP(rec, req)
+	}); allocs > 0 {
+		t.Errorf("livez JSON with a release: %v allocations per request, want 0", allocs)
+	}
+	f = newFixture(t, WithRelease(release.Info{Version: `v2 "<beta>"`}))
+	want = `{"status":"pass","version":"v2 \"\u003cbeta\u003e\""}` + "\n"
+	if got := get(t, f.Handler(Liveness), "/livez", "", "application/json"); got.body != want {
+		t.Errorf("got %s, want %s", got.body, want)
 	}
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // writeJSON renders the application/health+json body
-// (draft-inadarei-api-health-check): {"status":...,"checks":{NAME:[{"status",
+// (draft-inadarei-api-health-check): {"status":...,"version":...,
+// "releaseId":...,"serviceId":...,"checks":{NAME:[{"status",
 // "time","output"}]},"notes":[...]}, checks in name order, byte for byte
 // what encoding/json would write for the same document, without its maps
 // and reflection.
@@ -26,6 +27,11 @@ func appendJSON(b []byte, rep *report, details bool) []byte {
 	b = append(b, `{"status":"`...)
 	b = append(b, jsonStatus(rep.status)...)
 	b = append(b, '"')
+	if ri := rep.release; ri != nil {
+		b = appendJSONField(b, "version", ri.Version)
+		b = appendJSONField(b, "releaseId", ri.ID)
+		b = appendJSONField(b, "serviceId", ri.Service)
+	}
 	var orderBuf [16]int
 	order := orderBuf[:0]
 	for i := range rep.items {
@@ -79,6 +85,17 @@ func appendJSON(b []byte, rep *report, details bool) []byte {
 		b = append(b, ']')
 	}
 	return append(b, "}\n"...)
+}
+
+// appendJSONField appends ,"name":value, or nothing when value is empty.
+func appendJSONField(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendJSONString(b, value)
 }
 
 // appendJSONString appends s as a JSON string, escaped as encoding/json

@@ -8,6 +8,7 @@ import (
 
 	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/release"
 )
 
 // Option configures New.
@@ -21,6 +22,7 @@ type config struct {
 	listeners     []func(StatusChange)
 	authorize     audit.Authorizer
 	trusted       []netip.Prefix
+	release       *release.Info
 }
 
 type optionFunc func(*config)
@@ -73,4 +75,12 @@ func WithDetailsAuthorizer(fn audit.Authorizer) Option {
 // is loopback. Default: no trusted proxies.
 func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 	return optionFunc(func(c *config) { c.trusted = append(c.trusted, prefixes...) })
+}
+
+// WithRelease puts the running release into every application/health+json
+// answer, as the draft's "serviceId", "version" and "releaseId" (empty
+// fields are left out). Use release.FromBuild to default them to the
+// binary's build info. Default: none of the three.
+func WithRelease(i release.Info) Option {
+	return optionFunc(func(c *config) { c.release = &i })
 }
