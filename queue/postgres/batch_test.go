@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/queue"
@@ -219,5 +222,52 @@ func TestEnqueueGivesUpWhileWaiting(t *testing.T) {
 	}
 	if got := drain(t, q); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("stored %v; want exactly the ids returned without error %v", got, want)
+	}
+}
+
+// TestStatsCountsAreBoundedAndEstimatedBeyond: below StatsExact the counts
+// are exact; above it Ready comes from the planner's estimate (here within
+// 10 % of the truth after ANALYZE) and is never at or below the bound.
+func TestStatsCountsAreBoundedAndEstimatedBeyond(t *testing.T) {
+	pool := newPool(t, 4)
+	schema := migrated(t, pool)
+	clk := clock.NewFake(start)
+	q := open(t, pool, schema, clk)
+	ctx := context.Background()
+	items := make([]postgres.Item, 30)
+	for i := range items {
+		items[i].Payload = []byte("x")
+		if i%3 == 0 {
+			items[i].Options = []queue.EnqueueOption{queue.WithDelay(time.Hour)}
+		}
+	}
+	if _, err := q.EnqueueBatch(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.TryReceive(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s, err := q.Stats(ctx)
+	if err != nil || s.Ready != 19 || s.Delayed != 10 || s.InFlight != 1 || s.Dead != 0 || s.Depth != 30 {
+		t.Fatalf("Stats = %+v, %v; want 19 ready, 10 delayed, 1 in flight", s, err)
+	}
+	const many = postgres.StatsExact * 3
+	table := pgx.Identifier{schema, "queue"}.Sanitize()
+	if _, err := pool.Exec(ctx, `INSERT INTO `+table+` (available_at, enqueued_at, payload)
+SELECT $1, $1, 'x' FROM generate_series(1, `+strconv.Itoa(many)+`)`, start.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE "+table); err != nil {
+		t.Fatal(err)
+	}
+	s, err = q.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := many + 19; s.Ready <= postgres.StatsExact || s.Ready < want*9/10 || s.Ready > want*11/10 {
+		t.Errorf("Ready = %d over the bound; want %d ±10 %%", s.Ready, want)
+	}
+	if s.Delayed != 10 || s.InFlight != 1 {
+		t.Errorf("Stats = %+v; the counts under the bound must stay exact", s)
 	}
 }

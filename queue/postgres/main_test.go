@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/goleak"
+
+	"github.com/opskit/opskit/internal/component"
 )
 
 func TestMain(m *testing.M) {
@@ -18,7 +20,10 @@ func TestMain(m *testing.M) {
 		// lease until it is killed, so there is nothing for goleak to see.
 		os.Exit(m.Run())
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		component.Report("queue/postgres")
+		os.Exit(code)
+	}))
 }
 
 // dbURL returns the test database's URL, skipping the test without one
@@ -29,12 +34,8 @@ func dbURL(t testing.TB) string {
 	if url != "" {
 		return url
 	}
-	const how = "OPSKIT_POSTGRES_URL is not set; start a throwaway PostgreSQL with " +
-		"`eval \"$(.ci/start-postgres)\"` from the repository root, then run the tests again"
-	if os.Getenv("OPSKIT_REQUIRE_COMPONENTS") == "1" {
-		t.Fatal(how)
-	}
-	t.Skip(how)
+	component.Missing(t, "PostgreSQL", "OPSKIT_POSTGRES_URL is not set; start a throwaway PostgreSQL with "+
+		"`eval \"$(.ci/start-postgres)\"` from the repository root, then run the tests again")
 	return ""
 }
 

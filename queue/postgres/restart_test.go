@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/opskit/opskit/internal/component"
 	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/queue/postgres"
 	"github.com/opskit/opskit/retry"
@@ -37,11 +38,7 @@ func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
 	if len(bins) == 0 {
-		const how = "PostgreSQL server binaries not found under /usr/lib/postgresql (apt-get install postgresql)"
-		if os.Getenv("OPSKIT_REQUIRE_COMPONENTS") == "1" {
-			t.Fatal(how)
-		}
-		t.Skip(how)
+		component.Missing(t, "PostgreSQL server", "no binaries under /usr/lib/postgresql; apt-get install postgresql")
 	}
 	sort.Strings(bins)
 	c := &cluster{bin: filepath.Dir(bins[len(bins)-1])}

@@ -11,19 +11,28 @@ import (
 // now(). The comments name the index each statement runs on (checked by
 // TestQueryPlansUseIndexes).
 type statements struct {
-	enqueue, dedupeHolder, notify                        string
-	enqueueMany, dedupeHolders                           string
-	sweep, pick, next                                    string
-	ack, nack, dead, extend, release, giveBack           string
-	deadList, requeue, purge, requeueSel, purgeSel       string
-	counts, deadCount, oldest, size, boundedDepth, check string
-	boundedDead                                          string
+	enqueue, dedupeHolder, notify                      string
+	enqueueMany, dedupeHolders                         string
+	sweep, pick, next                                  string
+	ack, nack, dead, extend, release, giveBack         string
+	deadList, requeue, purge, requeueSel, purgeSel     string
+	countReady, countDelayed, countInFlight, countDead string
+	oldest, size, boundedDepth, check                  string
+	boundedDead                                        string
 }
 
 // deadFilter selects dead letters by queue.DeadFilter's fields, bound as
 // $1 to $4 (see deadArgs).
 const deadFilter = `state = 2 AND id > $1 AND ($2::timestamptz IS NULL OR dead_at >= $2)
 	AND ($3::timestamptz IS NULL OR dead_at < $3) AND starts_with(coalesce(reason, ''), $4)`
+
+// The WHERE clauses of Stats' counts: $1 is now (deadWhere has none).
+const (
+	readyWhere    = `state <> 2 AND available_at <= $1`
+	delayedWhere  = `state <> 2 AND available_at > $1 AND state = 0`
+	inFlightWhere = `state = 1 AND available_at > $1`
+	deadWhere     = `state = 2`
+)
 
 // asyncCommit makes the transaction it runs in commit without waiting for
 // its WAL to be flushed: a "not now" release must not cost an fsync.
@@ -101,12 +110,16 @@ WHERE id IN (SELECT id FROM {t} WHERE ` + deadFilter + ` ORDER BY id LIMIT $5 FO
 WHERE id = $1 AND state = 2`,
 		purge: `DELETE FROM {t} WHERE id = $1 AND state = 2`,
 
-		// _available (index-only when the visibility map allows): O(depth).
-		counts: `SELECT count(*) FILTER (WHERE available_at <= $1),
-	count(*) FILTER (WHERE state = 0 AND available_at > $1),
-	count(*) FILTER (WHERE state = 1 AND available_at > $1)
-FROM {t} WHERE state <> 2`,
-		deadCount: `SELECT count(*) FROM {t} WHERE state = 2`,
+		// Stats' counts, each bounded by $2 rows read (see stats.go) and
+		// each with its WHERE clause in a *Where constant for the planner's
+		// estimate beyond the bound. _available.
+		countReady: `SELECT count(*) FROM (SELECT 1 FROM {t} WHERE ` + readyWhere + ` LIMIT $2) AS d`,
+		// _available (reads in-flight entries past now too, O(in flight)).
+		countDelayed: `SELECT count(*) FROM (SELECT 1 FROM {t} WHERE ` + delayedWhere + ` LIMIT $2) AS d`,
+		// _leased.
+		countInFlight: `SELECT count(*) FROM (SELECT 1 FROM {t} WHERE ` + inFlightWhere + ` LIMIT $2) AS d`,
+		// _dead. $1 is the bound.
+		countDead: `SELECT count(*) FROM (SELECT 1 FROM {t} WHERE ` + deadWhere + ` LIMIT $1) AS d`,
 		// Primary key: ids follow enqueue order, so the lowest live id is
 		// the oldest message.
 		oldest:       `SELECT enqueued_at FROM {t} WHERE state <> 2 ORDER BY id LIMIT 1`,
@@ -119,7 +132,7 @@ FROM {t} WHERE state <> 2`,
 	for _, p := range []*string{
 		&s.enqueue, &s.enqueueMany, &s.dedupeHolders, &s.dedupeHolder, &s.sweep, &s.pick, &s.next, &s.ack, &s.nack, &s.dead, &s.extend,
 		&s.release, &s.giveBack, &s.deadList, &s.requeue, &s.purge, &s.requeueSel, &s.purgeSel,
-		&s.counts, &s.deadCount, &s.oldest, &s.boundedDepth, &s.boundedDead, &s.check,
+		&s.countReady, &s.countDelayed, &s.countInFlight, &s.countDead, &s.oldest, &s.boundedDepth, &s.boundedDead, &s.check,
 	} {
 		*p = r.Replace(*p)
 	}
