@@ -88,6 +88,36 @@ func ExampleQueue_EnqueueTx() {
 	}
 }
 
+// EnqueueBatch stores many messages in one transaction; a taken dedupe key
+// fails only its own item. Compile-only: it needs a database.
+func ExampleQueue_EnqueueBatch() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("OPSKIT_POSTGRES_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	q, err := postgres.Open(ctx, pool)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer q.Close()
+
+	items := []postgres.Item{
+		{Payload: []byte(`{"order":1}`), Options: []queue.EnqueueOption{queue.WithDedupeKey("order-1")}},
+		{Payload: []byte(`{"order":2}`), Options: []queue.EnqueueOption{queue.WithDedupeKey("order-2")}},
+	}
+	results, err := q.EnqueueBatch(ctx, items)
+	if err != nil {
+		log.Fatal(err) // nothing stored
+	}
+	for i, r := range results {
+		if errors.Is(r.Err, queue.ErrDuplicate) {
+			fmt.Printf("item %d was already queued as %s\n", i, r.ID)
+		}
+	}
+}
+
 // A readiness check that stays cheap however long the backlog grows.
 // Compile-only: it needs a database.
 func ExampleQueue_HealthCheck() {
