@@ -35,6 +35,10 @@ type Record struct {
 	Target string    `json:"target,omitempty"` // on what: a message id, an incident id, a feature
 	Result string    `json:"result"`           // "ok", "denied", or the error
 	Detail string    `json:"detail,omitempty"` // free text: a note, a count, a reason
+	// Release is the id of the release that acted (release.Info.ID), so
+	// the trail shows which build did what. Empty in records written
+	// before it existed and where no release is configured.
+	Release string `json:"release,omitempty"`
 }
 
 // Sink receives records. Append returns once the record is durable (or

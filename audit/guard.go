@@ -24,6 +24,10 @@ type Guard struct {
 	// stops DNS-rebinding pages from reaching the handler through a
 	// victim's browser. Empty allows any Host.
 	Hosts []string
+	// Release, when not empty, is the release id (release.Info.ID) Log
+	// puts into every record it writes. Empty leaves it to the Sink (see
+	// WithRelease).
+	Release string
 }
 
 // crossOrigin refuses cross-origin browser requests with unsafe methods;
@@ -74,13 +78,13 @@ func (g *Guard) Allow(w http.ResponseWriter, r *http.Request, action Action) (ac
 
 // Log appends the record of an action r asked for to the Sink: the actor
 // Allow returned, the remote address, action, target, the result ("ok"
-// when err is nil, else err's text) and detail. Time is left for the Sink
+// when err is nil, else err's text), detail and Release. Time is left for the Sink
 // to stamp. With no Sink it does nothing.
 func (g *Guard) Log(r *http.Request, actor string, action Action, target string, err error, detail string) error {
 	if g.Sink == nil {
 		return nil
 	}
-	rec := Record{Actor: actor, From: r.RemoteAddr, Action: action, Target: target, Result: "ok", Detail: detail}
+	rec := Record{Actor: actor, From: r.RemoteAddr, Action: action, Target: target, Result: "ok", Detail: detail, Release: g.Release}
 	if err != nil {
 		rec.Result = err.Error()
 	}

@@ -216,3 +216,16 @@ func FuzzPageQuery(f *testing.F) {
 		}
 	})
 }
+
+func TestGuardLogRelease(t *testing.T) {
+	sink := &memSink{}
+	g := Guard{Sink: sink, Release: "0123456789ab"}
+	r := httptest.NewRequest("POST", "/feature/x/off", nil)
+	if err := g.Log(r, "ann", "feature.switch", "x", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	want := Record{Actor: "ann", From: "192.0.2.1:1234", Action: "feature.switch", Target: "x", Result: "ok", Release: "0123456789ab"}
+	if len(sink.recs) != 1 || sink.recs[0] != want {
+		t.Errorf("records %+v, want %+v", sink.recs, want)
+	}
+}

@@ -35,10 +35,11 @@ const minKeySize = 16
 // Every Append writes one line and fsyncs before it returns. The API has no
 // way to change or remove a record. All methods are safe for concurrent use.
 type Log struct {
-	path  string
-	key   []byte
-	clock clock.Clock
-	m     *logMetrics
+	path    string
+	key     []byte
+	clock   clock.Clock
+	release string // stamped on records that carry none
+	m       *logMetrics
 
 	mu     sync.Mutex // guards everything below
 	f      file
@@ -69,8 +70,9 @@ type file interface {
 type Option interface{ apply(*config) }
 
 type config struct {
-	mp    metric.MeterProvider
-	clock clock.Clock
+	mp      metric.MeterProvider
+	clock   clock.Clock
+	release string
 }
 
 type optionFunc func(*config)
@@ -86,6 +88,10 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // WithClock sets the clock that stamps records appended with a zero Time.
 // Default: the wall clock.
 func WithClock(c clock.Clock) Option { return optionFunc(func(cf *config) { cf.clock = c }) }
+
+// WithRelease sets the release id (release.Info.ID) stamped on records
+// appended with an empty Release. Default: none (they stay empty).
+func WithRelease(id string) Option { return optionFunc(func(c *config) { c.release = id }) }
 
 // Open opens the log at path, creating it (mode 0600, parent directories
 // 0700) if needed, and verifies every record in it with key (at least 16
@@ -122,7 +128,7 @@ func Open(path string, key []byte, opts ...Option) (*Log, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	l := &Log{path: path, key: append([]byte(nil), key...), clock: timer.Or(cfg.clock), f: f}
+	l := &Log{path: path, key: append([]byte(nil), key...), clock: timer.Or(cfg.clock), release: cfg.release, f: f}
 	if err := l.load(f); err != nil {
 		_ = f.Close()
 		return nil, err
@@ -182,6 +188,9 @@ func (l *Log) Append(ctx context.Context, rec Record) error {
 		rec.Time = l.clock.Now()
 	}
 	rec.Time = rec.Time.UTC()
+	if rec.Release == "" {
+		rec.Release = l.release
+	}
 	l.mu.Lock()
 	err := l.appendLocked(rec)
 	l.mu.Unlock()

@@ -377,3 +377,40 @@ func TestOneWriterPerLog(t *testing.T) {
 	}
 	_ = l2.Close()
 }
+
+// Records written before Release existed (or without one) still verify
+// and read back after the log is reopened WithRelease; new records carry
+// it unless they name their own.
+func TestReleaseStampedOldRecordsReadable(t *testing.T) {
+	l, path := openLog(t)
+	appendN(t, l, 2)
+	_ = l.Close()
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(old, []byte(`"release"`)) {
+		t.Fatalf("a record without a release stores the field: %s", old)
+	}
+	l2, err := Open(path, testKey, WithRelease("0123456789ab"))
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer l2.Close()
+	ctx := context.Background()
+	if err := l2.Append(ctx, Record{Actor: "bob", Action: "queue.purge", Result: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.Append(ctx, Record{Actor: "bob", Action: "queue.purge", Result: "ok", Release: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, path, testKey)
+	if err != nil || len(got) != 4 {
+		t.Fatalf("read %d records, err %v", len(got), err)
+	}
+	for i, want := range []string{"", "", "0123456789ab", "other"} {
+		if got[i].Release != want {
+			t.Errorf("record %d: release %q, want %q", i+1, got[i].Release, want)
+		}
+	}
+}
