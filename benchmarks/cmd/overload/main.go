@@ -85,6 +85,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var sec bytes.Buffer
 	env := fmt.Sprintf("%s on %s/%s, %d CPUs (GOMAXPROCS %d).", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		// Other work on the machine makes sleeps overshoot, which lowers
+		// the simulated capacity and raises the unloaded p99: say how much.
+		if f := strings.Fields(string(la)); len(f) >= 3 {
+			env += fmt.Sprintf(" Load average at the end (1, 5, 15 min): %s, %s, %s.", f[0], f[1], f[2])
+		}
+	}
 	rep.WriteMarkdown(&sec, env, "go run ./cmd/overload "+strings.Join(args, " "))
 	if _, err := stdout.Write(sec.Bytes()); err != nil {
 		return err
