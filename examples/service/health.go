@@ -8,6 +8,7 @@ import (
 
 	"github.com/opskit/opskit/health"
 	"github.com/opskit/opskit/queue"
+	"github.com/opskit/opskit/release"
 	"go.opentelemetry.io/otel/metric"
 )
 
@@ -20,9 +21,16 @@ import (
 //   - readiness: the downstream's circuit breaker is closed, and the
 //     order queue's backlog is bounded (also non-critical:
 //     a long backlog is a warning to look at, not a reason to refuse work).
-func newHealth(dataDir, downstreamPing string, q queue.Backend, client *downstreamClient, mp metric.MeterProvider, log *slog.Logger) (*health.Checker, error) {
-	hc, err := health.New(health.WithMeterProvider(mp), health.WithLogger(log))
+//
+// The JSON answers name the release (serviceId, version, releaseId), and
+// the build-info gauge carries it too.
+func newHealth(dataDir, downstreamPing string, q queue.Backend, client *downstreamClient, rel release.Info, mp metric.MeterProvider, log *slog.Logger) (*health.Checker, error) {
+	hc, err := health.New(health.WithMeterProvider(mp), health.WithLogger(log), health.WithRelease(rel))
 	if err != nil {
+		return nil, err
+	}
+	if _, err := release.RegisterMetrics(mp, rel); err != nil {
+		hc.Close()
 		return nil, err
 	}
 	pingClient := &http.Client{Timeout: time.Second}

@@ -29,6 +29,7 @@ import (
 	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/health"
 	"github.com/opskit/opskit/queue"
+	"github.com/opskit/opskit/release"
 	"github.com/opskit/opskit/slo"
 )
 
@@ -57,6 +58,7 @@ type config struct {
 	prometheusRules bool
 	operatorToken   string
 	allowHosts      []string
+	release         release.Info // -version, the rest from the build
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -80,12 +82,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.deliveryBound, "delivery-bound", 5*time.Minute, "how long an accepted order may take to reach the downstream before it counts against order-fulfilment")
 	fs.StringVar(&c.queueURL, "queue-url", "", "postgres://... to keep the order queue in PostgreSQL instead of under -data")
 	fs.BoolVar(&c.prometheusRules, "prometheus-rules", false, "print Prometheus rules for the service's objectives and exit")
+	fs.StringVar(&c.release.Version, "version", "", "the version the service reports (health JSON, opskit_build_info); default: the build's module version, "+release.Devel+" under go run")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	c.release = release.FromBuild(c.release)
 	if c.operatorToken == "" {
 		c.operatorToken = os.Getenv("OPSKIT_OPERATOR_TOKEN")
 	}
@@ -167,7 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a.queue = queueAPI{q: q, ops: a.ops}
 	a.orders = &orders{client: client.http, url: downstreamURL + "/orders", queue: q,
 		features: a.features, objectives: a.objectives, log: log}
-	if a.checks, err = newHealth(cfg.dataDir, downstreamURL+"/ping", q, client, telemetry, log); err != nil {
+	if a.checks, err = newHealth(cfg.dataDir, downstreamURL+"/ping", q, client, cfg.release, telemetry, log); err != nil {
 		return err
 	}
 	defer a.checks.Close()

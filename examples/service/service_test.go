@@ -213,6 +213,14 @@ func TestServiceServesMetricsDownstreamAndStopsOnSIGTERM(t *testing.T) {
 	if code, body := get(t, base+"/readyz/downstream", "Accept", "application/health+json"); code != 200 || !strings.Contains(body, `"status":"warn"`) {
 		t.Errorf("/readyz/downstream as JSON = %d %s, want 200 with status warn", code, body)
 	}
+	// The release id is the build's revision, or (devel) when the build
+	// recorded none (GOFLAGS=-buildvcs=false, no checkout).
+	if _, body := get(t, base+"/livez", "Accept", "application/health+json"); !regexp.MustCompile(`"version":"[^"]+","releaseId":"([0-9a-f]{12}(-dirty)?|\(devel\))","serviceId":"service"`).MatchString(body) {
+		t.Errorf("/livez as JSON = %s, want the version, release id and service", body)
+	}
+	if _, m := get(t, base+"/metrics"); !regexp.MustCompile(`opskit_build_info\{[^}]*service_name="service"[^}]*\} 1`).MatchString(m) {
+		t.Errorf("/metrics lacks opskit_build_info{service_name=\"service\",...} 1")
+	}
 	if code, body := get(t, base+"/healthz?verbose&exclude=downstream&exclude=nosuch"); code != 200 ||
 		!strings.Contains(body, "[+]downstream excluded") || !strings.Contains(body, "nosuch") {
 		t.Errorf("/healthz with excludes = %d %q", code, body)
