@@ -65,8 +65,14 @@ func TestRealAlertmanager(t *testing.T) {
 
 	n := slo.Alertmanager(base, slo.AlertmanagerOptions{Client: client, Labels: map[string]string{"service": "test"}})
 	now := time.Now()
+	// The labels and annotations a Monitor sets (see TestLoopNotifiesCallback).
 	a := slo.Alert{Objective: "checkout", Tier: "page-1h", Severity: slo.Page, State: slo.Firing, StartsAt: now, At: now,
-		If: "IF checkout burns 20x", Do: "fail over", SoThat: "customers can pay"}
+		If: "objective checkout burns 20x", Do: "https://runbooks.example/checkout", SoThat: "customers can pay",
+		Labels: map[string]string{"alertname": slo.AlertName, "objective": "checkout", "severity": "page",
+			"source": slo.SourceInProcess, "instance": "pod-1"},
+		Annotations: map[string]string{"summary": "checkout: error budget burning at 20.0x (page page-1h)",
+			"description": "If objective checkout burns 20x, do: https://runbooks.example/checkout, so that customers can pay.",
+			"runbook_url": "https://runbooks.example/checkout", "tier": "page-1h"}}
 	if err := n.Notify(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +95,9 @@ func TestRealAlertmanager(t *testing.T) {
 		}
 		labels := got[0]["labels"].(map[string]any)
 		ann := got[0]["annotations"].(map[string]any)
-		if labels["tier"] != "page-1h" || labels["alertname"] != "SLOBurnRate" || ann["runbook"] != "fail over" {
+		if labels["tier"] != nil || labels["alertname"] != "SLOBurnRate" || labels["source"] != "in-process" ||
+			labels["instance"] != "pod-1" || labels["service"] != "test" || ann["tier"] != "page-1h" ||
+			ann["runbook_url"] != "https://runbooks.example/checkout" {
 			t.Fatalf("alert read back: %v", got[0])
 		}
 		return nil
