@@ -28,7 +28,11 @@ import (
 // original acceptance time (the queue's enqueue time): a unit whose bound
 // passed after the restored snapshot was saved counts as late once; one
 // whose bound passed before it is already in the snapshot and is not
-// counted again. Pending is safe for concurrent use.
+// counted again. A unit completed but still in the queue at a crash (its
+// acknowledgement lost) is accepted again and counts a second time when it
+// completes again: complete a unit after its queue has acknowledged it.
+// Late units stay in memory until Complete. Pending is safe for concurrent
+// use.
 type Pending struct {
 	t     *Tracker
 	bound time.Duration
