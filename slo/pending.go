@@ -30,7 +30,8 @@ import (
 // whose bound passed before it is already in the snapshot and is not
 // counted again. A unit completed but still in the queue at a crash (its
 // acknowledgement lost) is accepted again and counts a second time when it
-// completes again: complete a unit after its queue has acknowledged it.
+// completes again; completing after the acknowledgement instead loses the
+// unit when the crash falls between the two.
 // Late units stay in memory until Complete. Pending is safe for concurrent
 // use.
 type Pending struct {
