@@ -3,6 +3,7 @@ package slo_test
 import (
 	"context"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -10,10 +11,16 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/internal/component"
 	"github.com/opskit/opskit/slo"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		component.Report("slo") // tests skipped for a missing promtool, Alertmanager or Chromium
+		os.Exit(code)
+	}))
+}
 
 // quietLog discards what the Monitor logs (drops and failures are expected
 // in several tests and checked through DeliveryStats).

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/opskit/opskit/internal/component"
 	"github.com/opskit/opskit/slo"
 )
 
@@ -292,11 +294,7 @@ func freshDatabase(t *testing.T) string {
 	t.Helper()
 	base := os.Getenv("OPSKIT_POSTGRES_URL")
 	if base == "" {
-		msg := "OPSKIT_POSTGRES_URL is not set; run `eval \"$(.ci/start-postgres)\"` from the repository root to test the PostgreSQL queue"
-		if os.Getenv("OPSKIT_REQUIRE_COMPONENTS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		component.Missing(t, "PostgreSQL", "OPSKIT_POSTGRES_URL is not set; run `eval \"$(.ci/start-postgres)\"` from the repository root to test the PostgreSQL queue")
 	}
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
@@ -326,11 +324,7 @@ func freshDatabase(t *testing.T) string {
 func TestPrometheusRulesPassPromtool(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		msg := "promtool not installed (Debian package prometheus): skipping"
-		if os.Getenv("OPSKIT_REQUIRE_COMPONENTS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		component.Missing(t, "promtool", "not installed (Debian package prometheus)")
 	}
 	var out strings.Builder
 	if err := run(t.Context(), []string{"-prometheus-rules"}, &out, os.Stderr); err != nil {

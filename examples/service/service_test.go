@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/opskit/opskit/internal/component"
 )
 
 // serviceBin is the service built once for every test that runs it.
@@ -297,5 +299,6 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
+	component.Report("examples/service") // tests skipped for a missing PostgreSQL or promtool
 	os.Exit(code)
 }

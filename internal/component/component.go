@@ -58,8 +58,8 @@ func Missing(tb testing.TB, component, how string) {
 }
 
 // Lines returns Report's lines for pkg (e.g. "queue/postgres"), one per
-// missing component, sorted: "queue/postgres: SKIPPED 27 tests:
-// PostgreSQL is not available (how)". None when nothing was skipped.
+// missing component, sorted: "queue/postgres: SKIPPED 27 tests needing
+// PostgreSQL: <how>". None when nothing was skipped.
 func Lines(pkg string) []string {
 	mu.Lock()
 	defer mu.Unlock()
@@ -69,7 +69,7 @@ func Lines(pkg string) []string {
 		if s.n == 1 {
 			noun = "test"
 		}
-		out = append(out, fmt.Sprintf("%s: SKIPPED %d %s: %s is not available (%s)", pkg, s.n, noun, c, s.how))
+		out = append(out, fmt.Sprintf("%s: SKIPPED %d %s needing %s: %s", pkg, s.n, noun, c, s.how))
 	}
 	sort.Strings(out)
 	return out

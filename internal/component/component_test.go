@@ -26,8 +26,8 @@ func TestMissingSkipsCountsAndReports(t *testing.T) {
 	}
 	t.Run("promtool", func(t *testing.T) { Missing(t, "promtool", "put it on PATH") })
 	want := []string{
-		"pkg: SKIPPED 1 test: promtool is not available (put it on PATH)",
-		"pkg: SKIPPED 3 tests: PostgreSQL is not available (set OPSKIT_POSTGRES_URL)",
+		"pkg: SKIPPED 1 test needing promtool: put it on PATH",
+		"pkg: SKIPPED 3 tests needing PostgreSQL: set OPSKIT_POSTGRES_URL",
 	}
 	got := Lines("pkg")
 	if strings.Join(got, "|") != strings.Join(want, "|") {
