@@ -117,7 +117,7 @@
 // # Throughput
 //
 // Concurrent Enqueue calls share commits: the first caller finding no
-// insert running (at most two run at once) inserts its message and every
+// insert running (at most four run at once) inserts its message and every
 // message waiting at that moment — up to 512 messages or 8 MiB — in one
 // multi-row INSERT, one transaction and one WAL flush, and hands each
 // caller its own id, or for a taken dedupe key the holder's id and

@@ -33,7 +33,7 @@ type row struct {
 // Concurrent Enqueue calls share commits (group commit): the first caller
 // to find no insert running inserts every message waiting at that moment
 // in one multi-row INSERT, one transaction and one WAL flush, and each
-// caller gets its own id or error; at most two such inserts run at once.
+// caller gets its own id or error; at most four such inserts run at once.
 // A dedupe conflict fails only its own message. So a lone caller pays one
 // round trip, as before, and 64 concurrent producers pay a fraction of a
 // commit each. Waiting receivers are woken: this Queue's at once, other

@@ -10,7 +10,7 @@ import (
 // Group commit limits: how many multi-row inserts run at once, and how
 // many messages and payload bytes one of them carries at most.
 const (
-	groupLeaders = 2
+	groupLeaders = 4
 	groupRows    = 512
 	groupBytes   = 8 << 20
 )

@@ -69,6 +69,11 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Queue, erro
 	if err := checkVersion(ctx, pool, q.names); err != nil {
 		return nil, err
 	}
+	var seq string
+	if err := pool.QueryRow(ctx, `SELECT pg_get_serial_sequence($1, 'id')`, q.names.table).Scan(&seq); err != nil {
+		return nil, fmt.Errorf("postgres: the id sequence of %s: %w", q.names.plain, err)
+	}
+	q.sql.withSequence(seq)
 	conn, err := q.listenConn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: LISTEN on %s: %w", q.names.plain, err)

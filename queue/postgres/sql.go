@@ -128,7 +128,7 @@ WHERE id = $1 AND state = 2`,
 		boundedDead:  `SELECT count(*) FROM (SELECT 1 FROM {t} WHERE state = 2 LIMIT $1) AS d`,
 		check:        `SELECT 1 FROM {t} WHERE false`,
 	}
-	r := strings.NewReplacer("{t}", table, "{seq}", "pg_get_serial_sequence('"+strings.ReplaceAll(table, "'", "''")+"', 'id')::regclass")
+	r := strings.NewReplacer("{t}", table) // {seq} is filled by withSequence
 	for _, p := range []*string{
 		&s.enqueue, &s.enqueueMany, &s.dedupeHolders, &s.dedupeHolder, &s.sweep, &s.pick, &s.next, &s.ack, &s.nack, &s.dead, &s.extend,
 		&s.release, &s.giveBack, &s.deadList, &s.requeue, &s.purge, &s.requeueSel, &s.purgeSel,
@@ -137,6 +137,12 @@ WHERE id = $1 AND state = 2`,
 		*p = r.Replace(*p)
 	}
 	return s
+}
+
+// withSequence fills enqueueMany's {seq} with the id sequence seq, as
+// pg_get_serial_sequence names it (quoted where needed).
+func (s *statements) withSequence(seq string) {
+	s.enqueueMany = strings.ReplaceAll(s.enqueueMany, "{seq}", "'"+strings.ReplaceAll(seq, "'", "''")+"'::regclass")
 }
 
 // newBatch returns an empty batch; its statements run in one round trip
