@@ -139,7 +139,8 @@ type Verdict struct {
 // TestVerdictSimulation (with OPSKIT_LONG=1 for 10,000 pipelines per
 // case) simulates pipelines that look after every 50 candidate events,
 // with a baseline error ratio of 1 %, the defaults, and the candidate
-// taking half or a tenth of the traffic; see the package documentation
+// taking half or a tenth of the traffic, or a share rising from a tenth
+// to half; see the package documentation
 // for the rates it measured.
 //
 // Compare returns an error, naming the field, for a Policy it cannot use.

@@ -101,6 +101,7 @@ func (s *stream) take(n uint64, c *release.Counts) {
 
 type simCase struct {
 	share       float64 // of the traffic the candidate takes
+	ramp        bool    // the share grows from a tenth to share over the first 20 looks
 	candidate   float64 // its error ratio; the baseline's is 1 %
 	pipelines   int
 	lookEvery   uint64 // candidate events between looks
@@ -114,13 +115,19 @@ type simCase struct {
 // candidate events and stop at the first Go or NoGo.
 func (c *simCase) run(t *testing.T, rng *rand.Rand) {
 	t.Helper()
-	baseEvery := uint64(math.Round(float64(c.lookEvery) * (1 - c.share) / c.share))
+	baseEvery := func(look int) uint64 {
+		share := c.share
+		if c.ramp && look < 20 {
+			share = 0.1 + (c.share-0.1)*float64(look)/20
+		}
+		return uint64(math.Round(float64(c.lookEvery) * (1 - share) / share))
+	}
 	for range c.pipelines {
 		bs, cs := newStream(rng, 0.01), newStream(rng, c.candidate)
 		var b, cand release.Counts
 		decided := false
-		for cand.Total() < c.maxEvents && !decided {
-			bs.take(baseEvery, &b)
+		for look := 0; cand.Total() < c.maxEvents && !decided; look++ {
+			bs.take(baseEvery(look), &b)
 			cs.take(c.lookEvery, &cand)
 			v, err := release.Compare(b, cand, release.Policy{})
 			if err != nil {
@@ -151,9 +158,13 @@ func TestVerdictSimulation(t *testing.T) {
 		pipelines = 10000
 	}
 	rng := rand.New(rand.NewPCG(18, 2026))
-	for _, share := range []float64{0.5, 0.1} {
-		alike := &simCase{share: share, candidate: 0.01, pipelines: pipelines, lookEvery: 50, maxEvents: 20000}
-		worse := &simCase{share: share, candidate: 0.03, pipelines: pipelines, lookEvery: 50, maxEvents: 20000}
+	for _, sc := range []struct {
+		share float64
+		ramp  bool
+	}{{0.5, false}, {0.1, false}, {0.5, true}} {
+		share := sc.share
+		alike := &simCase{share: share, ramp: sc.ramp, candidate: 0.01, pipelines: pipelines, lookEvery: 50, maxEvents: 20000}
+		worse := &simCase{share: share, ramp: sc.ramp, candidate: 0.03, pipelines: pipelines, lookEvery: 50, maxEvents: 20000}
 		alike.run(t, rng)
 		worse.run(t, rng)
 		falseNoGo := float64(alike.nogo) / float64(pipelines)
@@ -164,16 +175,16 @@ func TestVerdictSimulation(t *testing.T) {
 		if i := int(math.Ceil(0.9*float64(pipelines))) - 1; i < len(worse.nogoEvents) {
 			p90 = worse.nogoEvents[i]
 		}
-		t.Logf("candidate share %.0f %%, %d pipelines, a look every %d candidate events: false no-go %.2f %% (go %d, undecided %d), false go %.2f %%, power %.2f %%, 90 %% of 3x regressions stopped within %d candidate events",
-			100*share, pipelines, alike.lookEvery, 100*falseNoGo, alike.go_, alike.undecidedAt, 100*falseGo, 100*power, p90)
+		t.Logf("candidate share %.0f %% (ramped up from 10 %%: %v), %d pipelines, a look every %d candidate events: false no-go %.2f %% (go %d, undecided %d), false go %.2f %%, power %.2f %%, 90 %% of 3x regressions stopped within %d candidate events",
+			100*share, sc.ramp, pipelines, alike.lookEvery, 100*falseNoGo, alike.go_, alike.undecidedAt, 100*falseGo, 100*power, p90)
 		if falseNoGo > 0.05 {
-			t.Errorf("share %v: false no-go rate %.4f, want at most 0.05", share, falseNoGo)
+			t.Errorf("share %v ramp %v: false no-go rate %.4f, want at most 0.05", share, sc.ramp, falseNoGo)
 		}
 		if falseGo > 0.05 {
-			t.Errorf("share %v: false go rate %.4f, want at most 0.05", share, falseGo)
+			t.Errorf("share %v ramp %v: false go rate %.4f, want at most 0.05", share, sc.ramp, falseGo)
 		}
 		if power < 0.9 {
-			t.Errorf("share %v: power %.4f, want at least 0.9", share, power)
+			t.Errorf("share %v ramp %v: power %.4f, want at least 0.9", share, sc.ramp, power)
 		}
 	}
 }
