@@ -87,7 +87,9 @@ func BenchmarkReadyz(b *testing.B) {
 		h := c.Handler(health.Readiness)
 		jsonReq := httptest.NewRequest(http.MethodGet, "/readyz", nil)
 		jsonReq.Header.Set("Accept", "application/health+json")
-		b.Run("plain", func(b *testing.B) { benchReadyz(b, h, httptest.NewRequest(http.MethodGet, "/readyz", nil), variantPlain) })
+		b.Run("plain", func(b *testing.B) {
+			benchReadyz(b, h, httptest.NewRequest(http.MethodGet, "/readyz", nil), variantPlain)
+		})
 		b.Run("verbose", func(b *testing.B) {
 			benchReadyz(b, h, httptest.NewRequest(http.MethodGet, "/readyz?verbose", nil), variantVerbose)
 		})
