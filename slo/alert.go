@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/opskit/opskit/release"
 )
 
 // AlertState is the state of one alert of one objective.
@@ -55,7 +57,8 @@ type Alert struct {
 	Incident  string // id of the episode's incident
 	// Labels identify the alert; Annotations carry summary, description
 	// (If, Do and So that in prose), runbook_url (when Runbook is a URL),
-	// tier, incident and the objective's Annotations.
+	// tier, incident, the objective's Annotations and the service, version
+	// and release of WithRelease.
 	Labels      map[string]string
 	Annotations map[string]string
 }
@@ -169,6 +172,7 @@ type indicator struct {
 	tiers     []*tierState
 	sev       [2]*sevState // page, ticket
 	inc       *Incident    // the open episode
+	release   release.Info // the Monitor's WithRelease, set before Evaluate sees in
 	exhausted bool
 	published atomic.Pointer[published] // copy for lock-free readers
 }
@@ -430,6 +434,11 @@ func (in *indicator) alert(sv *sevState, st Status, repeat bool) Alert {
 	}
 	if al.Incident != "" {
 		al.Annotations["incident"] = al.Incident
+	}
+	for _, a := range [...][2]string{{"service", in.release.Service}, {"version", in.release.Version}, {"release", in.release.ID}} {
+		if _, set := al.Annotations[a[0]]; !set && a[1] != "" {
+			al.Annotations[a[0]] = a[1]
+		}
 	}
 	return al
 }

@@ -132,7 +132,10 @@
 // "in-process", instance (WithInstance) and the objective's Labels, which
 // keep replicas and the rules' alerts (source "rules") apart, and the
 // annotations summary, description ("If ..., do: ..., so that ..."),
-// runbook_url, tier, incident and the objective's Annotations.
+// runbook_url, tier, incident, the objective's Annotations and, with
+// WithRelease, service, version and release (annotations, not labels, so
+// an episode spanning a rolling deploy stays one alert); the incident
+// records the release it opened under (Incident.Release).
 // Notifiers (NotifierFunc, Webhook, Alertmanager) each get a bounded queue,
 // a goroutine and a rate limiter (1/s, bursts of 20 by default): recording
 // and evaluation never wait for them; overflow and failures are counted in

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/opskit/opskit/release"
 )
 
 // Incident documents one outage episode of one objective: from the first
@@ -42,6 +44,10 @@ type Incident struct {
 	Tickets int    `json:"tickets"`
 	Ack     *Ack   `json:"ack,omitempty"`
 	Notes   []Note `json:"notes,omitempty"`
+	// Release is what the Monitor ran (WithRelease) when the episode
+	// opened; later updates keep it. Zero without WithRelease, and in
+	// records written before it existed.
+	Release release.Info `json:"release,omitzero"`
 }
 
 // Ack says who took an incident on, and when.
@@ -115,6 +121,7 @@ func (in *indicator) newIncident(id string, now time.Time) *Incident {
 		ID: id, Objective: in.name, Severity: in.currentSeverity(), Tier: in.currentTier(),
 		Started: now, Updated: now, Start: n, Peak: n,
 		Runbook: in.obj.Runbook, Outcome: in.obj.Outcome, BudgetExhausted: in.exhausted,
+		Release: in.release,
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/internal/timer"
+	"github.com/opskit/opskit/release"
 )
 
 // Option configures a Monitor (New).
@@ -38,6 +39,7 @@ type config struct {
 	snapshotPath string
 	snapshotEach time.Duration
 	instance     *string
+	release      release.Info
 }
 
 // WithMeterProvider sets where metrics go. Default: otel.GetMeterProvider().
@@ -110,6 +112,17 @@ func WithSnapshotFile(path string, every time.Duration) Option {
 // speaks for the whole fleet.
 func WithInstance(name string) Option {
 	return optionFunc(func(c *config) { c.instance = &name })
+}
+
+// WithRelease names the release this process runs: every incident opened
+// records it (Incident.Release, kept through the episode's updates), and
+// every in-process notification carries its non-empty fields as the
+// annotations "service", "version" and "release" (the release id) unless
+// the objective's Annotations set those names. They are annotations, not
+// labels, so an episode that spans a rolling deploy stays one alert in
+// Alertmanager. Default: none (no release recorded or sent).
+func WithRelease(i release.Info) Option {
+	return optionFunc(func(c *config) { c.release = i })
 }
 
 // Monitor tracks objectives, evaluates their alerts, notifies and keeps the
@@ -416,7 +429,9 @@ func newTracker(m *Monitor, o Objective) *Tracker {
 	t := &Tracker{m: m, obj: o, clock: m.clock, coarse: m.coarse}
 	now := m.clock.Now()
 	for _, sd := range o.series() {
-		t.ind = append(t.ind, newIndicator(o, sd.name, sd.target, sd.max, now))
+		in := newIndicator(o, sd.name, sd.target, sd.max, now)
+		in.release = m.cfg.release
+		t.ind = append(t.ind, in)
 		if sd.max > 0 {
 			t.max = append(t.max, int64(sd.max))
 		}

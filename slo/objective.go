@@ -81,7 +81,9 @@ type Objective struct {
 	Labels map[string]string
 	// Annotations are added to every notification of this objective and to
 	// its generated alerting rules (e.g. dashboard). summary, description,
-	// runbook_url, tier and incident are reserved.
+	// runbook_url, tier and incident are reserved; service, version and
+	// release, which notifications get from WithRelease, are taken from
+	// here when set.
 	Annotations map[string]string
 }
 
