@@ -24,14 +24,15 @@ type operators struct {
 	log   *slog.Logger
 }
 
-// newOperators opens the audit trail; observe sees every record written
-// to it, after it is durable.
-func newOperators(dataDir, token string, mp metric.MeterProvider, log *slog.Logger, observe func(context.Context, audit.Record)) (*operators, error) {
+// newOperators opens the audit trail, whose records carry releaseID (the
+// running release); observe sees every record written to it, after it is
+// durable.
+func newOperators(dataDir, token, releaseID string, mp metric.MeterProvider, log *slog.Logger, observe func(context.Context, audit.Record)) (*operators, error) {
 	key, err := audit.LoadKey(filepath.Join(dataDir, "audit.key"))
 	if err != nil {
 		return nil, err
 	}
-	trail, err := audit.Open(filepath.Join(dataDir, "audit.jsonl"), key, audit.WithMeterProvider(mp))
+	trail, err := audit.Open(filepath.Join(dataDir, "audit.jsonl"), key, audit.WithMeterProvider(mp), audit.WithRelease(releaseID))
 	if err != nil {
 		return nil, err
 	}

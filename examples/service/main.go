@@ -141,7 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopDownstream(context.Background())
-	if a.ops, err = newOperators(cfg.dataDir, cfg.operatorToken, telemetry, log, a.countAction); err != nil {
+	if a.ops, err = newOperators(cfg.dataDir, cfg.operatorToken, cfg.release.ID, telemetry, log, a.countAction); err != nil {
 		return err
 	}
 	defer closeLogged(log, "audit trail", a.ops)
@@ -150,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeLogged(log, "features", a.features)
-	if a.objectives, err = newObjectives(cfg.dataDir, cfg.deliveryBound, telemetry, log); err != nil {
+	if a.objectives, err = newObjectives(cfg.dataDir, cfg.deliveryBound, cfg.release, telemetry, log); err != nil {
 		return err
 	}
 	defer closeLogged(log, "objectives", a.objectives)

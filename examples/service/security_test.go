@@ -123,10 +123,14 @@ func TestServiceRefusesWhatItShould(t *testing.T) {
 	defer f.Close()
 	n := 0
 	for rd := audit.NewReader(f, key); ; n++ {
-		if _, err := rd.Next(); err == io.EOF {
+		rec, err := rd.Next()
+		if err == io.EOF {
 			break
 		} else if err != nil {
 			t.Fatalf("audit.jsonl record %d: %v", n+1, err)
+		}
+		if rec.Release == "" {
+			t.Errorf("audit.jsonl record %d names no release: %+v", n+1, rec)
 		}
 	}
 	if n != len(want) {

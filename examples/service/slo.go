@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opskit/opskit/release"
 	"github.com/opskit/opskit/slo"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -39,10 +40,11 @@ type objectives struct {
 
 // newObjectives starts the monitor; bound is how long an accepted order
 // has to reach the downstream before it counts against order-fulfilment.
-func newObjectives(dataDir string, bound time.Duration, mp metric.MeterProvider, log *slog.Logger) (*objectives, error) {
+func newObjectives(dataDir string, bound time.Duration, rel release.Info, mp metric.MeterProvider, log *slog.Logger) (*objectives, error) {
 	mon, err := slo.New(
 		slo.WithMeterProvider(mp),
 		slo.WithLogger(log),
+		slo.WithRelease(rel), // incidents and notifications name the release
 		slo.WithNotifier(slo.NotifierFunc(newIncidentLog(log).notify)),
 		slo.WithIncidentLog(filepath.Join(dataDir, "incidents.jsonl")),
 		slo.WithSnapshotFile(filepath.Join(dataDir, "slo-snapshot.json"), 0), // every 10s: a SIGKILL loses seconds
