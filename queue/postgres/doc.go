@@ -124,9 +124,14 @@
 // queue.ErrDuplicate (ON CONFLICT DO NOTHING, resolved row by row). A
 // lone caller pays the single-row INSERT as before. EnqueueBatch (and
 // EnqueueBatchTx) stores up to MaxBatch messages in one transaction, with
-// the same per-message dedupe results. Measured with 64 producers and
-// equal pools, synchronous_commit on: see benchmarks/RESULTS.md
-// (BenchmarkPostgresEnqueue, beside River and a plain INSERT).
+// the same per-message dedupe results. Measured (benchmarks,
+// BenchmarkPostgresEnqueue, 5 interleaved rounds on a shared 2-core
+// machine, 1 KiB messages, equal pools of 16 connections,
+// synchronous_commit on everywhere): at 64 producers a median 5.9k
+// enqueues/s against 2.2k for a plain one-row INSERT per commit (2.4-3.4×
+// per round) and 0.9k for River v0.51.2; at 8 producers 0.83× the INSERT
+// (each caller's own commit is then about as cheap as sharing one); in
+// batches of 100, 11.4k messages/s against River's InsertMany 8.1k.
 //
 // Stats costs a bounded number of index reads whatever the backlog: its
 // counts are exact up to StatsExact and the planner's estimate beyond.
