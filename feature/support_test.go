@@ -1,30 +1,17 @@
 package feature_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/opskit/opskit/audit"
+	"github.com/opskit/opskit/audit/audittest"
 	"github.com/opskit/opskit/feature"
 )
-
-type memSink struct {
-	mu   sync.Mutex
-	recs []audit.Record
-}
-
-func (s *memSink) Append(_ context.Context, r audit.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.recs = append(s.recs, r)
-	return nil
-}
 
 func TestTenantLookup(t *testing.T) {
 	r, _ := failingRegistry(t)
@@ -69,7 +56,7 @@ func TestTenantLookup(t *testing.T) {
 
 func TestSupportHandler(t *testing.T) {
 	r, _ := failingRegistry(t)
-	sink := &memSink{}
+	sink := &audittest.Recorder{}
 	g := &audit.Guard{Authorize: audit.BearerTokens(audit.Token{Secret: "s3cret", Actor: "support-anna", Actions: []audit.Action{feature.SupportAction}}), Sink: sink}
 	h := r.SupportHandler(g)
 	do := func(method, target, body, token string) *httptest.ResponseRecorder {
@@ -90,8 +77,8 @@ func TestSupportHandler(t *testing.T) {
 	if rec := do("GET", "/support?tenant=tenant-3", "", "wrong"); rec.Code != http.StatusUnauthorized {
 		t.Errorf("wrong token: %d", rec.Code)
 	}
-	if len(sink.recs) != 0 {
-		t.Errorf("refused requests were audited: %+v", sink.recs)
+	if len(sink.Records()) != 0 {
+		t.Errorf("refused requests were audited: %+v", sink.Records())
 	}
 	rec := do("GET", "/support?format=json&tenant=tenant-3", "", "s3cret")
 	var rep feature.TenantReport
@@ -110,10 +97,10 @@ func TestSupportHandler(t *testing.T) {
 	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("CSP = %q", csp)
 	}
-	if len(sink.recs) != 2 {
-		t.Fatalf("%d audit records for 2 lookups", len(sink.recs))
+	if len(sink.Records()) != 2 {
+		t.Fatalf("%d audit records for 2 lookups", len(sink.Records()))
 	}
-	for _, a := range sink.recs {
+	for _, a := range sink.Records() {
 		line, _ := json.Marshal(a)
 		if strings.Contains(string(line), "tenant-3") || strings.Contains(string(line), "tenant-30") {
 			t.Errorf("audit record holds the raw tenant id: %s", line)
@@ -131,7 +118,7 @@ func TestSupportHandler(t *testing.T) {
 	if rec := do("DELETE", "/support", "", "s3cret"); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("DELETE: %d", rec.Code)
 	}
-	if len(sink.recs) != 2 {
-		t.Errorf("%d audit records; only lookups are audited", len(sink.recs))
+	if len(sink.Records()) != 2 {
+		t.Errorf("%d audit records; only lookups are audited", len(sink.Records()))
 	}
 }

@@ -1,31 +1,18 @@
 package slo_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/opskit/opskit/audit"
+	"github.com/opskit/opskit/audit/audittest"
 	"github.com/opskit/opskit/slo"
 )
-
-type memSink struct {
-	mu   sync.Mutex
-	recs []audit.Record
-}
-
-func (s *memSink) Append(_ context.Context, r audit.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.recs = append(s.recs, r)
-	return nil
-}
 
 // byHeader lets "X-User: ann" act; no header is unauthenticated.
 func byHeader(r *http.Request, _ audit.Action) (string, error) {
@@ -54,7 +41,7 @@ func TestIncidentAckAndNotes(t *testing.T) {
 	fc.Advance(10 * time.Second)
 	m.Evaluate()
 	id := m.Incidents()[0].ID
-	sink := &memSink{}
+	sink := &audittest.Recorder{}
 	h := m.IncidentHandler(&audit.Guard{Authorize: byHeader, Sink: sink})
 	ack := url.Values{"id": {id}, "action": {"ack"}}
 	user := map[string]string{"X-User": "ann"}
@@ -73,8 +60,8 @@ func TestIncidentAckAndNotes(t *testing.T) {
 	if get.Code != http.StatusMethodNotAllowed {
 		t.Errorf("GET: %d, want 405", get.Code)
 	}
-	if inc := m.Incidents()[0]; inc.Ack != nil || len(sink.recs) != 0 {
-		t.Fatalf("refused requests changed something: %+v, audit %+v", inc, sink.recs)
+	if inc := m.Incidents()[0]; inc.Ack != nil || len(sink.Records()) != 0 {
+		t.Fatalf("refused requests changed something: %+v, audit %+v", inc, sink.Records())
 	}
 	if w := post(h, url.Values{"id": {id}, "action": {"delete"}}, user); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "delete") {
 		t.Errorf("bad action: %d %s", w.Code, w.Body)
@@ -106,7 +93,7 @@ func TestIncidentAckAndNotes(t *testing.T) {
 		t.Errorf("notes: %+v", inc.Notes)
 	}
 	var actions []string
-	for _, r := range sink.recs {
+	for _, r := range sink.Records() {
 		actions = append(actions, string(r.Action)+" "+r.Actor+" "+r.Target+" "+r.Result)
 	}
 	// Every attempt an authorised actor made is audited, failed ones with
@@ -159,7 +146,7 @@ func FuzzIncidentHandler(f *testing.F) {
 		tr.RecordN(100, 100)
 		fc.Advance(10 * time.Second)
 		m.Evaluate()
-		h := m.IncidentHandler(&audit.Guard{Authorize: byHeader, Sink: &memSink{}})
+		h := m.IncidentHandler(&audit.Guard{Authorize: byHeader, Sink: &audittest.Recorder{}})
 		r := httptest.NewRequest(http.MethodPost, "/slo/incident", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if user != "" && !strings.ContainsAny(user, "\r\n\x00") {

@@ -1,7 +1,6 @@
 package queuetest
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +9,10 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/opskit/opskit/audit"
+	"github.com/opskit/opskit/audit/audittest"
 	"github.com/opskit/opskit/queue"
 )
 
@@ -220,31 +219,12 @@ func testBulkDead(e *env) {
 	}
 }
 
-// memSink is an audit.Sink in memory.
-type memSink struct {
-	mu   sync.Mutex
-	recs []audit.Record
-}
-
-func (s *memSink) Append(_ context.Context, r audit.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.recs = append(s.recs, r)
-	return nil
-}
-
-func (s *memSink) records() []audit.Record {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]audit.Record(nil), s.recs...)
-}
-
 // testDeadHandler: the operator's HTTP view over the dead letters, behind
 // an authoriser, audited; an id copied from the list requeues that very
 // message.
 func testDeadHandler(e *env) {
 	ids := e.deadSet()
-	sink := &memSink{}
+	sink := &audittest.Recorder{}
 	h := queue.DeadLetterHandler(e.b, &audit.Guard{
 		Authorize: func(r *http.Request, a audit.Action) (string, error) {
 			switch r.Header.Get("Authorization") {
@@ -355,7 +335,7 @@ func testDeadHandler(e *env) {
 	}
 
 	// One record per allowed request, none for the refused ones.
-	recs := sink.records()
+	recs := sink.Records()
 	var got []string
 	for _, r := range recs {
 		got = append(got, r.Actor+" "+string(r.Action)+" "+r.Result)
