@@ -1,5 +1,3 @@
-// Package audittest offers what tests of audited handlers need: a Sink
-// that keeps records in memory.
 package audittest
 
 import (

@@ -2,7 +2,6 @@ package audittest_test
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 
@@ -30,14 +29,4 @@ func TestRecorderKeepsEveryRecordInOrder(t *testing.T) {
 	if r.Records()[0].Actor == "changed" {
 		t.Fatal("Records() returned the recorder's own slice, not a copy")
 	}
-}
-
-func ExampleRecorder() {
-	var sink audittest.Recorder
-	g := &audit.Guard{Sink: &sink}
-	_ = g.Sink.Append(context.Background(), audit.Record{Actor: "ann", Action: "incident.ack", Result: "ok"})
-	for _, rec := range sink.Records() {
-		fmt.Println(rec.Actor, rec.Action, rec.Result)
-	}
-	// Output: ann incident.ack ok
 }
