@@ -82,8 +82,17 @@ func (t *Timer) Reset(d time.Duration) bool {
 	return active
 }
 
-func (t *Timer) arm(d time.Duration) {
+func (t *Timer) arm(d time.Duration) { t.armAfter(d, 0) }
+
+// armAfter schedules the next firing after d. With prev > 0 it does so only
+// if nothing stopped or reset the timer since the firing of generation prev
+// (a ticker re-arming itself), decided under mu so a concurrent Stop wins.
+func (t *Timer) armAfter(d time.Duration, prev uint64) {
 	t.mu.Lock()
+	if prev != 0 && prev != t.gen {
+		t.mu.Unlock()
+		return
+	}
 	t.gen++
 	gen := t.gen
 	t.mu.Unlock()
@@ -92,8 +101,11 @@ func (t *Timer) arm(d time.Duration) {
 	t.mu.Lock()
 	if t.gen == gen {
 		t.pending = p
+		t.mu.Unlock()
+		return
 	}
 	t.mu.Unlock()
+	p.Stop() // stopped or reset meanwhile: this call would do nothing anyway
 }
 
 func (t *Timer) fire(gen uint64) {
@@ -109,12 +121,7 @@ func (t *Timer) fire(gen uint64) {
 	default: // like time.Ticker, drop a tick nobody read
 	}
 	if t.period > 0 {
-		t.mu.Lock()
-		live := gen == t.gen
-		t.mu.Unlock()
-		if live {
-			t.arm(t.period)
-		}
+		t.armAfter(t.period, gen)
 	}
 }
 

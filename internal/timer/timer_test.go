@@ -146,3 +146,34 @@ func TestRealClockPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A ticker stopped while another goroutine advances the clock stays
+// stopped: its re-arming checks, under the timer's lock, that no Stop came
+// since the firing (a stress test: the window it guards is a few
+// instructions wide).
+func TestTickerStoppedDuringAdvanceStaysStopped(t *testing.T) {
+	for i := 0; i < 200; i++ {
+		c := clock.NewFake(epoch)
+		k := timer.NewTicker(c, time.Second)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.Advance(time.Second)
+		}()
+		k.Stop()
+		<-done
+		select { // drain a tick sent before Stop won
+		case <-k.C():
+		default:
+		}
+		c.Advance(time.Hour)
+		select {
+		case <-k.C():
+			t.Fatalf("round %d: stopped ticker ticked", i)
+		default:
+		}
+		if n := c.Timers(); n != 0 {
+			t.Fatalf("round %d: %d calls still scheduled after Stop", i, n)
+		}
+	}
+}
