@@ -245,7 +245,7 @@ body{font-family:system-ui,sans-serif;margin:1rem auto;max-width:72rem;padding:0
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin:1.6rem 0 .3rem}h3{font-size:1rem;margin:1rem 0 .3rem}
 .meta{color:#555;font-size:.9rem;margin:.2rem 0}
 .scroll{overflow-x:auto}
-table{border-collapse:collapse;font-size:.9rem;margin:.3rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;font-size:.9rem;margin:.3rem 0;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:right;white-space:nowrap}
 th{background:#f4f4f4}td.l,th.l{text-align:left;white-space:normal}
 .firing{background:#fcc}.ok{background:#efe}.disabled{color:#888}.holds{font-weight:bold}
 .chart{width:100%;max-width:40rem;height:auto;display:block;margin:.4rem 0}
