@@ -337,7 +337,9 @@ func TestPrometheusRulesPassPromtool(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "rules.yml")
 	os.WriteFile(path, []byte(out.String()), 0o600)
-	if b, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err != nil {
+	// promtool exits 0 on lint findings ("FAILED: lint error …"): read what it says.
+	b, err := exec.Command(promtool, "check", "rules", path).CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "SUCCESS") || strings.Contains(string(b), "FAILED") {
 		t.Fatalf("promtool check rules: %v\n%s", err, b)
 	}
 }
