@@ -5,7 +5,7 @@ SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 # Modules, library first. Each has its own go.mod so heavy dependencies
 # (exporters, peers, drivers) never reach the library's users.
-MODULES     := . queue/postgres examples benchmarks
+MODULES     := . postgres examples benchmarks
 BENCH_COUNT ?= 6
 BENCH       ?= .
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2

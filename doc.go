@@ -13,8 +13,9 @@
 //   - retry: backoff with jitter, retry budgets, circuit breakers, rate
 //     limits and an http.RoundTripper that honours Retry-After.
 //   - queue: a durable retry queue on local disk (checksummed log, group
-//     commit, leases, dead letters); queue/postgres is the same queue on
-//     PostgreSQL, in a module of its own.
+//     commit, leases, dead letters); the postgres module (its own, so pgx
+//     stays out of this one) is the same queue on PostgreSQL and the
+//     fleet.Store replicas share.
 //   - feature: feature-usage counters nearly free on the hot path, distinct
 //     tenants, and reports of what is never or rarely used.
 //   - clock: time as an input. Every WithClock takes a clock.Clock (Now and

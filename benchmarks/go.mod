@@ -4,7 +4,7 @@ go 1.26.0
 
 replace github.com/opskit/opskit => ../
 
-require github.com/opskit/opskit/queue/postgres v0.0.0-00010101000000-000000000000
+require github.com/opskit/opskit/postgres v0.0.0-00010101000000-000000000000
 
 require (
 	github.com/alexliesenfeld/health v0.8.0 // indirect
@@ -63,4 +63,4 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace github.com/opskit/opskit/queue/postgres => ../queue/postgres
+replace github.com/opskit/opskit/postgres => ../postgres

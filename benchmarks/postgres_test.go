@@ -16,7 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/opskit/opskit/queue/postgres"
+	"github.com/opskit/opskit/postgres"
 )
 
 // PostgreSQL benchmarks run against OPSKIT_POSTGRES_URL (start one with
@@ -69,7 +69,7 @@ func openPG(b *testing.B, pool *pgxpool.Pool, schema string) *postgres.Queue {
 	if err := postgres.Migrate(ctx, pool, postgres.WithSchema(schema)); err != nil {
 		b.Fatal(err)
 	}
-	q, err := postgres.Open(ctx, pool, postgres.WithSchema(schema))
+	q, err := postgres.OpenQueue(ctx, pool, postgres.WithSchema(schema))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 // Backend is the queue contract that Worker and DeadLetterHandler run on
 // and that the queuetest conformance suite checks. *Queue (local disk)
-// implements it; another store (the queue/postgres module) implements it
+// implements it; another store (the postgres module's Queue) implements it
 // too. Nothing in it names files or segments.
 type Backend interface {
 	// Enqueue stores payload durably and returns its id. With a dedupe key

@@ -170,6 +170,6 @@
 // # Other backends
 //
 // Backend is the contract *Queue implements; package queuetest checks any
-// implementation (the queue/postgres module is one). Worker,
+// implementation (the postgres module's Queue is one). Worker,
 // DeadLetterHandler and HealthCheck work on any Backend.
 package queue

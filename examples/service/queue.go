@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/opskit/opskit/postgres"
 	"github.com/opskit/opskit/queue"
-	"github.com/opskit/opskit/queue/postgres"
 	"github.com/opskit/opskit/retry"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -51,7 +51,7 @@ func openPostgresQueue(ctx context.Context, url string, mp metric.MeterProvider,
 		if err := postgres.Migrate(ctx, pool); err != nil {
 			return nil, err
 		}
-		return postgres.Open(ctx, pool, postgres.WithMeterProvider(mp), postgres.WithLogger(log),
+		return postgres.OpenQueue(ctx, pool, postgres.WithMeterProvider(mp), postgres.WithLogger(log),
 			postgres.WithRetryPolicy(redelivery))
 	}()
 	if err != nil {

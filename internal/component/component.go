@@ -57,8 +57,8 @@ func Missing(tb testing.TB, component, how string) {
 	tb.Skip(msg)
 }
 
-// Lines returns Report's lines for pkg (e.g. "queue/postgres"), one per
-// missing component, sorted: "queue/postgres: SKIPPED 27 tests needing
+// Lines returns Report's lines for pkg (e.g. "postgres"), one per
+// missing component, sorted: "postgres: SKIPPED 27 tests needing
 // PostgreSQL: <how>". None when nothing was skipped.
 func Lines(pkg string) []string {
 	mu.Lock()

@@ -8,7 +8,7 @@
 //	go run ./internal/cmd/apirecord -check   # fail with a diff if api/ is stale (make test)
 //
 // Run it from the repository root. The packages are those of the library
-// module outside internal/, plus queue/postgres (a module of its own).
+// module outside internal/, plus postgres (a module of its own).
 package main
 
 import (
@@ -25,7 +25,7 @@ import (
 )
 
 // extraModules are nested modules whose packages belong to the record.
-var extraModules = []string{"queue/postgres"}
+var extraModules = []string{"postgres"}
 
 func main() {
 	check := flag.Bool("check", false, "compare api/ with the code instead of writing it; exit 1 with a diff when they differ")

@@ -31,11 +31,11 @@ import (
 
 func main() {
 	root := flag.String("root", ".", "repository root")
-	only := flag.String("pkg", "", "check only the package with this path relative to the root (e.g. slo, queue/postgres)")
+	only := flag.String("pkg", "", "check only the package with this path relative to the root (e.g. slo, postgres)")
 	keep := flag.Bool("keep", false, "keep the temporary module and print its path")
 	flag.Parse()
 	start := time.Now()
-	if err := run(context.Background(), os.Stdout, *root, *only, *keep, []string{"queue/postgres"}); err != nil {
+	if err := run(context.Background(), os.Stdout, *root, *only, *keep, []string{"postgres"}); err != nil {
 		fmt.Fprintln(os.Stderr, "outside:", err)
 		os.Exit(1)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// ErrNotMigrated is returned by Open when the queue's tables are missing
+// ErrNotMigrated is returned by OpenQueue when the queue's tables are missing
 // or older than this package needs: run Migrate first.
 var ErrNotMigrated = errors.New("postgres: queue schema not migrated")
 
@@ -65,7 +65,7 @@ func SchemaVersion() int { return steps[len(steps)-1].version }
 // records each applied step in a "<table>_migrations" table beside it. It
 // is idempotent and safe to run from several processes at once (they
 // serialise on an advisory lock); run it at deploy or start-up, before
-// Open.
+// OpenQueue.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...MigrateOption) error {
 	if pool == nil {
 		return errors.New("postgres: Migrate needs a pool")

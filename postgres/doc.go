@@ -16,7 +16,7 @@
 //		"github.com/jackc/pgx/v5/pgxpool"
 //
 //		"github.com/opskit/opskit/queue"
-//		"github.com/opskit/opskit/queue/postgres"
+//		"github.com/opskit/opskit/postgres"
 //	)
 //
 //	func main() {
@@ -30,7 +30,7 @@
 //		if err := postgres.Migrate(ctx, pool); err != nil { // idempotent
 //			log.Fatal(err)
 //		}
-//		q, err := postgres.Open(ctx, pool)
+//		q, err := postgres.OpenQueue(ctx, pool)
 //		if err != nil {
 //			log.Fatal(err)
 //		}
@@ -63,7 +63,7 @@
 // Migrate creates a schema (default "opskit"), a table (default "queue")
 // and a "<table>_migrations" table recording the versioned steps applied;
 // it is explicit, idempotent, and serialised across processes by an
-// advisory lock. Open refuses a table that is not migrated
+// advisory lock. OpenQueue refuses a table that is not migrated
 // (ErrNotMigrated). One row is one message: its state (ready, leased,
 // dead), available_at (the not-before time of a ready row, the lease
 // deadline of a leased one), attempts, lease token, payload and dedupe

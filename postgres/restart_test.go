@@ -18,8 +18,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/opskit/opskit/internal/component"
+	"github.com/opskit/opskit/postgres"
 	"github.com/opskit/opskit/queue"
-	"github.com/opskit/opskit/queue/postgres"
 	"github.com/opskit/opskit/retry"
 )
 
@@ -137,7 +137,7 @@ func TestWorkerSurvivesServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	q, err := postgres.Open(ctx, pool, postgres.WithPollInterval(50*time.Millisecond), postgres.WithLogger(quiet))
+	q, err := postgres.OpenQueue(ctx, pool, postgres.WithPollInterval(50*time.Millisecond), postgres.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}

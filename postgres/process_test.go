@@ -17,8 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/postgres"
 	"github.com/opskit/opskit/queue"
-	"github.com/opskit/opskit/queue/postgres"
 )
 
 // childEnv names the schema a re-executed test binary consumes from.
@@ -35,13 +35,13 @@ func migrated(t *testing.T, pool *pgxpool.Pool) string {
 	return schema
 }
 
-func open(t *testing.T, pool *pgxpool.Pool, schema string, clk clock.Clock, opts ...postgres.Option) *postgres.Queue {
+func open(t *testing.T, pool *pgxpool.Pool, schema string, clk clock.Clock, opts ...postgres.QueueOption) *postgres.Queue {
 	t.Helper()
-	opts = append([]postgres.Option{postgres.WithSchema(schema), postgres.WithClock(clk),
+	opts = append([]postgres.QueueOption{postgres.WithSchema(schema), postgres.WithClock(clk),
 		postgres.WithPollInterval(50 * time.Millisecond)}, opts...)
-	q, err := postgres.Open(context.Background(), pool, opts...)
+	q, err := postgres.OpenQueue(context.Background(), pool, opts...)
 	if err != nil {
-		t.Fatalf("Open: %v", err)
+		t.Fatalf("OpenQueue: %v", err)
 	}
 	t.Cleanup(func() { q.Close() })
 	return q
@@ -129,7 +129,7 @@ func TestKilledConsumerRedelivers(t *testing.T) {
 // stdout, and waits to be killed.
 func childConsumer(t *testing.T, schema string) {
 	pool := newPool(t, 2)
-	q, err := postgres.Open(context.Background(), pool, postgres.WithSchema(schema))
+	q, err := postgres.OpenQueue(context.Background(), pool, postgres.WithSchema(schema))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	}
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		component.Report("queue/postgres")
+		component.Report("postgres")
 		os.Exit(code)
 	}))
 }

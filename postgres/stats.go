@@ -24,7 +24,7 @@ import (
 // dead-letters, and pg_total_relation_size; it plans one EXPLAIN per
 // count over the bound. Bytes is the table's size on disk with its indexes
 // and TOAST data, not the sum of payloads. Enqueued, Acked, Nacked and
-// DeadLettered count this handle's own calls since Open; Corrupt is
+// DeadLettered count this handle's own calls since OpenQueue; Corrupt is
 // always 0 (PostgreSQL checks its own pages).
 func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
 	if err := q.begin(); err != nil {
@@ -186,7 +186,7 @@ func (q *Queue) HealthCheck(l queue.Limits) func(context.Context) error {
 type metrics struct{ reg metric.Registration }
 
 func newMetrics(q *Queue) (*metrics, error) {
-	m := q.cfg.mp.Meter("github.com/opskit/opskit/queue/postgres")
+	m := q.cfg.mp.Meter("github.com/opskit/opskit/postgres")
 	attrs := metric.WithAttributeSet(attribute.NewSet(attribute.String("opskit.queue.table", q.names.plain)))
 	reg, err := queue.RegisterStatsMetrics(m, q.Stats, attrs)
 	if err != nil {

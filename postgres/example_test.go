@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/opskit/opskit/postgres"
 	"github.com/opskit/opskit/queue"
-	"github.com/opskit/opskit/queue/postgres"
 )
 
 // Names are checked before any SQL is built from them.
@@ -24,7 +24,7 @@ func ExampleValidIdentifier() {
 	// name "Orders" has 'O' at byte 0, want lower-case letters, digits (not first) and underscores
 }
 
-// Open on a table that Migrate has not created says so, and nothing else
+// OpenQueue on a table that Migrate has not created says so, and nothing else
 // runs. This example needs a database, so it has no checked output: go
 // test compiles it but does not run it (the package's tests run the same
 // calls against a real PostgreSQL).
@@ -36,10 +36,10 @@ func ExampleOpen() {
 	}
 	defer pool.Close()
 
-	q, err := postgres.Open(ctx, pool, postgres.WithSchema("shop"), postgres.WithTable("orders"))
+	q, err := postgres.OpenQueue(ctx, pool, postgres.WithSchema("shop"), postgres.WithTable("orders"))
 	if errors.Is(err, postgres.ErrNotMigrated) {
 		if err = postgres.Migrate(ctx, pool, postgres.WithSchema("shop"), postgres.WithTable("orders")); err == nil {
-			q, err = postgres.Open(ctx, pool, postgres.WithSchema("shop"), postgres.WithTable("orders"))
+			q, err = postgres.OpenQueue(ctx, pool, postgres.WithSchema("shop"), postgres.WithTable("orders"))
 		}
 	}
 	if err != nil {
@@ -70,7 +70,7 @@ func ExampleQueue_EnqueueTx() {
 		log.Fatal(err)
 	}
 	defer pool.Close()
-	q, err := postgres.Open(ctx, pool)
+	q, err := postgres.OpenQueue(ctx, pool)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func ExampleQueue_EnqueueBatch() {
 		log.Fatal(err)
 	}
 	defer pool.Close()
-	q, err := postgres.Open(ctx, pool)
+	q, err := postgres.OpenQueue(ctx, pool)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func ExampleQueue_HealthCheck() {
 		log.Fatal(err)
 	}
 	defer pool.Close()
-	q, err := postgres.Open(ctx, pool)
+	q, err := postgres.OpenQueue(ctx, pool)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,8 +1,8 @@
-module github.com/opskit/opskit/queue/postgres
+module github.com/opskit/opskit/postgres
 
 go 1.25.0
 
-replace github.com/opskit/opskit => ../../
+replace github.com/opskit/opskit => ../
 
 require (
 	github.com/jackc/pgx/v5 v5.12.0

@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/postgres"
 	"github.com/opskit/opskit/queue"
-	"github.com/opskit/opskit/queue/postgres"
 )
 
 // drain receives and acks every ready message, returning payload by id.

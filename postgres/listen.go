@@ -32,7 +32,7 @@ func (q *Queue) listenConn(ctx context.Context) (*pgx.Conn, error) {
 }
 
 // listen wakes receivers on each notification until ctx ends, and
-// reconnects when its connection fails. Open starts it; Close stops it and
+// reconnects when its connection fails. OpenQueue starts it; Close stops it and
 // waits.
 func (q *Queue) listen(ctx context.Context, conn *pgx.Conn) {
 	defer q.bg.Done()

@@ -12,8 +12,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/postgres"
 	"github.com/opskit/opskit/queue"
-	"github.com/opskit/opskit/queue/postgres"
 )
 
 var start = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -160,7 +160,7 @@ func TestDeadLetterReasonKeepsAnyErrorText(t *testing.T) {
 func TestCloseWakesWaitingReceive(t *testing.T) {
 	pool := newPool(t, 4)
 	clk := clock.NewFake(start)
-	q, err := postgres.Open(context.Background(), pool, postgres.WithSchema(migrated(t, pool)),
+	q, err := postgres.OpenQueue(context.Background(), pool, postgres.WithSchema(migrated(t, pool)),
 		postgres.WithClock(clk), postgres.WithPollInterval(time.Hour))
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	"github.com/opskit/opskit/retry"
 )
 
-// Defaults for the options of Open and Migrate.
+// Defaults for the options of OpenQueue and Migrate.
 const (
 	DefaultSchema       = "opskit"
 	DefaultTable        = "queue"
@@ -27,20 +27,20 @@ const (
 	maxIdent = 48
 )
 
-// Option configures Open.
-type Option interface{ apply(*config) }
+// QueueOption configures OpenQueue.
+type QueueOption interface{ apply(*config) }
 
 // MigrateOption configures Migrate: only WithSchema and WithTable, which
-// Open takes too.
+// OpenQueue takes too.
 type MigrateOption interface{ applyMigrate(*config) }
 
-// TableOption names the queue's table; both Open and Migrate take it.
+// TableOption names the queue's table; both OpenQueue and Migrate take it.
 type TableOption struct{ set func(*config) }
 
 func (o TableOption) apply(c *config)        { o.set(c) }
 func (o TableOption) applyMigrate(c *config) { o.set(c) }
 
-// optionFunc adapts a function to Option.
+// optionFunc adapts a function to QueueOption.
 type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
@@ -70,39 +70,39 @@ func WithTable(name string) TableOption {
 }
 
 // WithMeterProvider sets where metrics go; default otel.GetMeterProvider().
-func WithMeterProvider(mp metric.MeterProvider) Option {
+func WithMeterProvider(mp metric.MeterProvider) QueueOption {
 	return optionFunc(func(c *config) { c.mp = mp })
 }
 
 // WithLogger sets the logger for background errors (the notification
 // listener reconnecting, leases that could not be released at Close);
 // default slog.Default().
-func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.log = l }) }
+func WithLogger(l *slog.Logger) QueueOption { return optionFunc(func(c *config) { c.log = l }) }
 
 // WithClock sets the clock for not-before times, lease deadlines, backoff
 // and ages; default the real clock. The database's own now() is never
 // used for these, so every process sharing a queue should run on a clock
 // that agrees (NTP) within a small fraction of the visibility timeout.
-func WithClock(clk clock.Clock) Option { return optionFunc(func(c *config) { c.clk = clk }) }
+func WithClock(clk clock.Clock) QueueOption { return optionFunc(func(c *config) { c.clk = clk }) }
 
 // WithRetryPolicy sets the Nack backoff and the dead-letter threshold, as
 // for the file queue: a delivery that fails (Nack or an expired lease)
 // once its attempt number has reached p.MaxAttempts dead-letters the
 // message. Without this option queue.DefaultRetryPolicy() applies.
-func WithRetryPolicy(p retry.Policy) Option { return optionFunc(func(c *config) { c.policy = p }) }
+func WithRetryPolicy(p retry.Policy) QueueOption { return optionFunc(func(c *config) { c.policy = p }) }
 
 // WithPollInterval bounds how long an idle Receive waits, in wall-clock
 // time, before it looks at the table again without having been notified;
 // default DefaultPollInterval. Notifications (LISTEN/NOTIFY) normally wake
 // it at once; the poll covers a listener that is reconnecting and
 // messages that become due on another process's clock.
-func WithPollInterval(d time.Duration) Option { return optionFunc(func(c *config) { c.poll = d }) }
+func WithPollInterval(d time.Duration) QueueOption { return optionFunc(func(c *config) { c.poll = d }) }
 
 // WithMaxPayload sets the largest accepted payload; default
 // DefaultMaxPayload.
-func WithMaxPayload(n int) Option { return optionFunc(func(c *config) { c.maxPayload = n }) }
+func WithMaxPayload(n int) QueueOption { return optionFunc(func(c *config) { c.maxPayload = n }) }
 
-func newConfig(opts []Option) (config, error) {
+func newConfig(opts []QueueOption) (config, error) {
 	c := defaultConfig()
 	for _, o := range opts {
 		if o != nil {

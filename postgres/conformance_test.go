@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opskit/opskit/postgres"
 	"github.com/opskit/opskit/queue"
-	"github.com/opskit/opskit/queue/postgres"
 	"github.com/opskit/opskit/queue/queuetest"
 )
 
@@ -18,7 +18,7 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return func(o queuetest.Options) (queue.Backend, error) {
-			return postgres.Open(context.Background(), pool, postgres.WithSchema(schema),
+			return postgres.OpenQueue(context.Background(), pool, postgres.WithSchema(schema),
 				postgres.WithClock(o.Clock), postgres.WithRetryPolicy(o.Retry),
 				postgres.WithPollInterval(50*time.Millisecond))
 		}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/opskit/opskit/queue/postgres"
+	"github.com/opskit/opskit/postgres"
 )
 
 func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
@@ -18,8 +18,8 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 	ctx := context.Background()
 	opts := []postgres.MigrateOption{postgres.WithSchema(schema), postgres.WithTable("jobs")}
 
-	if _, err := postgres.Open(ctx, pool, postgres.WithSchema(schema), postgres.WithTable("jobs")); !errors.Is(err, postgres.ErrNotMigrated) {
-		t.Fatalf("Open before Migrate = %v, want ErrNotMigrated", err)
+	if _, err := postgres.OpenQueue(ctx, pool, postgres.WithSchema(schema), postgres.WithTable("jobs")); !errors.Is(err, postgres.ErrNotMigrated) {
+		t.Fatalf("OpenQueue before Migrate = %v, want ErrNotMigrated", err)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -41,9 +41,9 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 	if err != nil || versions != postgres.SchemaVersion() || max != postgres.SchemaVersion() {
 		t.Fatalf("migrations table: %d rows, max %d, %v; want %d steps", versions, max, err, postgres.SchemaVersion())
 	}
-	q, err := postgres.Open(ctx, pool, postgres.WithSchema(schema), postgres.WithTable("jobs"))
+	q, err := postgres.OpenQueue(ctx, pool, postgres.WithSchema(schema), postgres.WithTable("jobs"))
 	if err != nil {
-		t.Fatalf("Open after Migrate: %v", err)
+		t.Fatalf("OpenQueue after Migrate: %v", err)
 	}
 	if got, want := q.Table(), schema+".jobs"; got != want {
 		t.Errorf("Table() = %q, want %q", got, want)
@@ -55,8 +55,8 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 		" (version, description) VALUES (999, 'from the future')"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := postgres.Open(ctx, pool, postgres.WithSchema(schema), postgres.WithTable("jobs")); err == nil || !strings.Contains(err.Error(), "newer") {
-		t.Fatalf("Open on a newer schema = %v, want an error saying it is newer", err)
+	if _, err := postgres.OpenQueue(ctx, pool, postgres.WithSchema(schema), postgres.WithTable("jobs")); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("OpenQueue on a newer schema = %v, want an error saying it is newer", err)
 	}
 	if err := postgres.Migrate(ctx, pool, opts...); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Migrate on a newer schema = %v, want an error saying it is newer", err)
@@ -76,28 +76,28 @@ func TestOptionsAreValidated(t *testing.T) {
 		{postgres.WithTable("9lives"), `'9'`},
 		{postgres.WithTable(strings.Repeat("a", 49)), "49 bytes"},
 	} {
-		_, err := postgres.Open(ctx, pool, tc.opt)
+		_, err := postgres.OpenQueue(ctx, pool, tc.opt)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "postgres: ") {
-			t.Errorf("Open with a bad option = %v, want an error naming %s", err, tc.want)
+			t.Errorf("OpenQueue with a bad option = %v, want an error naming %s", err, tc.want)
 		}
 		if err := postgres.Migrate(ctx, pool, tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Migrate with a bad option = %v, want an error naming %s", err, tc.want)
 		}
 	}
 	for _, tc := range []struct {
-		opt  postgres.Option
+		opt  postgres.QueueOption
 		want string
 	}{
 		{postgres.WithPollInterval(0), "PollInterval"},
 		{postgres.WithMaxPayload(0), "MaxPayload"},
 	} {
-		_, err := postgres.Open(ctx, pool, tc.opt)
+		_, err := postgres.OpenQueue(ctx, pool, tc.opt)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "postgres: ") {
-			t.Errorf("Open with a bad option = %v, want an error naming %s", err, tc.want)
+			t.Errorf("OpenQueue with a bad option = %v, want an error naming %s", err, tc.want)
 		}
 	}
-	if _, err := postgres.Open(ctx, nil); err == nil {
-		t.Error("Open(nil pool) succeeded")
+	if _, err := postgres.OpenQueue(ctx, nil); err == nil {
+		t.Error("OpenQueue(nil pool) succeeded")
 	}
 	if err := postgres.Migrate(ctx, nil); err == nil {
 		t.Error("Migrate(nil pool) succeeded")

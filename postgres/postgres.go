@@ -46,15 +46,15 @@ type Queue struct {
 
 var _ queue.Backend = (*Queue)(nil)
 
-// Open returns a Queue on the table named by WithSchema and WithTable,
+// OpenQueue returns a Queue on the table named by WithSchema and WithTable,
 // which Migrate must have created: otherwise the error matches
 // ErrNotMigrated. The pool stays the caller's: close the Queue before the
-// pool. Open takes one connection out of the pool for LISTEN (it no longer
+// pool. OpenQueue takes one connection out of the pool for LISTEN (it no longer
 // counts against the pool's MaxConns) and starts two goroutines, one
 // waiting for notifications on it and one sending them; Close stops both.
-func Open(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Queue, error) {
+func OpenQueue(ctx context.Context, pool *pgxpool.Pool, opts ...QueueOption) (*Queue, error) {
 	if pool == nil {
-		return nil, errors.New("postgres: Open needs a pool")
+		return nil, errors.New("postgres: OpenQueue needs a pool")
 	}
 	cfg, err := newConfig(opts)
 	if err != nil {
