@@ -24,7 +24,10 @@ import (
 func BenchmarkOverload(b *testing.B) {
 	for _, l := range shedding.Limiters() {
 		b.Run(l.Name, func(b *testing.B) {
-			svc := shedding.NewService(32, 25*time.Millisecond)
+			svc, err := shedding.NewService(32, 25*time.Millisecond)
+			if err != nil {
+				b.Fatal(err)
+			}
 			d := max(20*time.Millisecond, time.Duration(float64(b.N)/(3*svc.Capacity())*float64(time.Second)))
 			var warm time.Duration
 			if d >= time.Second {

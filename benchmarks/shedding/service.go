@@ -11,97 +11,30 @@
 package shedding
 
 import (
-	"context"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/opskit/opskit/internal/capacity"
 )
 
 // Service is the simulated service. Every request that is not a probe
 // waits for one of the slots (in arrival order, giving up when its context
 // ends), holds it for the service time, and answers 200. Probes and
-// /metrics answer at once, beside the slots.
+// /metrics answer at once, beside the slots. The slots are
+// internal/capacity's, which the example service's order path uses too.
 type Service struct {
-	service time.Duration
-	full    int
-
-	mu      sync.Mutex
-	slots   int // how many may run now
-	busy    int
-	waiters []chan struct{} // closed when granted a slot, oldest first
-	granted map[chan struct{}]bool
+	*capacity.Slots
 }
 
 // NewService returns a service with n slots of the given service time: its
 // capacity is n/service requests a second.
-func NewService(n int, service time.Duration) *Service {
-	return &Service{service: service, full: n, slots: n, granted: map[chan struct{}]bool{}}
-}
-
-// Capacity is the service's throughput in requests a second, with all its
-// slots.
-func (s *Service) Capacity() float64 { return float64(s.full) / s.service.Seconds() }
-
-// SetSlots changes how many requests run at once, from now on: work
-// already running past the new number finishes, and no more starts until
-// the service is under it.
-func (s *Service) SetSlots(n int) {
-	s.mu.Lock()
-	s.slots = n
-	s.grantLocked()
-	s.mu.Unlock()
-}
-
-func (s *Service) grantLocked() {
-	for s.busy < s.slots && len(s.waiters) > 0 {
-		ch := s.waiters[0]
-		s.waiters = s.waiters[1:]
-		s.busy++
-		s.granted[ch] = true
-		close(ch)
+func NewService(n int, service time.Duration) (*Service, error) {
+	s, err := capacity.New(n, service, nil)
+	if err != nil {
+		return nil, err
 	}
-}
-
-// acquire waits for a slot, in arrival order, until ctx ends.
-func (s *Service) acquire(ctx context.Context) bool {
-	s.mu.Lock()
-	if s.busy < s.slots && len(s.waiters) == 0 {
-		s.busy++
-		s.mu.Unlock()
-		return true
-	}
-	ch := make(chan struct{})
-	s.waiters = append(s.waiters, ch)
-	s.mu.Unlock()
-	select {
-	case <-ch:
-		s.mu.Lock()
-		delete(s.granted, ch)
-		s.mu.Unlock()
-		return true
-	case <-ctx.Done():
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.granted[ch] { // granted as the context ended: give it back
-			delete(s.granted, ch)
-			s.busy--
-			s.grantLocked()
-			return false
-		}
-		if i := slices.Index(s.waiters, ch); i >= 0 {
-			s.waiters = slices.Delete(s.waiters, i, i+1)
-		}
-		return false
-	}
-}
-
-func (s *Service) release() {
-	s.mu.Lock()
-	s.busy--
-	s.grantLocked()
-	s.mu.Unlock()
+	return &Service{s}, nil
 }
 
 // IsProbe reports whether path is a probe or the metrics endpoint.
@@ -119,11 +52,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if !s.acquire(r.Context()) {
+	if !s.Serve(r.Context()) {
 		w.WriteHeader(http.StatusGatewayTimeout)
 		return
 	}
-	time.Sleep(s.service)
-	s.release()
 	w.WriteHeader(http.StatusOK)
 }

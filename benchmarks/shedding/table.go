@@ -64,7 +64,10 @@ func Execute(ctx context.Context, p Plan) (*Report, error) {
 			}
 		}
 	}
-	svc := NewService(p.Slots, p.Service)
+	svc, err := NewService(p.Slots, p.Service)
+	if err != nil {
+		return rep, err
+	}
 	base := Run{Slots: p.Slots, Service: p.Service, Warmup: p.Warmup, Duration: p.Duration}
 	for round := range p.Rounds {
 		u := base
