@@ -173,6 +173,7 @@ type indicator struct {
 	sev       [2]*sevState // page, ticket
 	inc       *Incident    // the open episode
 	release   release.Info // the Monitor's WithRelease, set before Evaluate sees in
+	impact    string       // Objective.Impact's text at this evaluation
 	exhausted bool
 	published atomic.Pointer[published] // copy for lock-free readers
 }
@@ -329,6 +330,9 @@ func (in *indicator) evaluate(st Status, resend time.Duration, ids func(string, 
 			ch.records = append(ch.records, in.record("resolved", now, ""))
 			in.inc = nil
 		} else {
+			if in.impact != "" {
+				in.inc.Impact = in.impact // written with the episode's next record
+			}
 			if in.inc.track(now, in.incidentNumbers(), in.currentSeverity(), in.currentTier()) {
 				why = append(why, "new peak")
 			}
@@ -414,6 +418,7 @@ func (in *indicator) alert(sv *sevState, st Status, repeat bool) Alert {
 		in.name, pct(in.target), fmtDuration(in.obj.Period), n.BurnRateLong, fmtDuration(n.LongWindow),
 		n.BurnRateShort, fmtDuration(n.ShortWindow), t.tier.Name, t.tier.BurnRate, n.BadEvents, n.Events,
 		fmtDuration(n.LongWindow), 100*n.BudgetRemaining)
+	cond = in.withImpact(cond)
 	al := Alert{Objective: in.name, Severity: sv.severity, Tier: t.tier.Name, State: Firing, Repeat: repeat,
 		StartsAt: sv.start, At: st.At, If: cond, Do: in.obj.Runbook, SoThat: in.obj.Outcome, Numbers: n}
 	if in.inc != nil {
@@ -435,6 +440,7 @@ func (in *indicator) alert(sv *sevState, st Status, repeat bool) Alert {
 	if al.Incident != "" {
 		al.Annotations["incident"] = al.Incident
 	}
+	in.annotateImpact(al.Annotations)
 	for _, a := range [...][2]string{{"service", in.release.Service}, {"version", in.release.Version}, {"release", in.release.ID}} {
 		if _, set := al.Annotations[a[0]]; !set && a[1] != "" {
 			al.Annotations[a[0]] = a[1]
@@ -484,6 +490,7 @@ func pct(target float64) string { return fmt.Sprintf("%g%%", 100*target) }
 // every tick; call it yourself for an evaluation on demand. It returns the
 // statuses.
 func (m *Monitor) Evaluate() []Status {
+	impacts := m.impacts() // user code: outside evalMu
 	m.evalMu.Lock()
 	defer m.evalMu.Unlock()
 	now := m.clock.Now()
@@ -493,6 +500,7 @@ func (m *Monitor) Evaluate() []Status {
 	var out []Status
 	for _, in := range m.indicators() {
 		st := in.computeStatus(now)
+		in.impact = impacts[in]
 		ch := in.evaluate(st, m.cfg.resend, m.incidentID)
 		in.fill(&st)
 		out = append(out, st)

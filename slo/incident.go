@@ -48,6 +48,9 @@ type Incident struct {
 	// opened; later updates keep it. Zero without WithRelease, and in
 	// records written before it existed.
 	Release release.Info `json:"release,omitzero"`
+	// Impact is Objective.Impact's latest text while the episode was open:
+	// who the failures hurt. Empty without the hook.
+	Impact string `json:"impact,omitempty"`
 }
 
 // Ack says who took an incident on, and when.
@@ -121,7 +124,7 @@ func (in *indicator) newIncident(id string, now time.Time) *Incident {
 		ID: id, Objective: in.name, Severity: in.currentSeverity(), Tier: in.currentTier(),
 		Started: now, Updated: now, Start: n, Peak: n,
 		Runbook: in.obj.Runbook, Outcome: in.obj.Outcome, BudgetExhausted: in.exhausted,
-		Release: in.release,
+		Release: in.release, Impact: in.impact,
 	}
 }
 

@@ -85,6 +85,15 @@ type Objective struct {
 	// release, which notifications get from WithRelease, are taken from
 	// here when set.
 	Annotations map[string]string
+	// Impact, when set, says who the failures hurt, in a sentence: "orders.bulk
+	// is failing for 37 tenants (12 % of its users) since 10:02 UTC; top
+	// reason: timeout" ((*feature.Feature).Impact writes such text). The
+	// Monitor calls it once per evaluation, outside its locks, so it must
+	// return quickly; its text (one line, cut to 300 bytes) is the "impact"
+	// annotation of every firing notification (unless Annotations sets
+	// "impact"), ends the IF sentence, and is the open incident's Impact. A
+	// hook that panics is logged and gives no text.
+	Impact func() string
 }
 
 // Reserved label and annotation names: the ones the Monitor and the
