@@ -1,0 +1,324 @@
+package remedy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/opskit/opskit/audit"
+	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/internal/timer"
+	"github.com/opskit/opskit/slo"
+)
+
+// ErrClosed is returned by Add after Shutdown.
+var ErrClosed = errors.New("remedy: shut down")
+
+// checkTimeout bounds one call of Recovered or Undo.
+const checkTimeout = 10 * time.Second
+
+// Notifier is an slo.Notifier that runs the actions of its rules when an
+// alert fires, records each run in the alert's incident and the audit
+// trail, rewrites the alert's DO text to say what was done and what is
+// left to a human, and then passes the alert on to the next notifier.
+type Notifier struct {
+	next  slo.Notifier
+	sink  audit.Sink
+	clock clock.Clock
+	log   *slog.Logger
+
+	ctx    context.Context // ends at Shutdown: recovery checks and undos in flight
+	cancel context.CancelFunc
+	checks sync.WaitGroup // recovery checks running
+
+	mu     sync.Mutex // guards everything below and every slot's state
+	mon    *slo.Monitor
+	slots  map[string][]*slot // by objective, in the order added
+	closed bool
+}
+
+// slot is one action of one rule with its limits and state; the state is
+// guarded by Notifier.mu.
+type slot struct {
+	rule *Rule
+	act  Action
+
+	runs        []time.Time // attempted runs in the last hour, oldest first
+	episode     string      // incident of the last attempted run
+	episodeRuns int
+	busy        bool        // Do, Recovered or Undo is running
+	active      bool        // Do succeeded and Undo has not yet
+	since       time.Time   // when it became active
+	incident    string      // the incident it became active in
+	check       clock.Timer // the next recovery check while active
+	last        string      // what the last run did, as DO text
+	lastIn      string      // the incident of last
+}
+
+// New returns a Notifier that passes every alert on to next (nil: to
+// nobody) after acting on it. Give it to slo.New with slo.WithNotifier,
+// then Attach the Monitor so runs are noted in its incidents; add rules
+// with Add. WithAudit is required.
+func New(next slo.Notifier, opts ...Option) (*Notifier, error) {
+	var cfg config
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if cfg.sink == nil {
+		return nil, errors.New("remedy: WithAudit is nil: every run is audited, give the audit sink")
+	}
+	if cfg.log == nil {
+		cfg.log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Notifier{next: next, sink: cfg.sink, clock: timer.Or(cfg.clock), log: cfg.log,
+		ctx: ctx, cancel: cancel, slots: map[string][]*slot{}}, nil
+}
+
+// Attach names the Monitor whose incidents runs are noted in (with
+// Monitor.Note, by "automation"). Until it is called, alerts pass through
+// and no action runs: nothing is done that the incident would not show.
+func (n *Notifier) Attach(m *slo.Monitor) {
+	n.mu.Lock()
+	n.mon = m
+	n.mu.Unlock()
+}
+
+// Add validates r, sets its defaults and adds its actions. An objective
+// may have several rules; action names are unique within one objective.
+func (n *Notifier) Add(r Rule) error {
+	r, err := r.withDefaults()
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	for _, a := range r.Actions {
+		for _, s := range n.slots[r.Objective] {
+			if s.act.Name == a.Name {
+				return fmt.Errorf("remedy: rule %q: action %q is already in another rule of the objective", r.Objective, a.Name)
+			}
+		}
+	}
+	rule := &r
+	for _, a := range r.Actions {
+		n.slots[r.Objective] = append(n.slots[r.Objective], &slot{rule: rule, act: a})
+	}
+	return nil
+}
+
+// Notify implements slo.Notifier. The first firing notification of an
+// episode (not a Repeat) runs the actions of the rules its severity
+// reaches; every notification of a known objective gets a DO text saying
+// what automation did and what is left to a human. Actions that fail or
+// panic are recorded as failed; the alert is passed on regardless, and
+// Notify returns the next notifier's error.
+func (n *Notifier) Notify(ctx context.Context, a slo.Alert) error {
+	n.mu.Lock()
+	slots := slices.Clone(n.slots[a.Objective])
+	n.mu.Unlock()
+	if len(slots) > 0 {
+		var done []string
+		for _, s := range slots {
+			if a.State == slo.Firing && !a.Repeat && s.rule.runsOn(a.Severity) {
+				n.run(ctx, s, a)
+			}
+			if d := n.describe(s, a); d != "" {
+				done = append(done, d)
+			}
+		}
+		if len(done) > 0 {
+			a = rewrite(a, done)
+		}
+	}
+	if n.next == nil {
+		return nil
+	}
+	return n.next.Notify(ctx, a)
+}
+
+// run runs s's action for alert a, within its limits, and records what
+// happened.
+func (n *Notifier) run(ctx context.Context, s *slot, a slo.Alert) {
+	name := s.act.Name
+	n.mu.Lock()
+	skip := n.admit(s, a)
+	dry := s.rule.DryRun
+	if skip != "" {
+		if s.active {
+			s.last, s.lastIn = n.inEffect(s), a.Incident
+		} else {
+			s.last, s.lastIn = fmt.Sprintf("not done automatically: %s (%s)", name, skip), a.Incident
+		}
+		mon := n.mon
+		n.mu.Unlock()
+		n.log.Warn("remedy: action not run", "objective", a.Objective, "action", name, "incident", a.Incident, "why", skip)
+		n.note(mon, a.Incident, fmt.Sprintf("%s: not run: %s", name, skip))
+		return
+	}
+	s.busy = true
+	mon := n.mon
+	n.mu.Unlock()
+
+	where := fmt.Sprintf("objective %s, %s, incident %s", a.Objective, a.Severity, a.Incident)
+	if dry {
+		n.mu.Lock()
+		s.busy, s.last, s.lastIn = false, "dry run, nothing done: would "+name, a.Incident
+		n.mu.Unlock()
+		n.log.Info("remedy: dry run", "objective", a.Objective, "action", name, "incident", a.Incident, "would", name)
+		n.note(mon, a.Incident, "dry run: would "+name)
+		n.audit(ctx, audit.Record{Action: ActionRun, Target: name, Result: "dry run", Detail: "would " + name + "; " + where})
+		return
+	}
+	err := call(ctx, s.act.Do)
+	at := n.clock.Now()
+	n.mu.Lock()
+	s.busy = false
+	switch {
+	case err != nil:
+		s.last, s.lastIn = fmt.Sprintf("tried automatically and failed: %s (%v)", name, err), a.Incident
+	case s.act.Undo != nil:
+		s.active, s.since, s.incident = true, at, a.Incident
+		s.last, s.lastIn = n.inEffect(s), a.Incident
+		n.schedule(s)
+	default:
+		s.last, s.lastIn = fmt.Sprintf("done automatically: %s (%s)", name, stamp(at)), a.Incident
+	}
+	n.mu.Unlock()
+	result := "ok"
+	if err != nil {
+		result = err.Error()
+		n.log.Error("remedy: action failed", "objective", a.Objective, "action", name, "incident", a.Incident, "err", err)
+		n.note(mon, a.Incident, fmt.Sprintf("%s: failed: %v", name, err))
+	} else {
+		n.log.Info("remedy: action done", "objective", a.Objective, "action", name, "incident", a.Incident)
+		text := name + ": done"
+		if s.act.Undo != nil {
+			text += fmt.Sprintf("; undone once %s passes (checked every %s)", signal(s.act), s.rule.CheckEvery)
+		}
+		n.note(mon, a.Incident, text)
+	}
+	n.audit(ctx, audit.Record{Action: ActionRun, Target: name, Result: result, Detail: where})
+}
+
+// admit decides whether s runs now for a and, if so, counts the run; it
+// returns why not otherwise. Requires mu held.
+func (n *Notifier) admit(s *slot, a slo.Alert) string {
+	switch {
+	case n.closed:
+		return "shutting down"
+	case n.mon == nil:
+		return "no Monitor attached, so the run could not be noted in the incident"
+	case s.active:
+		return fmt.Sprintf("already in effect since %s (incident %s)", stamp(s.since), s.incident)
+	case s.busy:
+		return "already running"
+	}
+	now := n.clock.Now()
+	i := 0
+	for i < len(s.runs) && now.Sub(s.runs[i]) >= time.Hour {
+		i++
+	}
+	s.runs = s.runs[i:]
+	if len(s.runs) >= s.rule.PerHour {
+		return fmt.Sprintf("rate limit: %d runs in the last hour, at most %d", len(s.runs), s.rule.PerHour)
+	}
+	if s.episode != a.Incident {
+		s.episode, s.episodeRuns = a.Incident, 0
+	}
+	if s.episodeRuns >= s.rule.PerEpisode {
+		return fmt.Sprintf("cap: %d runs in this incident, at most %d", s.episodeRuns, s.rule.PerEpisode)
+	}
+	s.runs = append(s.runs, now)
+	s.episodeRuns++
+	return ""
+}
+
+// describe says what s did for the episode of a, for its DO text, or ""
+// when it did nothing that concerns a.
+func (n *Notifier) describe(s *slot, a slo.Alert) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if s.active {
+		return n.inEffect(s)
+	}
+	if s.lastIn == a.Incident {
+		return s.last
+	}
+	return ""
+}
+
+// inEffect is the DO text of an action in effect. Requires mu held.
+func (n *Notifier) inEffect(s *slot) string {
+	return fmt.Sprintf("done automatically: %s (%s, incident %s); undone automatically once %s passes, checked every %s",
+		s.act.Name, stamp(s.since), s.incident, signal(s.act), s.rule.CheckEvery)
+}
+
+// rewrite puts what automation did before what is left to a human, in Do
+// and in the description annotation.
+func rewrite(a slo.Alert, done []string) slo.Alert {
+	human := a.Do
+	if human == "" {
+		human = "find and remove the cause"
+	}
+	do := strings.Join(done, "; ") + ". Left to a human: " + human
+	ann := make(map[string]string, len(a.Annotations)+1)
+	for k, v := range a.Annotations {
+		ann[k] = v
+	}
+	if desc, ok := ann["description"]; ok {
+		if old := ", do: " + a.Do; a.Do != "" && strings.Contains(desc, old) {
+			ann["description"] = strings.Replace(desc, old, ", do: "+do, 1)
+		} else {
+			ann["description"] = strings.TrimSuffix(desc, ".") + ". Automation: " + do + "."
+		}
+	}
+	ann["remediation"] = strings.Join(done, "; ")
+	a.Annotations, a.Do = ann, do
+	return a
+}
+
+// note adds text to incident id, by "automation"; a failure is logged.
+func (n *Notifier) note(m *slo.Monitor, id, text string) {
+	if m == nil || id == "" {
+		return
+	}
+	if err := m.Note(id, Actor, "remedy: "+text); err != nil {
+		n.log.Error("remedy: incident note not written", "incident", id, "text", text, "err", err)
+	}
+}
+
+// audit appends rec as automation's; a failure is logged.
+func (n *Notifier) audit(ctx context.Context, rec audit.Record) {
+	rec.Time, rec.Actor, rec.From = n.clock.Now(), Actor, "remedy"
+	if err := n.sink.Append(ctx, rec); err != nil {
+		n.log.Error("remedy: audit record not written", "action", rec.Action, "target", rec.Target, "err", err)
+	}
+}
+
+// call runs f, turning a panic into an error.
+func call(ctx context.Context, f func(context.Context) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("remedy: panic: %v", p)
+		}
+	}()
+	return f(ctx)
+}
+
+func signal(a Action) string {
+	if a.Signal == "" {
+		return "its recovery check"
+	}
+	return a.Signal
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("15:04:05 UTC") }
