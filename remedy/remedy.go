@@ -258,8 +258,8 @@ func (n *Notifier) describe(s *slot, a slo.Alert) string {
 
 // inEffect is the DO text of an action in effect. Requires mu held.
 func (n *Notifier) inEffect(s *slot) string {
-	return fmt.Sprintf("done automatically: %s (%s, incident %s); undone automatically once %s passes, checked every %s",
-		s.act.Name, stamp(s.since), s.incident, signal(s.act), s.rule.CheckEvery)
+	return fmt.Sprintf("done automatically: %s (%s); undone automatically once %s passes, checked every %s",
+		s.act.Name, stamp(s.since), signal(s.act), s.rule.CheckEvery)
 }
 
 // rewrite puts what automation did before what is left to a human, in Do
