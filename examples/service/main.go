@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -59,6 +60,12 @@ type config struct {
 	operatorToken   string
 	allowHosts      []string
 	release         release.Info // -version, the rest from the build
+	downstreamOnly  bool         // serve the demo downstream alone
+	downstreamURL   string       // another process's downstream ("" = in-process)
+	worker          bool         // run the delivery worker
+	instance        string       // this replica's name (-instance, default the host name)
+	alertWebhook    string       // POST each alert as JSON here
+	alertmanager    string       // Alertmanager's base URL (v2 API)
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -82,6 +89,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.deliveryBound, "delivery-bound", 5*time.Minute, "how long an accepted order may take to reach the downstream before it counts against order-fulfilment")
 	fs.StringVar(&c.queueURL, "queue-url", "", "postgres://... to keep the order queue in PostgreSQL instead of under -data")
 	fs.BoolVar(&c.prometheusRules, "prometheus-rules", false, "print Prometheus rules for the service's objectives and exit")
+	fs.BoolVar(&c.downstreamOnly, "downstream-only", false, "serve only the demo downstream on -addr (POST /orders, GET /ping, GET and POST /demo/downstream), for replicas that share it through -downstream-url")
+	fs.StringVar(&c.downstreamURL, "downstream-url", "", "http://host:port of a downstream started with -downstream-only, instead of the in-process one; set its mode there (this replica shows it read-only at GET /demo/downstream)")
+	fs.BoolVar(&c.worker, "worker", true, "run the worker that delivers queued orders; -worker=false serves and enqueues only (a blue/green shadow on the live -queue-url must not consume it)")
+	fs.StringVar(&c.instance, "instance", "", "this replica's name, recorded with its alerts (and its fleet data); default: the host name")
+	fs.StringVar(&c.alertWebhook, "alert-webhook", "", "http(s) URL to POST every SLO alert to as JSON")
+	fs.StringVar(&c.alertmanager, "alertmanager", "", "http(s) base URL of an Alertmanager to send SLO alerts to (its v2 API)")
 	fs.StringVar(&c.release.Version, "version", "", "the version the service reports (health JSON, opskit_build_info); default: the build's module version, "+release.Devel+" under go run")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -105,6 +118,28 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.drainDelay < 0 {
 		return c, fmt.Errorf("-drain-delay must not be negative, got %v", c.drainDelay)
 	}
+	if c.downstreamURL != "" {
+		u, err := url.Parse(c.downstreamURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return c, fmt.Errorf("-downstream-url %q: want http://host:port of a service started with -downstream-only", c.downstreamURL)
+		}
+		c.downstreamURL = strings.TrimRight(c.downstreamURL, "/")
+	}
+	for _, f := range []struct{ name, value string }{{"-alert-webhook", c.alertWebhook}, {"-alertmanager", c.alertmanager}} {
+		if u, err := url.Parse(f.value); f.value != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			return c, fmt.Errorf("%s %q: want an http(s) URL", f.name, f.value)
+		}
+	}
+	if c.instance == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			return c, fmt.Errorf("-instance is empty and the host name is unknown (%v): name this replica", err)
+		}
+		c.instance = host
+	}
+	if c.downstreamOnly && c.downstreamURL != "" {
+		return c, errors.New("-downstream-only serves a downstream, -downstream-url uses another one: give one of them")
+	}
 	return c, nil
 }
 
@@ -120,6 +155,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return slo.WriteRules(stdout, fulfilmentObjective, latencyObjective)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if cfg.downstreamOnly {
+		ln, err := net.Listen("tcp", cfg.addr)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		return runDownstreamOnly(ctx, ln, cfg.allowHosts, log)
+	}
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -136,11 +179,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer ln.Close()
 	a := &app{cfg: cfg, log: log, telemetry: telemetry, downstream: newDownstream(), baseURL: "http://" + ln.Addr().String()}
-	downstreamURL, stopDownstream, err := a.downstream.listen(log)
-	if err != nil {
-		return err
+	downstreamURL := cfg.downstreamURL
+	if downstreamURL == "" {
+		var stopDownstream func(context.Context) error
+		if downstreamURL, stopDownstream, err = a.downstream.listen(log); err != nil {
+			return err
+		}
+		defer stopDownstream(context.Background())
+	} else {
+		a.downstream.manual.Store(true) // the demo script cannot drive another process's downstream
 	}
-	defer stopDownstream(context.Background())
 	if a.ops, err = newOperators(cfg.dataDir, cfg.operatorToken, cfg.release.ID, telemetry, log, a.countAction); err != nil {
 		return err
 	}
@@ -150,7 +198,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeLogged(log, "features", a.features)
-	if a.objectives, err = newObjectives(cfg.dataDir, cfg.deliveryBound, cfg.release, telemetry, log); err != nil {
+	if a.objectives, err = newObjectives(cfg, telemetry, log); err != nil {
 		return err
 	}
 	defer closeLogged(log, "objectives", a.objectives)
@@ -190,18 +238,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"data", dataDir, "demo", cfg.demo && cfg.demoTraffic, "delivery_bound", cfg.deliveryBound,
 		"operator_token", cfg.operatorToken != "")
 
-	if n := reaccept(ctx, q, a.objectives.fulfil, log); n > 0 {
-		log.Info("queue: orders waiting from before the start, their delivery bound counted from when each was accepted", "orders", n)
-	}
-	worker, err := startDelivery(q, a.orders, log)
-	if err != nil {
-		return err
-	}
-	if err := registerWorker(a.checks, worker); err != nil {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		worker.Shutdown(stopCtx)
-		return err
+	var worker *queue.Worker
+	if cfg.worker {
+		if n := reaccept(ctx, q, a.objectives.fulfil, log); n > 0 {
+			log.Info("queue: orders waiting from before the start, their delivery bound counted from when each was accepted", "orders", n)
+		}
+		if worker, err = startDelivery(q, a.orders, log); err != nil {
+			return err
+		}
+		if err := registerWorker(a.checks, worker); err != nil {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			worker.Shutdown(stopCtx)
+			return err
+		}
+	} else {
+		log.Info("worker off (-worker=false): orders are served and queued here, other replicas deliver them")
 	}
 	demoCtx, stopDemo := context.WithCancel(context.Background())
 	defer stopDemo()
@@ -235,10 +287,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// The worker stops before the queue closes: a delivery in progress
 	// finishes (or its lease lapses and the order is redelivered later).
-	workerCtx, stopWorker := context.WithTimeout(context.Background(), 10*time.Second)
-	defer stopWorker()
-	if werr := worker.Shutdown(workerCtx); werr != nil && err == nil {
-		err = werr
+	if worker != nil {
+		workerCtx, stopWorker := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stopWorker()
+		if werr := worker.Shutdown(workerCtx); werr != nil && err == nil {
+			err = werr
+		}
 	}
 	log.Info("stopped")
 	return err
@@ -307,9 +361,12 @@ func (a *app) routes() http.Handler {
 	mux.Handle("/queue/dead/", dead)
 	mux.Handle("GET /audit", a.ops.trail.Handler(a.ops.admin))
 	mux.Handle("POST /slo/incident", a.objectives.mon.IncidentHandler(a.ops.admin))
-	if a.cfg.demo {
+	switch {
+	case a.cfg.demo && a.cfg.downstreamURL == "":
 		mux.HandleFunc("GET /demo/downstream", a.downstream.serveStatus)
 		mux.HandleFunc("POST /demo/downstream", a.serveSetMode)
+	case a.cfg.demo:
+		mux.Handle("GET /demo/downstream", remoteStatus(a.cfg.downstreamURL+"/demo/downstream"))
 	}
 	return mux
 }

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/opskit/opskit/release"
 	"github.com/opskit/opskit/slo"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -38,22 +37,32 @@ type objectives struct {
 	latency *slo.Tracker
 }
 
-// newObjectives starts the monitor; bound is how long an accepted order
-// has to reach the downstream before it counts against order-fulfilment.
-func newObjectives(dataDir string, bound time.Duration, rel release.Info, mp metric.MeterProvider, log *slog.Logger) (*objectives, error) {
-	mon, err := slo.New(
+// newObjectives starts the monitor. cfg.deliveryBound is how long an
+// accepted order has to reach the downstream before it counts against
+// order-fulfilment; alerts go to the log, and to -alert-webhook and
+// -alertmanager when given, labelled with -instance.
+func newObjectives(cfg config, mp metric.MeterProvider, log *slog.Logger) (*objectives, error) {
+	opts := []slo.Option{
 		slo.WithMeterProvider(mp),
 		slo.WithLogger(log),
-		slo.WithRelease(rel), // incidents and notifications name the release
+		slo.WithInstance(cfg.instance),
+		slo.WithRelease(cfg.release), // incidents and notifications name the release
 		slo.WithNotifier(slo.NotifierFunc(newIncidentLog(log).notify)),
-		slo.WithIncidentLog(filepath.Join(dataDir, "incidents.jsonl")),
-		slo.WithSnapshotFile(filepath.Join(dataDir, "slo-snapshot.json"), 0), // every 10s: a SIGKILL loses seconds
-	)
+		slo.WithIncidentLog(filepath.Join(cfg.dataDir, "incidents.jsonl")),
+		slo.WithSnapshotFile(filepath.Join(cfg.dataDir, "slo-snapshot.json"), 0), // every 10s: a SIGKILL loses seconds
+	}
+	if cfg.alertWebhook != "" {
+		opts = append(opts, slo.WithNotifier(slo.Webhook(cfg.alertWebhook, nil)))
+	}
+	if cfg.alertmanager != "" {
+		opts = append(opts, slo.WithNotifier(slo.Alertmanager(cfg.alertmanager, slo.AlertmanagerOptions{})))
+	}
+	mon, err := slo.New(opts...)
 	if err != nil {
 		return nil, err
 	}
 	o := &objectives{mon: mon}
-	o.fulfil, err = newFulfilment(mon, bound)
+	o.fulfil, err = newFulfilment(mon, cfg.deliveryBound)
 	if err == nil {
 		o.latency, err = mon.Add(latencyObjective)
 	}
