@@ -174,6 +174,7 @@ type indicator struct {
 	inc       *Incident    // the open episode
 	release   release.Info // the Monitor's WithRelease, set before Evaluate sees in
 	impact    string       // Objective.Impact's text at this evaluation
+	rel       releases     // events per release (ForRelease)
 	exhausted bool
 	published atomic.Pointer[published] // copy for lock-free readers
 }

@@ -40,6 +40,7 @@ type config struct {
 	snapshotEach time.Duration
 	instance     *string
 	release      release.Info
+	verdict      release.Policy
 }
 
 // WithMeterProvider sets where metrics go. Default: otel.GetMeterProvider().
@@ -186,6 +187,9 @@ func New(opts ...Option) (*Monitor, error) {
 	}
 	if cfg.burst <= 0 || cfg.every <= 0 {
 		return nil, fmt.Errorf("slo: WithNotifyRate(%v, %d): both must be positive", cfg.every, cfg.burst)
+	}
+	if err := checkVerdictPolicy(cfg.verdict); err != nil {
+		return nil, err
 	}
 	if cfg.meter == nil {
 		cfg.meter = otel.GetMeterProvider()
@@ -415,6 +419,7 @@ type Tracker struct {
 	max   []int64      // latency thresholds in nanoseconds, parallel to ind
 	// coarse is the Monitor's cached time, nil when the clock is not real.
 	coarse *atomic.Int64
+	rel    *relView // the release it records under (ForRelease)
 }
 
 // now is the time to count an event at, in unix nanoseconds.
@@ -431,11 +436,13 @@ func newTracker(m *Monitor, o Objective) *Tracker {
 	for _, sd := range o.series() {
 		in := newIndicator(o, sd.name, sd.target, sd.max, now)
 		in.release = m.cfg.release
+		in.rel.own = m.cfg.release.ID
 		t.ind = append(t.ind, in)
 		if sd.max > 0 {
 			t.max = append(t.max, int64(sd.max))
 		}
 	}
+	t.rel = newRelView(t, m.cfg.release.ID, now)
 	return t
 }
 
@@ -460,8 +467,9 @@ func (t *Tracker) RecordN(total, bad int64) {
 	}
 	bad = min(max(bad, 0), total)
 	now := t.now()
-	for _, in := range t.ind {
+	for i, in := range t.ind {
 		in.s.add(now, total, bad)
+		t.countRelease(i, now, total, bad)
 	}
 }
 
@@ -471,6 +479,7 @@ func (t *Tracker) RecordLatency(d time.Duration) {
 	now := t.now()
 	if len(t.max) == 0 {
 		t.ind[0].s.add(now, 1, 0)
+		t.countRelease(0, now, 1, 0)
 		return
 	}
 	for i, in := range t.ind {
@@ -479,6 +488,7 @@ func (t *Tracker) RecordLatency(d time.Duration) {
 			bad = 1
 		}
 		in.s.add(now, 1, bad)
+		t.countRelease(i, now, 1, bad)
 	}
 }
 
@@ -490,6 +500,7 @@ func (t *Tracker) RecordLatencies(ds []time.Duration) {
 	now := t.now()
 	if len(t.max) == 0 {
 		t.ind[0].s.add(now, int64(len(ds)), 0)
+		t.countRelease(0, now, int64(len(ds)), 0)
 		return
 	}
 	for i, in := range t.ind {
@@ -500,6 +511,7 @@ func (t *Tracker) RecordLatencies(ds []time.Duration) {
 			}
 		}
 		in.s.add(now, int64(len(ds)), bad)
+		t.countRelease(i, now, int64(len(ds)), bad)
 	}
 }
 

@@ -151,6 +151,7 @@ func (p *Pending) count(at, now time.Time, good bool) {
 		bad = 1
 	}
 	p.t.ind[0].s.addAt(at.UnixNano(), now.UnixNano(), 1, bad)
+	p.t.countRelease(0, now.UnixNano(), 1, bad)
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -1,0 +1,283 @@
+package slo
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/opskit/opskit/release"
+)
+
+// MaxReleases is how many releases each objective counts apart. When a
+// release beyond it records its first event, the release whose last event
+// is oldest is dropped (never the process's own, WithRelease): its events
+// stay in the objective, only its separate count goes. A Tracker of a
+// dropped release that records again takes a slot back.
+const MaxReleases = 8
+
+// maxReleaseID bounds a release id, in bytes.
+const maxReleaseID = 64
+
+// ErrNoRelease is returned by Verdict for a release the objective has not
+// counted (or has dropped).
+var ErrNoRelease = errors.New("slo: no such release")
+
+// relCounts is one release's events on one series. Recorders add with
+// atomics; the rest is guarded by releases.mu.
+type relCounts struct {
+	id         string
+	total, bad atomic.Int64 // counted by this process
+	lastSec    atomic.Int64 // unix seconds of the last event; 0 before any
+	dropped    atomic.Bool
+	first      time.Time // when this process began counting it (or the restored start)
+	restored   counts    // counted before a restart (snapshot), not in the metric
+	// base holds the other releases' counts when this one began, so that
+	// a comparison counts both over the same time.
+	base map[string]counts
+}
+
+// counts returns every event of the release: restored plus counted.
+func (c *relCounts) counts() counts {
+	b := c.bad.Load() // bad before total: total >= bad in what we read
+	out := counts{c.total.Load(), b}
+	out.add(c.restored)
+	return out
+}
+
+// releases are the per-release counts of one series; at most MaxReleases.
+type releases struct {
+	mu      sync.Mutex
+	list    []*relCounts // oldest first
+	own     string       // the process release, never dropped
+	dropped int          // releases dropped so far
+}
+
+// get returns id's counts, creating them at now (dropping the release
+// whose last event is oldest when full).
+func (r *releases) get(id string, now time.Time) *relCounts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.list {
+		if c.id == id {
+			return c
+		}
+	}
+	if len(r.list) >= MaxReleases {
+		victim := -1
+		for i, c := range r.list {
+			if c.id != r.own && (victim < 0 || c.lastSec.Load() < r.list[victim].lastSec.Load()) {
+				victim = i
+			}
+		}
+		r.list[victim].dropped.Store(true)
+		r.list = slices.Delete(r.list, victim, victim+1)
+		r.dropped++
+	}
+	c := &relCounts{id: id, first: now, base: make(map[string]counts, len(r.list))}
+	for _, o := range r.list {
+		c.base[o.id] = o.counts()
+	}
+	r.list = append(r.list, c)
+	return c
+}
+
+// all returns the counted releases, oldest first, and how many were
+// dropped.
+func (r *releases) all() ([]*relCounts, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.list), r.dropped
+}
+
+// find returns id's counts, nil if not counted.
+func (r *releases) find(id string) *relCounts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.list {
+		if c.id == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// relView is the release a Tracker records under: its counts on each of
+// the Tracker's series.
+type relView struct {
+	id string
+	c  []atomic.Pointer[relCounts] // parallel to Tracker.ind
+}
+
+// newRelView makes the counts of release id on every series of t.
+func newRelView(t *Tracker, id string, now time.Time) *relView {
+	v := &relView{id: id, c: make([]atomic.Pointer[relCounts], len(t.ind))}
+	for i, in := range t.ind {
+		v.c[i].Store(in.rel.get(id, now))
+	}
+	return v
+}
+
+// countRelease adds events to the release of t on series i: an atomic add
+// or two and a load (a store once a second).
+func (t *Tracker) countRelease(i int, now, total, bad int64) {
+	p := &t.rel.c[i]
+	c := p.Load()
+	if c.dropped.Load() {
+		c = t.ind[i].rel.get(t.rel.id, time.Unix(0, now))
+		p.Store(c)
+	}
+	c.total.Add(total)
+	if bad != 0 {
+		c.bad.Add(bad)
+	}
+	if sec := now / int64(time.Second); c.lastSec.Load() < sec {
+		c.lastSec.Store(sec)
+	}
+}
+
+// Release returns the release id the Tracker records under: WithRelease's
+// for the Tracker of Monitor.Add, the given one for ForRelease's.
+func (t *Tracker) Release() string { return t.rel.id }
+
+// ForRelease returns a Tracker of the same objective that records under
+// release id: its events count in the objective as every other event (its
+// budget, alerts and windows), and also apart, per release, for /slo,
+// Monitor.Verdict and the "release" attribute of the events metric. The
+// Tracker of Monitor.Add records under the process's release
+// (WithRelease); ForRelease is for a second release served by the same
+// process, such as a candidate taking part of the traffic. Keep the
+// Tracker it returns rather than calling it per event (it allocates).
+//
+// id is 1 to 64 bytes of printable UTF-8 (a version, a commit); anything
+// else is an error naming it. Each objective counts at most MaxReleases
+// releases apart.
+func (t *Tracker) ForRelease(id string) (*Tracker, error) {
+	if err := checkReleaseID(id); err != nil {
+		return nil, err
+	}
+	v := *t
+	v.rel = newRelView(&v, id, t.clock.Now())
+	return &v, nil
+}
+
+func checkReleaseID(id string) error {
+	bad := id == "" || len(id) > maxReleaseID || !utf8.ValidString(id)
+	for _, r := range id {
+		if !unicode.IsPrint(r) {
+			bad = true
+		}
+	}
+	if bad {
+		return fmt.Errorf("slo: release id %q: want 1 to %d bytes of printable UTF-8", id, maxReleaseID)
+	}
+	return nil
+}
+
+// ReleaseCounts are one release's events on one objective.
+type ReleaseCounts struct {
+	Release string    `json:"release"`
+	Own     bool      `json:"own"`   // the process's release (WithRelease)
+	First   time.Time `json:"first"` // when counting began
+	// Last is the time of the last event (to the second); zero before any.
+	Last       time.Time `json:"last,omitzero"`
+	Good       int64     `json:"good"`
+	Bad        int64     `json:"bad"`
+	ErrorRatio float64   `json:"error_ratio"` // Bad/(Good+Bad); zero without events
+}
+
+// Releases returns the releases objective (a series name) counts apart,
+// oldest first, and how many it has dropped (MaxReleases).
+func (m *Monitor) Releases(objective string) ([]ReleaseCounts, int, error) {
+	in := m.indicator(objective)
+	if in == nil {
+		return nil, 0, fmt.Errorf("%w: %q", ErrNoObjective, objective)
+	}
+	list, dropped := in.rel.all()
+	out := make([]ReleaseCounts, 0, len(list))
+	for _, c := range list {
+		n := c.counts()
+		rc := ReleaseCounts{Release: c.id, Own: c.id == in.rel.own, First: c.first.UTC(),
+			Good: n.Total - n.Bad, Bad: n.Bad}
+		if s := c.lastSec.Load(); s > 0 {
+			rc.Last = time.Unix(s, 0).UTC()
+		}
+		rc.ErrorRatio, _ = burnRate(n, in.target)
+		out = append(out, rc)
+	}
+	return out, dropped, nil
+}
+
+// Verdict decides whether release candidate may replace baseline on
+// objective (a series name), with release.Compare and the Monitor's
+// policy (WithVerdictPolicy): go, no-go or not enough data yet. Both
+// releases' events are counted over the same time: from when the later of
+// the two began to be counted (in this process: its first ForRelease, or
+// Add for the process's release) until now. An empty baseline means the
+// process's release (WithRelease). A deploy pipeline may ask as often as
+// it likes; see release.Compare for why that keeps the error rates.
+//
+// Errors: ErrNoObjective, ErrNoRelease (a release not counted, or
+// dropped), and an error when candidate and baseline are the same.
+func (m *Monitor) Verdict(objective, candidate, baseline string) (release.Verdict, error) {
+	in := m.indicator(objective)
+	if in == nil {
+		return release.Verdict{}, fmt.Errorf("%w: %q", ErrNoObjective, objective)
+	}
+	if baseline == "" {
+		baseline = in.rel.own
+	}
+	if candidate == baseline {
+		return release.Verdict{}, fmt.Errorf("slo: Verdict(%q): candidate and baseline are the same release %q", objective, candidate)
+	}
+	cand, base := in.rel.find(candidate), in.rel.find(baseline)
+	for _, x := range []struct {
+		name, id string
+		c        *relCounts
+	}{{"candidate", candidate, cand}, {"baseline", baseline, base}} {
+		if x.c == nil {
+			return release.Verdict{}, fmt.Errorf("%w: objective %q has no %s release %q", ErrNoRelease, objective, x.name, x.id)
+		}
+	}
+	bc, cc := sameSpan(base, cand)
+	return release.Compare(toRelease(bc), toRelease(cc), m.cfg.verdict)
+}
+
+// sameSpan returns a's and b's counts since the later of the two began.
+func sameSpan(a, b *relCounts) (counts, counts) {
+	ac, bc := a.counts(), b.counts()
+	if b.first.Before(a.first) {
+		bc = minus(bc, a.base[b.id])
+	} else {
+		ac = minus(ac, b.base[a.id])
+	}
+	return ac, bc
+}
+
+func minus(a, b counts) counts {
+	return counts{max(a.Total-b.Total, 0), max(a.Bad-b.Bad, 0)}
+}
+
+func toRelease(c counts) release.Counts {
+	return release.Counts{Good: uint64(c.Total - c.Bad), Bad: uint64(c.Bad)}
+}
+
+// WithVerdictPolicy sets the policy Verdict compares releases with.
+// Default: release.Policy{} (a 3x regression, 5 % false go and no-go,
+// release.DefaultMinEvents events per release). New rejects a policy
+// release.Compare cannot use.
+func WithVerdictPolicy(p release.Policy) Option {
+	return optionFunc(func(c *config) { c.verdict = p })
+}
+
+// checkVerdictPolicy returns the error release.Compare gives for p.
+func checkVerdictPolicy(p release.Policy) error {
+	if _, err := release.Compare(release.Counts{}, release.Counts{}, p); err != nil {
+		return fmt.Errorf("slo: WithVerdictPolicy: %w", err)
+	}
+	return nil
+}
