@@ -66,6 +66,7 @@ type config struct {
 	instance        string       // this replica's name (-instance, default the host name)
 	alertWebhook    string       // POST each alert as JSON here
 	alertmanager    string       // Alertmanager's base URL (v2 API)
+	fleetURL        string       // the PostgreSQL fleet store ("" = off)
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -93,6 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.downstreamURL, "downstream-url", "", "http://host:port of a downstream started with -downstream-only, instead of the in-process one; set its mode there (this replica shows it read-only at GET /demo/downstream)")
 	fs.BoolVar(&c.worker, "worker", true, "run the worker that delivers queued orders; -worker=false serves and enqueues only (a blue/green shadow on the live -queue-url must not consume it)")
 	fs.StringVar(&c.instance, "instance", "", "this replica's name, recorded with its alerts (and its fleet data); default: the host name")
+	fs.StringVar(&c.fleetURL, "fleet-url", "", "postgres://... of the fleet store: replicas that name the same database share feature usage, SLO counts and alerting, incidents and the audit trail (the same URL as -queue-url shares its pool); empty: each replica keeps them under -data")
 	fs.StringVar(&c.alertWebhook, "alert-webhook", "", "http(s) URL to POST every SLO alert to as JSON")
 	fs.StringVar(&c.alertmanager, "alertmanager", "", "http(s) base URL of an Alertmanager to send SLO alerts to (its v2 API)")
 	fs.StringVar(&c.release.Version, "version", "", "the version the service reports (health JSON, opskit_build_info); default: the build's module version, "+release.Devel+" under go run")
@@ -137,6 +139,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 		c.instance = host
 	}
+	if c.fleetURL != "" && !strings.HasPrefix(c.fleetURL, "postgres://") && !strings.HasPrefix(c.fleetURL, "postgresql://") {
+		return c, fmt.Errorf("-fleet-url %q: want a postgres:// URL", c.fleetURL)
+	}
 	if c.downstreamOnly && c.downstreamURL != "" {
 		return c, errors.New("-downstream-only serves a downstream, -downstream-url uses another one: give one of them")
 	}
@@ -172,6 +177,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer telemetry.Shutdown(context.Background())
+	pools := &pgPools{} // -queue-url and -fleet-url; closed after everything that uses them
+	defer pools.Close()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -205,7 +212,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := a.features.trackBulk(a.objectives.mon); err != nil {
 		return err
 	}
-	q, closeQueue, err := openOrderQueue(ctx, cfg, telemetry, log)
+	q, closeQueue, err := openOrderQueue(ctx, cfg, pools, telemetry, log)
 	if err != nil {
 		return err
 	}

@@ -24,10 +24,20 @@ var redelivery = retry.Policy{MaxAttempts: 1500, BaseDelay: time.Second, MaxDela
 
 // openOrderQueue opens the durable order queue: a file queue under the data
 // directory, or with -queue-url a PostgreSQL queue that several replicas
-// can share. The returned func closes it (and the database pool).
-func openOrderQueue(ctx context.Context, cfg config, mp metric.MeterProvider, log *slog.Logger) (queue.Backend, func(), error) {
+// can share (its pool from pools). The returned func closes the queue.
+func openOrderQueue(ctx context.Context, cfg config, pools *pgPools, mp metric.MeterProvider, log *slog.Logger) (queue.Backend, func(), error) {
 	if cfg.queueURL != "" {
-		return openPostgresQueue(ctx, cfg.queueURL, mp, log)
+		pool, err := pools.get(ctx, "-queue-url", cfg.queueURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		q, err := postgres.OpenQueue(ctx, pool, postgres.WithMeterProvider(mp), postgres.WithLogger(log),
+			postgres.WithRetryPolicy(redelivery))
+		if err != nil {
+			return nil, nil, fmt.Errorf("-queue-url: %w", err)
+		}
+		log.Info("queue: using PostgreSQL", "host", pool.Config().ConnConfig.Host, "database", pool.Config().ConnConfig.Database)
+		return q, func() { closeLogged(log, "queue", q) }, nil
 	}
 	q, err := queue.Open(filepath.Join(cfg.dataDir, "queue"),
 		queue.WithMeterProvider(mp), queue.WithLogger(log), queue.WithRetryPolicy(redelivery))
@@ -40,26 +50,38 @@ func openOrderQueue(ctx context.Context, cfg config, mp metric.MeterProvider, lo
 	return q, func() { closeLogged(log, "queue", q) }, nil
 }
 
-// openPostgresQueue connects, migrates the schema (idempotent) and opens
-// the queue on it.
-func openPostgresQueue(ctx context.Context, url string, mp metric.MeterProvider, log *slog.Logger) (queue.Backend, func(), error) {
+// pgPools holds one pool per PostgreSQL URL, so -queue-url and
+// -fleet-url naming the same database share one pool. Each pool's schema
+// (the queue's and the fleet store's tables) is migrated, idempotently,
+// as it is opened.
+type pgPools struct{ pools map[string]*pgxpool.Pool }
+
+// get returns the pool for url, connecting and migrating on first use;
+// flag names the flag url came from in errors.
+func (p *pgPools) get(ctx context.Context, flag, url string) (*pgxpool.Pool, error) {
+	if pool, ok := p.pools[url]; ok {
+		return pool, nil
+	}
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
-		return nil, nil, fmt.Errorf("-queue-url: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
-	q, err := func() (*postgres.Queue, error) {
-		if err := postgres.Migrate(ctx, pool); err != nil {
-			return nil, err
-		}
-		return postgres.OpenQueue(ctx, pool, postgres.WithMeterProvider(mp), postgres.WithLogger(log),
-			postgres.WithRetryPolicy(redelivery))
-	}()
-	if err != nil {
+	if err := postgres.Migrate(ctx, pool); err != nil {
 		pool.Close()
-		return nil, nil, fmt.Errorf("-queue-url: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
-	log.Info("queue: using PostgreSQL", "host", pool.Config().ConnConfig.Host, "database", pool.Config().ConnConfig.Database)
-	return q, func() { closeLogged(log, "queue", q); pool.Close() }, nil
+	if p.pools == nil {
+		p.pools = map[string]*pgxpool.Pool{}
+	}
+	p.pools[url] = pool
+	return pool, nil
+}
+
+// Close closes every pool; what used them must be closed first.
+func (p *pgPools) Close() {
+	for _, pool := range p.pools {
+		pool.Close()
+	}
 }
 
 // startDelivery runs the worker that hands queued orders to the downstream.
