@@ -99,6 +99,37 @@
 // every use reads the clock under the registry's lock, so a use right after
 // Advance counts at the new time.
 //
+// # Kill switch
+//
+// Feature.Enabled(ctx) asks whether to serve the feature: while it is on,
+// one atomic load (no allocation; it counts nothing — record the outcome
+// with Use, Done or Fail as usual). Feature.Switch turns it off or on
+// (Switch{On, Actor, Why, Trial}); every switch is first written to the
+// audit sink of WithAudit (action SwitchAction, "feature.switch", target
+// the feature's name, detail "off (trial 10 %): why"), and a switch whose
+// record cannot be written is not made. While a feature is off, Enabled
+// returns false and counts the call as a failed use with the reason
+// "switched off" — an objective fed through Track keeps seeing refused
+// requests as bad, so switching off cannot hide the signal — except for
+// the Trial share of calls (at most MaxTrial, spread evenly) that it lets
+// through so recovery can be observed: outcomes recorded while off are the
+// trial's results (SwitchState.TrialOK, TrialFailed), which a remediation
+// reads from Feature.Switched to decide that the cause has gone.
+// Registry.SwitchHandler switches over HTTP (POST name, on, why, trial)
+// behind an audit.Guard for SwitchAction, audited with the authenticated
+// actor. The switch is kept in the snapshot, so a restart keeps it, and
+// reports show switched-off features after the failing ones ("switched off
+// by automation at 2025-03-12 10:02 UTC: why").
+//
+// # Impact
+//
+// Feature.Impact is a live sentence for alerts and incidents — "orders.bulk
+// is failing for 37 ±1 tenants (12 % of its users) since 10:02 UTC; 180
+// failed uses; top reason: …" — empty when the feature has not failed in
+// the last 15 minutes. "since" is the start of the current failing episode
+// (the first failure after 15 minutes without one), kept across midnight
+// and restarts while failures continue; reports use the same start.
+//
 // # Time windows and estimates
 //
 // Uses and failures are kept per minute for the last hour (live rates,

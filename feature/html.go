@@ -33,6 +33,7 @@ td.n{text-align:right}.never{color:#b00}.rare{color:#a60}.grace{color:#777}.used
 <h1>Feature usage</h1>
 <p class="headline">{{.Headline}}</p>
 <div class="failing"><h2 class="never">Failing now ({{len .Failing}})</h2>{{if .Failing}}<ul>{{range .Failing}}<li><b>{{.Summary}}</b>{{if .Reasons}}<ul>{{range .Reasons}}<li>{{reason .}}</li>{{end}}</ul>{{end}}</li>{{end}}</ul>{{else}}<p>None: no feature's failures rose today.</p>{{end}}</div>
+{{if .Switched}}<div class="failing"><h2 class="never">Switched off ({{len .Switched}})</h2><ul>{{range .Switched}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
 <p>{{day .From}} to {{last .To}} ({{.Days}} days, compared with the {{.Days}} days before) · generated {{seen .Generated}} UTC · instances: {{range $i, $n := .Instances}}{{if $i}}, {{end}}{{$n}}{{end}}</p>
 {{with .Summary}}<div class="cards">
 <div class="card"><b>{{.Declared}}</b>declared</div>
@@ -50,7 +51,7 @@ td.n{text-align:right}.never{color:#b00}.rare{color:#a60}.grace{color:#777}.used
 {{range .Features}}<tr><td><b>{{.Name}}</b><br><small>{{.Description}} · since {{day .Since}}</small></td><td>{{.Owner}}</td>
 <td class="{{if eq .Status "never used"}}never{{else if eq .Status "used"}}used{{else if eq .Status "unused, in grace period"}}grace{{else}}rare{{end}}">{{.Status}}</td>
 <td class="n">{{.Uses}}</td><td class="n">{{.Failures}}{{with .Reasons}}<br><small>{{(index . 0).Text}}</small>{{end}}</td><td class="n">{{change .Change "n/a"}}</td><td class="n">{{est .Tenants .TenantsErr}}{{if .Saturated}} (saturated){{end}}</td><td class="n">{{est .FailingTenants .FailingTenantsErr}}</td><td class="n">{{pctf .AdoptionPct}}</td>
-<td>{{day .FirstSeen}}</td><td>{{seen .LastSeen}}</td>
+<td>{{day .FirstSeen}}</td><td>{{seen .LastSeen}}{{with .Switch}}{{if not .On}}<br><b class="never">switched off</b>{{end}}{{end}}</td>
 <td><svg width="120" height="24" viewBox="0 0 120 24" role="img" aria-label="daily uses, trend {{.Trend}}"><polyline points="{{points .Daily}}"/></svg> {{trend .}}</td></tr>
 {{end}}</tbody></table>
 <h2>Never used ({{len .NeverUsed}})</h2>{{if .NeverUsed}}<ul>{{range .NeverUsed}}<li>{{.}}</li>{{end}}</ul>{{else}}<p>None.</p>{{end}}

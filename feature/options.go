@@ -6,6 +6,7 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/clock"
 )
 
@@ -25,6 +26,7 @@ type config struct {
 	driftSize int
 	report    *ReportFile
 	onSave    func(path string, err error)
+	audit     audit.Sink
 }
 
 type optionFunc func(*config)
@@ -88,3 +90,9 @@ func WithOnSave(fn func(path string, err error)) Option {
 func WithReportFile(f ReportFile) Option {
 	return optionFunc(func(cfg *config) { cfg.report = &f })
 }
+
+// WithAudit sets where every switch of a feature (Feature.Switch,
+// SwitchHandler) is recorded. A switch is made only after its record is
+// written, so without a sink Feature.Switch fails (SwitchHandler falls
+// back to its guard's Sink).
+func WithAudit(s audit.Sink) Option { return optionFunc(func(cfg *config) { cfg.audit = s }) }

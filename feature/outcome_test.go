@@ -78,14 +78,7 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 func TestTrackFeedsAnObjective(t *testing.T) {
 	r, _ := newRegistry(t)
 	f := define(t, r, "pay", start)
-	var good, bad int
-	f.Track(func(ok bool) {
-		if ok {
-			good++
-		} else {
-			bad++
-		}
-	})
+	good, bad := tally(f)
 	ctx := context.Background()
 	f.Use(ctx)
 	f.Fail(ctx)
@@ -93,8 +86,8 @@ func TestTrackFeedsAnObjective(t *testing.T) {
 	f.Done(ctx, true, 0)
 	f.Track(nil)
 	f.Fail(ctx)
-	if good != 2 || bad != 2 {
-		t.Errorf("tracked good %d bad %d, want 2 2", good, bad)
+	if *good != 2 || *bad != 2 {
+		t.Errorf("tracked good %d bad %d, want 2 2", *good, *bad)
 	}
 }
 

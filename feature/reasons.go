@@ -66,7 +66,7 @@ func (f *Feature) FailWith(ctx context.Context, reason string) {
 	if f == nil {
 		return
 	}
-	f.record(ctx, 1, true, 0)
+	f.record(ctx, 1, true, 0, false)
 	var buf [MaxReasonLen]byte
 	text := normalizeReason(buf[:0], reason)
 	var tid trace.TraceID

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/internal/timer"
 )
@@ -64,6 +65,8 @@ type Registry struct {
 	onSave    func(path string, err error)
 	mp        metric.MeterProvider
 	driftSize int
+	audit     audit.Sink
+	switchMu  sync.Mutex // serialises switches (audit record, then apply)
 
 	byName           atomic.Pointer[map[string]*Feature] // copy-on-write, replaced by Define
 	drift            *lru.Cache[string, *driftEntry]
@@ -108,6 +111,7 @@ func New(opts ...Option) (*Registry, error) {
 		report:    cfg.report,
 		onSave:    cfg.onSave,
 		driftSize: cfg.driftSize,
+		audit:     cfg.audit,
 		pending:   map[string]*featState{},
 	}
 	if r.log == nil {

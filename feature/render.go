@@ -124,6 +124,12 @@ func (rep *Report) writeMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "  - %s\n", mdEscape(reasonText(r)))
 		}
 	}
+	if len(rep.Switched) > 0 {
+		fmt.Fprintf(&b, "\n## Switched off (%d)\n\n", len(rep.Switched))
+		for _, sw := range rep.Switched {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(sw))
+		}
+	}
 	fmt.Fprintf(&b, "\n%d features declared: %d used (%.1f%%), %d rarely or not used in the period (%.1f%%), %d never used (%.1f%%), %d in their grace period. ",
 		s.Declared, s.Used, s.UsedPct, s.Rarely+s.Unused, s.RarelyPct, s.Never, s.NeverPct, s.InGrace)
 	fmt.Fprintf(&b, "%d uses (%d failed) by %s tenants, from %d instance(s).\n\n", s.TotalUses, s.TotalFailures, tenantsText(s.Tenants, s.TenantsErr), len(rep.Instances))
@@ -232,6 +238,9 @@ func (rep *Report) writeCSV(w io.Writer) error {
 	row("headline", cell(rep.Headline))
 	for _, fl := range rep.Failing {
 		row("failing", cell(fl.Summary))
+	}
+	for _, sw := range rep.Switched {
+		row("switched", cell(sw))
 	}
 	_ = cw.Write(csvHeader)
 	declining, isNew := set(rep.Declining), set(rep.New)

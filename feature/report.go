@@ -118,8 +118,11 @@ const (
 type Report struct {
 	// Headline is the product owner's figure, first in every format:
 	// "N % of features rarely or never used (…)".
-	Headline   string          `json:"headline"`
-	Failing    []Failing       `json:"failing"` // failing today, worst first
+	Headline string    `json:"headline"`
+	Failing  []Failing `json:"failing"` // failing today, worst first
+	// Switched says which features are switched off: "orders.bulk:
+	// switched off by automation at 2025-03-12 10:02 UTC: why (…)".
+	Switched   []string        `json:"switched"`
 	Generated  time.Time       `json:"generated"`
 	From       time.Time       `json:"from"` // first day of the period (UTC midnight)
 	To         time.Time       `json:"to"`   // end of the period (exclusive)
@@ -190,13 +193,16 @@ type FeatureReport struct {
 	Daily             []int64   `json:"daily"` // uses per day over both periods, oldest first
 	Saturated         bool      `json:"tenants_saturated,omitempty"`
 	Reasons           []Reason  `json:"reasons,omitempty"` // the most frequent failure reasons (at most 3)
+	// Switch is the feature's kill switch, when it has ever been switched
+	// (the latest switch of any instance; trial counts summed).
+	Switch *SwitchState `json:"switch,omitempty"`
 }
 
 // Failing is a feature whose failures rose today against yesterday.
 type Failing struct {
 	Name        string    `json:"name"`
 	Summary     string    `json:"summary"` // "orders.bulk is failing for 37 (±0.5) tenants, 12 % of its users, since 10:02 UTC; top reason: …"
-	Since       time.Time `json:"since"`   // the first failure today
+	Since       time.Time `json:"since"`   // the start of the failing episode, or else the first failure today
 	Uses        int64     `json:"uses"`    // today
 	Failures    int64     `json:"failures"`
 	Ratio       float64   `json:"ratio"`          // failures / uses today
@@ -245,7 +251,7 @@ func build(now time.Time, p Policy, declared []*featState, drift map[string]*dri
 	today := dayOf(unixMinute(now))
 	from := today - int64(p.Days) + 1
 	prevFrom := from - int64(p.Days)
-	rep := &Report{Generated: now, From: dayTime(from), To: dayTime(today + 1), Days: p.Days, Failing: []Failing{},
+	rep := &Report{Generated: now, From: dayTime(from), To: dayTime(today + 1), Days: p.Days, Failing: []Failing{}, Switched: []string{},
 		NeverUsed: []string{}, RarelyUsed: []string{}, Declining: []string{}, New: []string{}, Drift: []DriftReport{}}
 	var all [tenantWords]uint64
 	lines := make([]FeatureReport, 0, len(declared))
@@ -286,7 +292,14 @@ func build(now time.Time, p Policy, declared []*featState, drift map[string]*dri
 		if len(f.Reasons) > 0 {
 			fr.Reasons = f.Reasons[:min(3, len(f.Reasons))]
 		}
-		if fl, ok := failingToday(f, today, p); ok {
+		if f.Switch != nil {
+			sw := *f.Switch
+			fr.Switch = &sw
+			if !sw.On {
+				rep.Switched = append(rep.Switched, f.Name+": "+sw.String())
+			}
+		}
+		if fl, ok := failingToday(f, unixMinute(now), p); ok {
 			rep.Failing = append(rep.Failing, fl)
 		}
 		lines = append(lines, fr)
@@ -411,7 +424,8 @@ func errText(err float64) string {
 // yesterday: at least p.FailMin failures today, and a failure ratio at
 // least 1.5 times yesterday's and 1 point higher, or failing tenants at
 // least 1.5 times yesterday's and 2 more.
-func failingToday(f *featState, today int64, p Policy) (Failing, bool) {
+func failingToday(f *featState, nowMin int64, p Policy) (Failing, bool) {
+	today := dayOf(nowMin)
 	cur, prev := f.Days[today], f.Days[today-1]
 	if cur == nil || cur.Fails < p.FailMin || cur.Fails == 0 {
 		return Failing{}, false
@@ -420,6 +434,9 @@ func failingToday(f *featState, today int64, p Policy) (Failing, bool) {
 		prev = &dayState{}
 	}
 	fl := Failing{Name: f.Name, Uses: cur.Uses, Failures: cur.Fails, Since: seenTime(cur.FirstFail), Reasons: []Reason{}}
+	if f.failingAt(nowMin) {
+		fl.Since = seenTime(f.EpStart) // the current episode, also when it began before midnight
+	}
 	fl.Ratio = ratio(cur.Fails, cur.Uses)
 	fl.PrevRatio = ratio(prev.Fails, prev.Uses)
 	fl.Tenants, fl.TenantsErr, _ = estimateIfAny(&cur.FailBits)
@@ -436,18 +453,18 @@ func failingToday(f *featState, today int64, p Policy) (Failing, bool) {
 	if len(f.Reasons) > 0 {
 		fl.Reasons = f.Reasons[:min(3, len(f.Reasons))]
 	}
-	fl.Summary = failingSentence(fl)
+	fl.Summary = failingSentence(fl, minuteTime(nowMin))
 	return fl, true
 }
 
-func failingSentence(fl Failing) string {
+func failingSentence(fl Failing, now time.Time) string {
 	var b strings.Builder
 	if fl.Tenants > 0 {
 		fmt.Fprintf(&b, "%s is failing for %s tenants, %s of its users", fl.Name, tenantsText(fl.Tenants, fl.TenantsErr), pctText(fl.UsersPct))
 	} else {
 		fmt.Fprintf(&b, "%s is failing", fl.Name)
 	}
-	fmt.Fprintf(&b, " (%d of %d uses today, %s; yesterday %s), since %s UTC", fl.Failures, fl.Uses, pctText(fl.Ratio*100), pctText(fl.PrevRatio*100), fl.Since.UTC().Format("15:04"))
+	fmt.Fprintf(&b, " (%d of %d uses today, %s; yesterday %s), since %s", fl.Failures, fl.Uses, pctText(fl.Ratio*100), pctText(fl.PrevRatio*100), sinceText(fl.Since, now))
 	if len(fl.Reasons) > 0 {
 		fmt.Fprintf(&b, "; top reason: %q (%d times)", fl.Reasons[0].Text, fl.Reasons[0].Count)
 	}
@@ -589,7 +606,7 @@ func methodNote(p Policy) string {
 		"The headline counts rarely used, not used in the period and never used. "+
 		"Trend: the change per 30 days fitted to the weekly uses of the last %d complete weeks (up from +10%%, down from -10%%; with under 3 weeks of history, the change from the previous period); "+
 		"declining: %.0f%% a month or worse from at least %d uses. New: first used during the period. "+
-		"Failing: at least %d failures today (UTC) with the failure ratio or the failing tenants up against yesterday; since is the first failure today. "+
+		"Failing: at least %d failures today (UTC) with the failure ratio or the failing tenants up against yesterday; since is the start of the failing episode (the first failure after 15 minutes without one, also before midnight). "+
 		"Catalog drift: names used but never declared.",
 		p.Days, p.Days, tenantBits, pctText(p.RareShare*100), p.RareTenants, p.RareUses, p.Days, graceText(p.Grace),
 		trendWeeks, -p.DeclineDrop*100, p.DeclineMin, p.FailMin)

@@ -26,14 +26,19 @@ import (
 //	            ndays { day uses fails lat-ns lat-n first-fail last-fail
 //	                    sparse(bits) sparse(fail bits)
 //	                    has-filters [ sparse(used filter) sparse(failed filter) ] }
-//	            nreasons { text count first last ntraces { trace-id } } }
+//	            nreasons { text count first last ntraces { trace-id } }
+//	            episode-start episode-last
+//	            has-switch [ on since-unix-nanos actor why trial(float64 bits, 8 bytes LE)
+//	                         trial-ok trial-failed refused ] }
 //	ndrift { name uses first last }
 //	crc32c(4 bytes LE)
 //
-// Version 1 ("OPSKITF1", before outcomes) is still read: days then hold
-// only uses and the tenant bitmap.
+// Version 2 ("OPSKITF2", before switches and episodes) and version 1
+// ("OPSKITF1", before outcomes: days hold only uses and the tenant bitmap)
+// are still read.
 const (
-	snapMagic     = "OPSKITF2"
+	snapMagic     = "OPSKITF3"
+	snapMagicV2   = "OPSKITF2"
 	snapMagicV1   = "OPSKITF1"
 	snapPrefix    = "feature-"
 	snapSuffix    = ".snap"
@@ -122,6 +127,25 @@ func encodeState(st *state) []byte {
 			b = binary.AppendUvarint(b, uint64(len(r.TraceIDs)))
 			for _, id := range r.TraceIDs {
 				b = appendString(b, id)
+			}
+		}
+		b = binary.AppendVarint(b, f.EpStart)
+		b = binary.AppendVarint(b, f.EpLast)
+		if sw := f.Switch; sw == nil {
+			b = append(b, 0)
+		} else {
+			b = append(b, 1)
+			if sw.On {
+				b = append(b, 1)
+			} else {
+				b = append(b, 0)
+			}
+			b = binary.AppendVarint(b, sw.Since.UnixNano())
+			b = appendString(b, sw.Actor)
+			b = appendString(b, sw.Why)
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(sw.Trial))
+			for _, v := range []int64{sw.TrialOK, sw.TrialFailed, sw.Refused} {
+				b = binary.AppendUvarint(b, uint64(v))
 			}
 		}
 	}
@@ -266,10 +290,21 @@ func (d *decoder) str(what string) string {
 
 // decodeState parses a snapshot. It never panics, whatever the input.
 func decodeState(b []byte) (*state, error) {
-	if len(b) < len(snapMagic)+4 || (string(b[:len(snapMagic)]) != snapMagic && string(b[:len(snapMagic)]) != snapMagicV1) {
+	if len(b) < len(snapMagic)+4 {
 		return nil, &CorruptError{Reason: "not a feature snapshot (bad magic)"}
 	}
-	v1 := string(b[:len(snapMagic)]) == snapMagicV1
+	version := 0
+	switch string(b[:len(snapMagic)]) {
+	case snapMagic:
+		version = 3
+	case snapMagicV2:
+		version = 2
+	case snapMagicV1:
+		version = 1
+	default:
+		return nil, &CorruptError{Reason: "not a feature snapshot (bad magic)"}
+	}
+	v1 := version == 1
 	body := b[:len(b)-4]
 	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
 		return nil, &CorruptError{Offset: len(body), Reason: "checksum mismatch"}
@@ -325,6 +360,13 @@ func decodeState(b []byte) (*state, error) {
 				f.Reasons = append(f.Reasons, r)
 			}
 		}
+		if version >= 3 {
+			f.EpStart = d.varint("episode start")
+			f.EpLast = d.varint("episode last")
+			if d.items("switch flag", 1) == 1 {
+				f.Switch = d.switchState()
+			}
+		}
 		st.Features[f.Name] = f
 	}
 	nd := d.items("drift count", maxSnapItems)
@@ -342,6 +384,29 @@ func decodeState(b []byte) (*state, error) {
 		return nil, d.err
 	}
 	return st, nil
+}
+
+// switchState reads a saved switch.
+func (d *decoder) switchState() *SwitchState {
+	sw := &SwitchState{On: d.items("switch on", 1) == 1}
+	sw.Since = time.Unix(0, d.varint("switch since")).UTC()
+	sw.Actor = d.str("switch actor")
+	sw.Why = d.str("switch why")
+	if d.err == nil && len(d.b)-d.off < 8 {
+		d.fail("switch trial runs past the end")
+	}
+	if d.err != nil {
+		return nil
+	}
+	sw.Trial = math.Float64frombits(binary.LittleEndian.Uint64(d.b[d.off:]))
+	d.off += 8
+	if math.IsNaN(sw.Trial) || sw.Trial < 0 || sw.Trial > MaxTrial {
+		d.fail(fmt.Sprintf("switch trial %v outside 0 to %v", sw.Trial, MaxTrial))
+	}
+	sw.TrialOK = d.count("switch trial ok")
+	sw.TrialFailed = d.count("switch trial failed")
+	sw.Refused = d.count("switch refused")
+	return sw
 }
 
 func readSnapshotFile(path string) (*state, error) {

@@ -23,6 +23,10 @@ type featState struct {
 	First, Last              int64
 	Days                     map[int64]*dayState
 	Reasons                  []Reason
+	// EpStart and EpLast are the first and the latest minute of the
+	// feature's latest failing episode (see episodeGap); 0 = none.
+	EpStart, EpLast int64
+	Switch          *SwitchState // nil: never switched
 }
 
 type dayState struct {
@@ -116,6 +120,8 @@ func (s *state) merge(o *state) {
 			ds.add(ods)
 		}
 		f.Reasons = mergeReasons(f.Reasons, of.Reasons)
+		f.EpStart, f.EpLast = mergeEpisodes(f.EpStart, f.EpLast, of.EpStart, of.EpLast)
+		f.Switch = mergeSwitch(f.Switch, of.Switch)
 	}
 	for name, od := range o.Drift {
 		d, ok := s.Drift[name]
@@ -127,6 +133,25 @@ func (s *state) merge(o *state) {
 		d.First = minSeen(d.First, od.First)
 		d.Last = max(d.Last, od.Last)
 	}
+}
+
+// mergeSwitch keeps the later switch; the same switch seen by several
+// instances has its counts summed.
+func mergeSwitch(a, b *SwitchState) *SwitchState {
+	switch {
+	case b == nil:
+		return a
+	case a == nil || b.Since.After(a.Since):
+		c := *b
+		return &c
+	case b.Since.Equal(a.Since):
+		c := *a
+		c.TrialOK += b.TrialOK
+		c.TrialFailed += b.TrialFailed
+		c.Refused += b.Refused
+		return &c
+	}
+	return a
 }
 
 // add merges o into ds: counts summed, bitmaps and filters ORed.

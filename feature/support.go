@@ -181,18 +181,8 @@ func checkTenant(id string) error {
 // written the answer is withheld (500).
 func (r *Registry) SupportHandler(g *audit.Guard) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != http.MethodPost {
-			w.Header().Set("Allow", "GET, HEAD, POST")
-			http.Error(w, "feature: method "+req.Method+" not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		actor, ok := g.Allow(w, req, SupportAction)
+		actor, ok := guarded(w, req, g, SupportAction)
 		if !ok {
-			return
-		}
-		req.Body = http.MaxBytesReader(w, req.Body, 4096)
-		if err := req.ParseForm(); err != nil {
-			http.Error(w, "feature: bad form: "+err.Error(), http.StatusBadRequest)
 			return
 		}
 		asJSON := req.Form.Get("format") == "json" || strings.Contains(req.Header.Get("Accept"), "application/json")
@@ -234,6 +224,25 @@ func (r *Registry) SupportHandler(g *audit.Guard) http.Handler {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		_, _ = w.Write(buf.Bytes())
 	})
+}
+
+// guarded admits a GET, HEAD or POST that g allows for action and parses
+// its form (at most 4 KiB); otherwise it has answered and returns false.
+func guarded(w http.ResponseWriter, req *http.Request, g *audit.Guard, action audit.Action) (actor string, ok bool) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		http.Error(w, "feature: method "+req.Method+" not allowed", http.StatusMethodNotAllowed)
+		return "", false
+	}
+	if actor, ok = g.Allow(w, req, action); !ok {
+		return "", false
+	}
+	req.Body = http.MaxBytesReader(w, req.Body, 4096)
+	if err := req.ParseForm(); err != nil {
+		http.Error(w, "feature: bad form: "+err.Error(), http.StatusBadRequest)
+		return "", false
+	}
+	return actor, true
 }
 
 var supportPage = template.Must(template.New("support").Funcs(template.FuncMap{

@@ -3,6 +3,7 @@ package feature
 import (
 	"context"
 	"math/bits"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -21,16 +22,21 @@ type Feature struct {
 	desc    string
 	since   time.Time
 	track   atomic.Pointer[func(good bool)]
-	_       [64]byte // keeps the fields above, read on every use, off the minute counters' cache lines
+	off     atomic.Pointer[offState] // nil while the feature is on
+	_       [64]byte                 // keeps the fields above, read on every use, off the minute counters' cache lines
 	minutes [minuteSlots]minuteBucket
 	days    [daySlots]dayBucket
 	look    [lookSlots]lookPair
 	reasons reasonTable
+	swMu    sync.Mutex
+	sw      switchVal // guarded by swMu
 
 	// Guarded by r.mu.
 	total int64 // uses folded out of the minute slots since the counts began
 	first int64 // Unix minute of the first use, 0 = never
 	last  int64 // Unix minute of the last use folded, 0 = never
+	// The failing episode as of the folded minutes (Unix minutes, 0 = none).
+	epStart, epLast int64
 }
 
 // minuteBucket is one minute of one feature. Uses and failures share one
@@ -73,28 +79,28 @@ func (f *Feature) Description() string { return f.desc }
 
 // Use counts one successful use of the feature. With a context from
 // Registry.WithTenant it also marks the tenant as a user today.
-func (f *Feature) Use(ctx context.Context) { f.record(ctx, 1, false, 0) }
+func (f *Feature) Use(ctx context.Context) { f.record(ctx, 1, false, 0, false) }
 
 // UseN counts n successful uses (n <= 0 is ignored). A nil *Feature, as
 // left by a failed Define, ignores every call.
 func (f *Feature) UseN(ctx context.Context, n int64) {
 	for n > maxAdd { // a huge n: in chunks that cannot overflow a half of the minute's word
-		f.record(ctx, maxAdd, false, 0)
+		f.record(ctx, maxAdd, false, 0, false)
 		n -= maxAdd
 	}
-	f.record(ctx, n, false, 0)
+	f.record(ctx, n, false, 0, false)
 }
 
 // Fail counts one use that failed for its caller. With a tenant in the
 // context the tenant is marked both as a user and as a failing tenant
 // today. It costs about twice Use and never allocates; to say why, call
 // FailWith instead.
-func (f *Feature) Fail(ctx context.Context) { f.record(ctx, 1, true, 0) }
+func (f *Feature) Fail(ctx context.Context) { f.record(ctx, 1, true, 0, false) }
 
 // Done counts one use with its outcome and, when latency > 0, how long it
 // took (reports show the mean).
 func (f *Feature) Done(ctx context.Context, ok bool, latency time.Duration) {
-	f.record(ctx, 1, !ok, latency)
+	f.record(ctx, 1, !ok, latency, false)
 }
 
 // Track makes every later use of the feature also call record(good) — for
@@ -113,7 +119,9 @@ func (f *Feature) Track(record func(good bool)) {
 	f.track.Store(&record)
 }
 
-func (f *Feature) record(ctx context.Context, n int64, failed bool, latency time.Duration) {
+// record counts n uses. refused marks the calls Enabled refused, which
+// are not trial results.
+func (f *Feature) record(ctx context.Context, n int64, failed bool, latency time.Duration, refused bool) {
 	if f == nil || n <= 0 {
 		return
 	}
@@ -125,7 +133,9 @@ func (f *Feature) record(ctx context.Context, n int64, failed bool, latency time
 	// which on most CPUs waits for earlier loads: a tenant already marked
 	// today — the common case — costs no write and no wait.
 	var t *tenant
-	if ctx != nil {
+	if tc, ok := ctx.(*tenantCtx); ok { // the context WithTenant returned: no walk up the chain
+		t = &tc.t
+	} else if ctx != nil {
 		t, _ = ctx.Value(tenantKey).(*tenant)
 	}
 	var d *dayBucket
@@ -160,6 +170,13 @@ func (f *Feature) record(ctx context.Context, n int64, failed bool, latency time
 	if rec := f.track.Load(); rec != nil {
 		(*rec)(!failed)
 	}
+	if o := f.off.Load(); o != nil && !refused { // switched off: this is a trial's outcome
+		if failed {
+			o.failed.Add(n)
+		} else {
+			o.ok.Add(n)
+		}
+	}
 }
 
 // has reports whether the tenant's bit is set.
@@ -192,6 +209,22 @@ type tenant struct {
 	probe probe
 }
 
+// tenantCtx is the context WithTenant returns. The hot path recognises it
+// with one type comparison; a context derived from it (a cancel, a
+// deadline, another value) is searched with Value, which answers the
+// tenant for tenantKey and defers every other key to the parent.
+type tenantCtx struct {
+	context.Context
+	t tenant
+}
+
+func (c *tenantCtx) Value(key any) any {
+	if key == any(tenantKey) {
+		return &c.t
+	}
+	return c.Context.Value(key)
+}
+
 // WithTenant returns a context carrying the tenant id, hashed once with the
 // registry's secret key; the raw id is not kept. Do this once per request
 // and pass the context to Use. An empty id returns ctx unchanged, so a
@@ -204,7 +237,7 @@ func (r *Registry) WithTenant(ctx context.Context, id string) context.Context {
 		return ctx
 	}
 	h := sipHash(r.key, id)
-	return context.WithValue(ctx, tenantKey, &tenant{hash: h, probe: probeOf(h)})
+	return &tenantCtx{Context: ctx, t: tenant{hash: h, probe: probeOf(h)}}
 }
 
 // driftEntry counts uses of one undeclared name.
@@ -220,7 +253,7 @@ type driftEntry struct {
 // path does a map lookup and, for undeclared names, takes the table's lock.
 func (r *Registry) UseName(ctx context.Context, name string) {
 	if f, ok := (*r.byName.Load())[name]; ok {
-		f.record(ctx, 1, false, 0)
+		f.record(ctx, 1, false, 0, false)
 		return
 	}
 	if name == "" {

@@ -152,6 +152,9 @@ func (r *Registry) foldLocked(slot int) {
 				db.failSeen(mi)
 			}
 		}
+		if fails > 0 {
+			f.epStart, f.epLast = episodeAt(f.epStart, f.epLast, mi)
+		}
 		f.seenLocked(mi)
 	}
 }
@@ -241,7 +244,64 @@ func (r *Registry) liveLocked(f *Feature) *featState {
 		}
 	}
 	st.Reasons = f.reasons.list()
+	f.swMu.Lock()
+	if f.sw.since.IsZero() {
+		st.Switch = nil
+	} else {
+		sw := f.switchStateLocked()
+		st.Switch = &sw
+	}
+	if rr, ok := f.refusedReason(); ok {
+		st.Reasons = mergeReasons(st.Reasons, []Reason{rr})
+	}
+	f.swMu.Unlock()
+	st.EpStart, st.EpLast = f.epStart, f.epLast
+	for i := range int64(minuteSlots) { // the unfolded minutes, oldest first
+		mi := r.curMinute - minuteSlots + 1 + i
+		slot := mi & minuteMask
+		if r.slotMinute[slot] != mi {
+			continue
+		}
+		if _, fails := counts(f.minutes[slot].count.Load()); fails > 0 {
+			st.EpStart, st.EpLast = episodeAt(st.EpStart, st.EpLast, mi)
+		}
+	}
 	return st
+}
+
+// episodeGap is how long a feature must go without a failure for its
+// failing episode to end: a failure after a quieter stretch starts a new
+// episode, and a feature is failing now while its last failure is less
+// than episodeGap minutes old.
+const episodeGap = 15
+
+// episodeAt extends the episode (start, last) with a failure in minute mi
+// (minutes arrive in order), or starts a new one after a quiet gap.
+func episodeAt(start, last, mi int64) (int64, int64) {
+	if mi <= last {
+		return start, last
+	}
+	if last == 0 || mi-last > episodeGap {
+		return mi, mi
+	}
+	return start, mi
+}
+
+// mergeEpisodes joins two instances' episodes: one that ended more than a
+// gap before the other's latest failure is over; otherwise they are one
+// episode from the earlier start.
+func mergeEpisodes(s1, l1, s2, l2 int64) (int64, int64) {
+	switch {
+	case l2 == 0:
+		return s1, l1
+	case l1 == 0:
+		return s2, l2
+	case l1 < l2-episodeGap:
+		return s2, l2
+	case l2 < l1-episodeGap:
+		return s1, l1
+	}
+	return min(s1, s2), max(l1, l2)
 }
 
 // attachLocked adds restored counts to a newly defined feature: days still
@@ -279,6 +339,8 @@ func (r *Registry) attachLocked(f *Feature, p *featState) {
 		}
 	}
 	f.reasons.merge(p.Reasons)
+	f.epStart, f.epLast = mergeEpisodes(f.epStart, f.epLast, p.EpStart, p.EpLast)
+	f.restoreSwitch(p.Switch, true)
 }
 
 // estimate is the linear-counting estimate of distinct tenants in a bitmap,
