@@ -176,7 +176,11 @@ type indicator struct {
 	impact    string       // Objective.Impact's text at this evaluation
 	rel       releases     // events per release (ForRelease)
 	exhausted bool
+	led       bool                      // with a store: this replica led at the last evaluation
 	published atomic.Pointer[published] // copy for lock-free readers
+	// fleet is the other replicas' history (WithStore), nil without a
+	// store; replaced by every evaluation.
+	fleet atomic.Pointer[fleetView]
 }
 
 type published struct {
@@ -252,25 +256,17 @@ type change struct {
 func (in *indicator) evaluate(st Status, resend time.Duration, ids func(string, time.Time) string) change {
 	var ch change
 	now := st.At
-	for _, t := range in.tiers {
-		t.holds, t.numbers = in.condition(t, st)
-		if t.disabled {
-			t.holds = false
-		}
-	}
-	in.exhausted = st.BudgetExhausted
+	in.conditions(st)
 	var started, stopped []*sevState
 	var why []string
 	for _, sv := range in.sev {
-		var fastest *tierState
-		for _, t := range in.tiers {
-			if t.holds && t.tier.Severity == sv.severity && (fastest == nil || t.tier.Long < fastest.tier.Long) {
-				fastest = t
-			}
-		}
+		fastest := in.fastest(sv.severity)
 		switch {
 		case fastest != nil && !sv.firing:
-			sv.firing, sv.since, sv.start, sv.tier = true, now, now, fastest
+			sv.firing, sv.since, sv.tier = true, now, fastest
+			if !sv.notified || sv.start.IsZero() {
+				sv.start = now // a resumed episode keeps its start
+			}
 			started = append(started, sv)
 			why = append(why, fmt.Sprintf("%s fires (%s)", sv.severity, fastest.tier.Name))
 		case fastest == nil && sv.firing:
@@ -286,6 +282,11 @@ func (in *indicator) evaluate(st Status, resend time.Duration, ids func(string, 
 	opened := in.inc == nil && anyFiring
 	if opened {
 		in.inc = in.newIncident(ids(in.name, now), now)
+	}
+	if anyFiring {
+		if added := in.inc.see(seenBy(st, in.leadTier())); len(added) > 0 && !opened {
+			why = append(why, "seen by "+strings.Join(added, ", "))
+		}
 	}
 	for _, sv := range started {
 		if !sv.notified {
@@ -350,6 +351,39 @@ func (in *indicator) evaluate(st Status, resend time.Duration, ids func(string, 
 	}
 	in.publish()
 	return ch
+}
+
+// conditions decides every tier's condition from st. Requires evalMu held.
+func (in *indicator) conditions(st Status) {
+	for _, t := range in.tiers {
+		t.holds, t.numbers = in.condition(t, st)
+		if t.disabled {
+			t.holds = false
+		}
+	}
+	in.exhausted = st.BudgetExhausted
+}
+
+// fastest returns the holding tier of sev with the shortest long window,
+// nil when none holds.
+func (in *indicator) fastest(sev Severity) *tierState {
+	var fastest *tierState
+	for _, t := range in.tiers {
+		if t.holds && t.tier.Severity == sev && (fastest == nil || t.tier.Long < fastest.tier.Long) {
+			fastest = t
+		}
+	}
+	return fastest
+}
+
+// leadTier is the tier of the highest severity firing, nil when none is.
+func (in *indicator) leadTier() *tierState {
+	for _, sv := range in.sev {
+		if sv.firing {
+			return sv.tier
+		}
+	}
+	return nil
 }
 
 // lastTier returns the fastest enabled tier of severity, for a resolved
@@ -498,21 +532,41 @@ func (m *Monitor) Evaluate() []Status {
 	for _, p := range m.pendings() {
 		p.expire(now)
 	}
+	lead := true
+	if m.fleet != nil {
+		lead = m.fleet.sync(m, now)
+	}
 	var out []Status
 	for _, in := range m.indicators() {
 		st := in.computeStatus(now)
 		in.impact = impacts[in]
-		ch := in.evaluate(st, m.cfg.resend, m.incidentID)
+		var ch change
+		switch {
+		case !lead:
+			in.follow(st, m.openIncidents(in.name))
+		case m.fleet != nil && !in.led:
+			m.takeOver(in, now)
+			fallthrough
+		default:
+			if in.inc != nil && m.fleet != nil {
+				// Acks and notes written on other replicas.
+				for _, inc := range m.openIncidents(in.name) {
+					if inc.ID == in.inc.ID {
+						in.inc.mergeOperator(&inc)
+					}
+				}
+			}
+			ch = in.evaluate(st, m.cfg.resend, m.incidentID)
+		}
 		in.fill(&st)
 		out = append(out, st)
 		for _, r := range ch.records {
-			m.remember(r.Incident)
-			if err := m.incidents.append(r); err != nil {
+			if err := m.writeRecord(r); err != nil {
 				m.log.Error("slo: incident log", "err", err, "incident", r.Incident.ID)
 			}
 		}
 		for _, a := range ch.alerts {
-			if m.instance != "" {
+			if m.instance != "" && m.fleet == nil {
 				a.Labels["instance"] = m.instance
 			}
 			if m.quiet {

@@ -51,6 +51,10 @@ type Incident struct {
 	// Impact is Objective.Impact's latest text while the episode was open:
 	// who the failures hurt. Empty without the hook.
 	Impact string `json:"impact,omitempty"`
+	// Replicas are the replicas of a fleet (WithStore) whose own events
+	// burned above the leading tier's error ratio over its long window at
+	// some evaluation of the episode, sorted. Empty without a store.
+	Replicas []string `json:"replicas,omitempty"`
 }
 
 // Ack says who took an incident on, and when.
@@ -73,6 +77,7 @@ func (i Incident) Open() bool { return i.Resolved.IsZero() }
 func (i *Incident) clone() Incident {
 	c := *i
 	c.Notes = append([]Note(nil), i.Notes...)
+	c.Replicas = append([]string(nil), i.Replicas...)
 	if i.Ack != nil {
 		a := *i.Ack
 		c.Ack = &a
@@ -88,17 +93,25 @@ const incidentVersion = 2
 // after a change: "opened", "updated" (tier, severity, a new peak, budget
 // exhausted), "acked", "noted" or "resolved".
 type IncidentRecord struct {
-	Version  int       `json:"v,omitempty"` // 2; absent in version 1 logs
-	Change   string    `json:"change"`
-	At       time.Time `json:"at"`
-	Why      string    `json:"why,omitempty"` // what changed, in words
-	Incident Incident  `json:"incident"`
+	Version int       `json:"v,omitempty"` // 2; absent in version 1 logs
+	Change  string    `json:"change"`
+	At      time.Time `json:"at"`
+	Why     string    `json:"why,omitempty"` // what changed, in words
+	// Replica is the instance (WithInstance) of the Monitor that wrote the
+	// record; empty in records written before it existed.
+	Replica  string   `json:"replica,omitempty"`
+	Incident Incident `json:"incident"`
 }
 
 // incidentID names an episode "<objective>/<start, UTC>", with a suffix
 // when a second episode of the same objective starts in the same second.
+// With a store the leader's instance follows ("@<instance>"), so two
+// replicas that both believed they led never write the same id.
 func (m *Monitor) incidentID(objective string, now time.Time) string {
 	id := objective + "/" + now.UTC().Format("20060102T150405Z")
+	if m.fleet != nil {
+		id += "@" + m.instance
+	}
 	m.incMu.Lock()
 	defer m.incMu.Unlock()
 	base := id
@@ -152,12 +165,15 @@ func (i *Incident) resolve(now time.Time, n Numbers) {
 // keepRecent is how many incidents Monitor.Incidents keeps in memory.
 const keepRecent = 50
 
-// remember keeps the latest state of inc among the recent incidents.
+// remember keeps the latest state of inc among the recent incidents, with
+// every acknowledgement and note either copy has.
 func (m *Monitor) remember(inc Incident) {
+	inc = inc.clone()
 	m.incMu.Lock()
 	defer m.incMu.Unlock()
 	for i := range m.recent {
 		if m.recent[i].ID == inc.ID {
+			inc.mergeOperator(&m.recent[i])
 			m.recent[i] = inc
 			return
 		}
@@ -175,8 +191,10 @@ func (m *Monitor) remember(inc Incident) {
 }
 
 // Incidents returns the open incidents and the recently resolved ones (up
-// to 50 in all, from this run and the incident log), newest first.
+// to 50 in all, from this run and the incident log), newest first. With a
+// store they are the fleet's, read from its log first.
 func (m *Monitor) Incidents() []Incident {
+	m.refreshIncidents()
 	m.incMu.Lock()
 	out := make([]Incident, len(m.recent))
 	for i := range m.recent {
@@ -326,19 +344,12 @@ func ReadIncidentLog(r io.Reader) ([]IncidentRecord, error) {
 		if len(b) == 0 {
 			continue
 		}
-		var rec IncidentRecord
-		err := json.Unmarshal(b, &rec)
-		if err == nil {
-			err = rec.validate()
-		}
+		rec, err := parseRecord(b)
 		if err != nil {
 			if first == nil {
 				first = &LogError{Line: line, Err: err}
 			}
 			continue
-		}
-		if rec.Version == 0 {
-			rec.Version = 1
 		}
 		out = append(out, rec)
 	}
@@ -346,6 +357,22 @@ func ReadIncidentLog(r io.Reader) ([]IncidentRecord, error) {
 		first = &LogError{Line: line + 1, Err: err}
 	}
 	return out, first
+}
+
+// parseRecord decodes and checks one record of any version.
+func parseRecord(b []byte) (IncidentRecord, error) {
+	var rec IncidentRecord
+	err := json.Unmarshal(b, &rec)
+	if err == nil {
+		err = rec.validate()
+	}
+	if err != nil {
+		return IncidentRecord{}, err
+	}
+	if rec.Version == 0 {
+		rec.Version = 1
+	}
+	return rec, nil
 }
 
 var changes = []string{"opened", "updated", "acked", "noted", "resolved"}
@@ -376,8 +403,9 @@ func contains(list []string, s string) bool {
 }
 
 // Incidents folds records into the latest state of each incident, oldest
-// start first. Version 1 records (one incident per tier) fold as they
-// were written.
+// start first, keeping every acknowledgement and note any record of it
+// carries (in a fleet, operators act on any replica). Version 1 records
+// (one incident per tier) fold as they were written.
 func Incidents(recs []IncidentRecord) []Incident {
 	byID := map[string]Incident{}
 	for _, r := range recs {
@@ -389,6 +417,9 @@ func Incidents(recs []IncidentRecord) []Incident {
 			} else {
 				inc.Tickets = 1
 			}
+		}
+		if prev, ok := byID[inc.ID]; ok {
+			inc.mergeOperator(&prev)
 		}
 		byID[inc.ID] = inc
 	}

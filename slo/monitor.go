@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/fleet"
 	"github.com/opskit/opskit/internal/timer"
 	"github.com/opskit/opskit/release"
 )
@@ -40,6 +41,7 @@ type config struct {
 	snapshotEach time.Duration
 	instance     *string
 	release      release.Info
+	store        fleet.Store
 	verdict      release.Policy
 }
 
@@ -110,7 +112,10 @@ func WithSnapshotFile(path string, every time.Duration) Option {
 // WithInstance sets the "instance" label of notifications, which keeps
 // the alerts of two replicas apart in Alertmanager. Default: the host
 // name. An empty name sends no instance label, for a single sender that
-// speaks for the whole fleet.
+// speaks for the whole fleet. With WithStore it names this replica in the
+// store (its counts, the lease, the incident records it writes), must be
+// non-empty and unique in the fleet, and notifications carry no instance
+// label (the fleet sends one alert).
 func WithInstance(name string) Option {
 	return optionFunc(func(c *config) { c.instance = &name })
 }
@@ -143,7 +148,8 @@ type Monitor struct {
 	evalMu    sync.Mutex // serializes evaluations, incident writes and operator actions; guards quiet
 	quiet     bool       // Shutdown has closed the notifier queues: enqueue nothing
 	incidents *incidentLog
-	lastSave  time.Time // guarded by evalMu
+	lastSave  time.Time  // guarded by evalMu
+	fleet     *fleetMode // nil without WithStore
 
 	incMu  sync.Mutex // guards recent
 	recent []Incident // open and recently resolved incidents
@@ -204,6 +210,11 @@ func New(opts ...Option) (*Monitor, error) {
 		m.instance = h
 	}
 	var err error
+	if cfg.store != nil {
+		if m.fleet, err = newFleetMode(m, cfg.store); err != nil {
+			return nil, err
+		}
+	}
 	if m.incidents, err = openIncidentLog(cfg.incidentPath); err != nil {
 		return nil, err
 	}
@@ -212,6 +223,9 @@ func New(opts ...Option) (*Monitor, error) {
 	}
 	if cfg.snapshotPath != "" {
 		m.restored = m.loadSnapshot(cfg.snapshotPath)
+	}
+	if m.fleet != nil {
+		m.fleet.start(m)
 	}
 	if err := m.registerMetrics(); err != nil {
 		m.incidents.close()
@@ -305,15 +319,19 @@ func (m *Monitor) Add(o Objective) (*Tracker, error) {
 // version 1 log may hold several (one per tier): the oldest becomes the
 // episode and the others are resolved now.
 func (m *Monitor) resume(in *indicator, now time.Time) {
-	open := m.incidents.takeOpen(in.name)
+	m.resumeOpen(in, m.incidents.takeOpen(in.name), now)
+}
+
+// resumeOpen takes up the oldest of the open incidents as in's episode and
+// resolves the others.
+func (m *Monitor) resumeOpen(in *indicator, open []Incident, now time.Time) {
 	if len(open) == 0 {
 		return
 	}
 	for _, inc := range open[1:] {
 		inc.resolve(now, inc.Peak)
-		m.remember(inc)
 		r := IncidentRecord{Version: incidentVersion, Change: "resolved", At: now, Why: "merged into " + open[0].ID, Incident: inc}
-		if err := m.incidents.append(r); err != nil {
+		if err := m.writeRecord(r); err != nil {
 			m.log.Error("slo: incident log", "err", err, "incident", inc.ID)
 		}
 	}
@@ -376,6 +394,9 @@ func (m *Monitor) Shutdown(ctx context.Context) error {
 	}
 	if m.cfg.snapshotPath != "" {
 		errs = append(errs, m.SaveSnapshot())
+	}
+	if m.fleet != nil {
+		errs = append(errs, m.fleet.shutdown(ctx, m))
 	}
 	m.evalMu.Lock() // an evaluation in progress finishes enqueueing first
 	m.quiet = true

@@ -21,9 +21,12 @@ const snapshotVersion = 2
 // snapshot is the saved event history: per series, the non-empty buckets
 // of each tier as [index, total, bad] (index = unix time / bucket width).
 type snapshot struct {
-	Version int              `json:"version"`
-	Saved   time.Time        `json:"saved"`
-	Series  []snapshotSeries `json:"series"`
+	Version int       `json:"version"`
+	Saved   time.Time `json:"saved"`
+	// Instance is the replica that published it to a fleet store
+	// (WithStore); empty in a snapshot file.
+	Instance string           `json:"instance,omitempty"`
+	Series   []snapshotSeries `json:"series"`
 }
 
 type snapshotSeries struct {
@@ -103,53 +106,58 @@ func snapshotOf(in *indicator, now time.Time) snapshotSeries {
 // future or older than the tier keeps. It must run before in records.
 func (snap *snapshot) apply(in *indicator, now time.Time) {
 	for _, ss := range snap.Series {
-		if ss.Name != in.name {
+		if ss.Name == in.name {
+			restoreSeries(in.s, ss, snap.Version, now)
+		}
+	}
+}
+
+// restoreSeries puts the saved buckets ss (of a snapshot of the given
+// version) into s, skipping any from the future or older than the tier
+// keeps. It must run before s records.
+func restoreSeries(s *series, ss snapshotSeries, version int, now time.Time) {
+	s.mu.Lock()
+	ns := now.UnixNano()
+	last := ns / int64(fineWidth)
+	fine := ss.Fine
+	if version == 1 {
+		// Version 1 kept 10-second buckets for an hour and minute
+		// buckets for a day; a minute lands in its first 10 seconds.
+		fine = nil
+		for _, b := range ss.Minute {
+			if idx := b[0] * int64(time.Minute/fineWidth); idx <= last-int64(time.Hour/fineWidth) {
+				fine = append(fine, [3]int64{idx, b[1], b[2]})
+			}
+		}
+		fine = append(fine, ss.Fine...)
+	}
+	for _, b := range fine {
+		if b[0] > last || b[0] <= last-fineSlots {
 			continue
 		}
-		s := in.s
-		s.mu.Lock()
-		ns := now.UnixNano()
-		last := ns / int64(fineWidth)
-		fine := ss.Fine
-		if snap.Version == 1 {
-			// Version 1 kept 10-second buckets for an hour and minute
-			// buckets for a day; a minute lands in its first 10 seconds.
-			fine = nil
-			for _, b := range ss.Minute {
-				if idx := b[0] * int64(time.Minute/fineWidth); idx <= last-int64(time.Hour/fineWidth) {
-					fine = append(fine, [3]int64{idx, b[1], b[2]})
-				}
-			}
-			fine = append(fine, ss.Fine...)
+		sl := &s.fine[b[0]%fineSlots]
+		if sl.epoch.Load() == b[0] {
+			continue
 		}
-		for _, b := range fine {
-			if b[0] > last || b[0] <= last-fineSlots {
-				continue
-			}
-			sl := &s.fine[b[0]%fineSlots]
-			if sl.epoch.Load() == b[0] {
-				continue
-			}
-			sl.epoch.Store(b[0])
-			sl.total.Store(b[1])
-			sl.bad.Store(b[2])
-			sl.foldedTotal, sl.foldedBad = b[1], b[2] // already in the hour tier below
-		}
-		restoreCoarse(s.minute, ss.Minute, ns/int64(minuteWidth))
-		restoreCoarse(s.hour, ss.Hour, ns/int64(hourWidth))
-		first := ss.First
-		if first == 0 {
-			for _, b := range ss.Hour {
-				if t := b[0] * int64(hourWidth); first == 0 || t < first {
-					first = t
-				}
-			}
-		}
-		if first > 0 && first < s.first {
-			s.first = first
-		}
-		s.mu.Unlock()
+		sl.epoch.Store(b[0])
+		sl.total.Store(b[1])
+		sl.bad.Store(b[2])
+		sl.foldedTotal, sl.foldedBad = b[1], b[2] // already in the hour tier below
 	}
+	restoreCoarse(s.minute, ss.Minute, ns/int64(minuteWidth))
+	restoreCoarse(s.hour, ss.Hour, ns/int64(hourWidth))
+	first := ss.First
+	if first == 0 {
+		for _, b := range ss.Hour {
+			if t := b[0] * int64(hourWidth); first == 0 || t < first {
+				first = t
+			}
+		}
+	}
+	if first > 0 && first < s.first {
+		s.first = first
+	}
+	s.mu.Unlock()
 }
 
 func restoreCoarse(ring []coarseSlot, saved [][3]int64, last int64) {
@@ -201,10 +209,7 @@ func (m *Monitor) SaveSnapshot() error {
 	if err := os.MkdirAll(filepath.Dir(m.cfg.snapshotPath), 0o700); err != nil {
 		return fmt.Errorf("slo: snapshot directory: %w", err)
 	}
-	snap := snapshot{Version: snapshotVersion, Saved: now.UTC()}
-	for _, in := range m.indicators() {
-		snap.Series = append(snap.Series, snapshotOf(in, now))
-	}
+	snap := m.collect(now)
 	err := atomicfile.WriteFunc(m.cfg.snapshotPath, 0o600, func(w io.Writer) error {
 		return json.NewEncoder(w).Encode(snap)
 	})
@@ -212,4 +217,13 @@ func (m *Monitor) SaveSnapshot() error {
 		return fmt.Errorf("slo: snapshot: %w", err)
 	}
 	return nil
+}
+
+// collect copies every objective's event history at now.
+func (m *Monitor) collect(now time.Time) snapshot {
+	snap := snapshot{Version: snapshotVersion, Saved: now.UTC()}
+	for _, in := range m.indicators() {
+		snap.Series = append(snap.Series, snapshotOf(in, now))
+	}
+	return snap
 }

@@ -35,6 +35,10 @@ type Status struct {
 	Alerts []AlertStatus
 	// Tiers holds every tier's condition, as of the last evaluation.
 	Tiers []TierStatus
+	// Replicas is every replica's share of the events of a fleet (WithStore),
+	// by instance; Windows and Budget above are their sum. Nil without a
+	// store.
+	Replicas []Share
 }
 
 // WindowStatus is the exact event count of one window.
@@ -102,6 +106,7 @@ func (in *indicator) computeStatus(now time.Time) Status {
 	s.foldAllLocked(ns)
 	s.sumsLocked(ns, in.windows, sums)
 	s.mu.Unlock()
+	st.Replicas = in.addFleet(ns, sums)
 	for i, w := range in.windows {
 		c := sums[i]
 		ratio, burn := burnRate(c, in.target)
@@ -112,7 +117,7 @@ func (in *indicator) computeStatus(now time.Time) Status {
 	st.BudgetExhausted = period.Total >= in.obj.MinEvents && above(counts{period.Total, period.Bad}, errorThreshold(1, in.target))
 	hour, _ := st.Window(time.Hour)
 	st.TimeToExhaustion = timeToExhaustion(st.Budget.Remaining, hour.BurnRate, in.obj.Period)
-	st.Observed = s.observed(ns, in.obj.Period)
+	st.Observed = in.observedFleet(ns)
 	return st
 }
 
@@ -159,6 +164,7 @@ func (in *indicator) burnDown(now time.Time) []float64 {
 	s.foldAllLocked(now.UnixNano())
 	hours := s.hourlyLocked(now.UnixNano(), n)
 	s.mu.Unlock()
+	in.addFleetHours(now.UnixNano(), hours)
 	var total counts
 	for _, h := range hours {
 		total.add(h)
