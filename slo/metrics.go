@@ -12,8 +12,11 @@ import (
 // Metric names. Through the OpenTelemetry Prometheus exporter they become
 // the series in the comments; the generated rules (Rules) read EventsSeries.
 const (
-	// EventsMetric counts events per objective, attributes "objective" and
-	// "good" ("true"/"false"): opskit_slo_events_total{objective,good}.
+	// EventsMetric counts events per objective, attributes "objective",
+	// "good" ("true"/"false") and "release" (the release the Tracker
+	// records under: WithRelease's id, or ForRelease's; absent when
+	// empty): opskit_slo_events_total{objective,good,release}. A release
+	// dropped past MaxReleases stops being reported.
 	EventsMetric = "opskit.slo.events"
 	// BudgetMetric is the unspent fraction of the error budget over the
 	// period: opskit_slo_budget_remaining_ratio{objective}.
@@ -65,9 +68,15 @@ func (m *Monitor) registerMetrics() error {
 		now := m.clock.Now()
 		for _, in := range m.indicators() {
 			obj := attribute.String("objective", in.name)
-			c := in.s.cumulative(now.UnixNano())
-			o.ObserveInt64(events, c.Total-c.Bad, metric.WithAttributes(obj, attribute.Bool("good", true)))
-			o.ObserveInt64(events, c.Bad, metric.WithAttributes(obj, attribute.Bool("good", false)))
+			in.observeEvents(func(rel string, good, bad int64) {
+				attrs := []attribute.KeyValue{obj, attribute.Bool("good", true)}
+				if rel != "" {
+					attrs = append(attrs, attribute.String("release", rel))
+				}
+				o.ObserveInt64(events, good, metric.WithAttributes(attrs...))
+				attrs[1] = attribute.Bool("good", false)
+				o.ObserveInt64(events, bad, metric.WithAttributes(attrs...))
+			})
 			st := in.computeStatus(now)
 			o.ObserveFloat64(budget, st.Budget.Remaining, metric.WithAttributes(obj))
 			for _, w := range st.Windows {

@@ -42,6 +42,7 @@ type relCounts struct {
 }
 
 // counts returns every event of the release: restored plus counted.
+// restored is read under releases.mu or before the series records.
 func (c *relCounts) counts() counts {
 	b := c.bad.Load() // bad before total: total >= bad in what we read
 	out := counts{c.total.Load(), b}
@@ -190,6 +191,96 @@ type ReleaseCounts struct {
 	ErrorRatio float64   `json:"error_ratio"` // Bad/(Good+Bad); zero without events
 }
 
+// releaseState is one release's counts on one series, as a snapshot saves
+// them and as replicas share them: every event (restored ones included),
+// and the other releases' counts when it began.
+type releaseState struct {
+	ID    string              `json:"id"`
+	First int64               `json:"first"`          // unix nanoseconds counting began
+	Last  int64               `json:"last,omitempty"` // unix seconds of the last event
+	Total int64               `json:"total"`
+	Bad   int64               `json:"bad"`
+	Base  map[string][2]int64 `json:"base,omitempty"` // the others' [total, bad] when it began
+}
+
+// states copies every release's counts, oldest first.
+func (r *releases) states() []releaseState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]releaseState, 0, len(r.list))
+	for _, c := range r.list {
+		n := c.counts()
+		st := releaseState{ID: c.id, First: c.first.UnixNano(), Last: c.lastSec.Load(), Total: n.Total, Bad: n.Bad}
+		for id, b := range c.base {
+			if st.Base == nil {
+				st.Base = map[string][2]int64{}
+			}
+			st.Base[id] = [2]int64{b.Total, b.Bad}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// restore adds saved counts (a snapshot's) to the releases: a release
+// already counted gets them as restored events and the older start; others
+// are created, within MaxReleases. Call it before the series records.
+func (r *releases) restore(saved []releaseState, now time.Time) {
+	for _, st := range saved {
+		if checkReleaseID(st.ID) != nil && st.ID != "" || st.Total < 0 || st.Bad < 0 || st.Bad > st.Total {
+			continue
+		}
+		c := r.get(st.ID, now)
+		r.mu.Lock()
+		c.restored.add(counts{st.Total, st.Bad})
+		if first := time.Unix(0, st.First); st.First > 0 && first.Before(c.first) {
+			c.first = first
+			c.base = map[string]counts{}
+			for id, b := range st.Base {
+				c.base[id] = counts{b[0], b[1]}
+			}
+		}
+		if st.Last > c.lastSec.Load() {
+			c.lastSec.Store(st.Last)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// mergeReleaseStates adds up the per-release counts of several replicas:
+// totals and bases summed, the earliest start and the latest event.
+func mergeReleaseStates(replicas ...[]releaseState) []releaseState {
+	var out []releaseState
+	for _, states := range replicas {
+		for _, st := range states {
+			i := slices.IndexFunc(out, func(o releaseState) bool { return o.ID == st.ID })
+			if i < 0 {
+				out = append(out, releaseState{ID: st.ID, First: st.First})
+				i = len(out) - 1
+			}
+			o := &out[i]
+			o.Total += st.Total
+			o.Bad += st.Bad
+			o.First = min(o.First, st.First)
+			o.Last = max(o.Last, st.Last)
+			for id, b := range st.Base {
+				if o.Base == nil {
+					o.Base = map[string][2]int64{}
+				}
+				sum := o.Base[id]
+				o.Base[id] = [2]int64{sum[0] + b[0], sum[1] + b[1]}
+			}
+		}
+	}
+	return out
+}
+
+// releaseStates returns the per-release counts Releases and Verdict read
+// for in: this process's.
+func (m *Monitor) releaseStates(in *indicator) []releaseState {
+	return in.rel.states()
+}
+
 // Releases returns the releases objective (a series name) counts apart,
 // oldest first, and how many it has dropped (MaxReleases).
 func (m *Monitor) Releases(objective string) ([]ReleaseCounts, int, error) {
@@ -197,19 +288,24 @@ func (m *Monitor) Releases(objective string) ([]ReleaseCounts, int, error) {
 	if in == nil {
 		return nil, 0, fmt.Errorf("%w: %q", ErrNoObjective, objective)
 	}
-	list, dropped := in.rel.all()
-	out := make([]ReleaseCounts, 0, len(list))
-	for _, c := range list {
-		n := c.counts()
-		rc := ReleaseCounts{Release: c.id, Own: c.id == in.rel.own, First: c.first.UTC(),
+	_, dropped := in.rel.all()
+	return in.releaseCounts(m.releaseStates(in)), dropped, nil
+}
+
+// releaseCounts turns states into what Releases returns.
+func (in *indicator) releaseCounts(states []releaseState) []ReleaseCounts {
+	out := make([]ReleaseCounts, 0, len(states))
+	for _, st := range states {
+		n := counts{st.Total, st.Bad}
+		rc := ReleaseCounts{Release: st.ID, Own: st.ID == in.rel.own, First: time.Unix(0, st.First).UTC(),
 			Good: n.Total - n.Bad, Bad: n.Bad}
-		if s := c.lastSec.Load(); s > 0 {
-			rc.Last = time.Unix(s, 0).UTC()
+		if st.Last > 0 {
+			rc.Last = time.Unix(st.Last, 0).UTC()
 		}
 		rc.ErrorRatio, _ = burnRate(n, in.target)
 		out = append(out, rc)
 	}
-	return out, dropped, nil
+	return out
 }
 
 // Verdict decides whether release candidate may replace baseline on
@@ -228,32 +324,47 @@ func (m *Monitor) Verdict(objective, candidate, baseline string) (release.Verdic
 	if in == nil {
 		return release.Verdict{}, fmt.Errorf("%w: %q", ErrNoObjective, objective)
 	}
+	return m.verdictOf(in, m.releaseStates(in), candidate, baseline)
+}
+
+// verdictOf is Verdict on the given per-release counts of in.
+func (m *Monitor) verdictOf(in *indicator, states []releaseState, candidate, baseline string) (release.Verdict, error) {
 	if baseline == "" {
 		baseline = in.rel.own
 	}
 	if candidate == baseline {
-		return release.Verdict{}, fmt.Errorf("slo: Verdict(%q): candidate and baseline are the same release %q", objective, candidate)
+		return release.Verdict{}, fmt.Errorf("slo: Verdict(%q): candidate and baseline are the same release %q", in.name, candidate)
 	}
-	cand, base := in.rel.find(candidate), in.rel.find(baseline)
+	find := func(id string) *releaseState {
+		for i := range states {
+			if states[i].ID == id {
+				return &states[i]
+			}
+		}
+		return nil
+	}
+	cand, base := find(candidate), find(baseline)
 	for _, x := range []struct {
 		name, id string
-		c        *relCounts
+		st       *releaseState
 	}{{"candidate", candidate, cand}, {"baseline", baseline, base}} {
-		if x.c == nil {
-			return release.Verdict{}, fmt.Errorf("%w: objective %q has no %s release %q", ErrNoRelease, objective, x.name, x.id)
+		if x.st == nil {
+			return release.Verdict{}, fmt.Errorf("%w: objective %q has no %s release %q", ErrNoRelease, in.name, x.name, x.id)
 		}
 	}
-	bc, cc := sameSpan(base, cand)
+	bc, cc := sameSpan(*base, *cand)
 	return release.Compare(toRelease(bc), toRelease(cc), m.cfg.verdict)
 }
 
 // sameSpan returns a's and b's counts since the later of the two began.
-func sameSpan(a, b *relCounts) (counts, counts) {
-	ac, bc := a.counts(), b.counts()
-	if b.first.Before(a.first) {
-		bc = minus(bc, a.base[b.id])
+func sameSpan(a, b releaseState) (counts, counts) {
+	ac, bc := counts{a.Total, a.Bad}, counts{b.Total, b.Bad}
+	if b.First < a.First {
+		s := a.Base[b.ID]
+		bc = minus(bc, counts{s[0], s[1]})
 	} else {
-		ac = minus(ac, b.base[a.id])
+		s := b.Base[a.ID]
+		ac = minus(ac, counts{s[0], s[1]})
 	}
 	return ac, bc
 }
@@ -280,4 +391,18 @@ func checkVerdictPolicy(p release.Policy) error {
 		return fmt.Errorf("slo: WithVerdictPolicy: %w", err)
 	}
 	return nil
+}
+
+// observeEvents reports in's events to the events metric per release:
+// what this process counted (restored events are not counted again), with
+// a "release" attribute unless the release id is empty. A dropped
+// release's series ends.
+func (in *indicator) observeEvents(report func(release string, good, bad int64)) {
+	in.rel.mu.Lock()
+	list := slices.Clone(in.rel.list)
+	in.rel.mu.Unlock()
+	for _, c := range list {
+		b := c.bad.Load()
+		report(c.id, c.total.Load()-b, b)
+	}
 }

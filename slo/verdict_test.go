@@ -1,11 +1,16 @@
 package slo_test
 
 import (
+	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/opskit/opskit/release"
 	"github.com/opskit/opskit/slo"
@@ -201,5 +206,54 @@ func TestReleasesBounded(t *testing.T) {
 	if _, err := slo.New(slo.WithVerdictPolicy(release.Policy{Regression: 0.5})); err == nil ||
 		!strings.Contains(err.Error(), "Regression") {
 		t.Errorf("bad policy: %v", err)
+	}
+}
+
+// The events metric counts per release: the process's release and a
+// ForRelease one, with a "release" attribute; no attribute without
+// WithRelease, so existing series keep their labels.
+func TestEventsMetricPerRelease(t *testing.T) {
+	collect := func(opts ...slo.Option) (map[string]int64, *slo.Tracker) {
+		reader := sdkmetric.NewManualReader()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		defer mp.Shutdown(context.Background())
+		m, _ := newMonitor(t, append(opts, slo.WithMeterProvider(mp))...)
+		tr := m.MustAdd(slo.Objective{Name: "orders", Target: 0.999})
+		tr.RecordN(10, 1)
+		if c, err := tr.ForRelease("v2"); err == nil {
+			c.RecordN(5, 2)
+		}
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, sm := range rm.ScopeMetrics {
+			for _, md := range sm.Metrics {
+				if md.Name != slo.EventsMetric {
+					continue
+				}
+				for _, dp := range md.Data.(metricdata.Sum[int64]).DataPoints {
+					good, _ := dp.Attributes.Value("good")
+					rel, ok := dp.Attributes.Value("release")
+					key := good.Emit() + "/" + rel.AsString()
+					if !ok {
+						key = good.Emit() + "/-"
+					}
+					got[key] = dp.Value
+				}
+			}
+		}
+		return got, tr
+	}
+	got, _ := collect(slo.WithRelease(release.Info{ID: "v1"}))
+	want := map[string]int64{"true/v1": 9, "false/v1": 1, "true/v2": 3, "false/v2": 2}
+	if !maps.Equal(got, want) {
+		t.Errorf("with WithRelease: %v, want %v", got, want)
+	}
+	got, _ = collect()
+	want = map[string]int64{"true/-": 9, "false/-": 1, "true/v2": 3, "false/v2": 2}
+	if !maps.Equal(got, want) {
+		t.Errorf("without WithRelease: %v, want %v", got, want)
 	}
 }
