@@ -1,9 +1,18 @@
-// Package postgres is the durable queue of package queue stored in
-// PostgreSQL, for services that run as several replicas or outgrow one
-// machine's disk. A *Queue implements queue.Backend, so queue.StartWorker,
-// queue.HealthCheck and the queuetest conformance suite work on it
-// unchanged; EnqueueTx adds what a local file cannot: enqueueing in the
-// same transaction as the service's own writes.
+// Package postgres is what the replicas of a service share in PostgreSQL,
+// in a module of its own so that pgx never reaches the library's users:
+//
+//   - Queue (OpenQueue), the durable queue of package queue, for services
+//     that run as several replicas or outgrow one machine's disk. A *Queue
+//     implements queue.Backend, so queue.StartWorker, queue.HealthCheck
+//     and the queuetest conformance suite work on it unchanged; EnqueueTx
+//     adds what a local file cannot: enqueueing in the same transaction as
+//     the service's own writes.
+//   - Store (OpenStore), a fleet.Store: the fleet's keys, each replica's
+//     latest state, fleet-wide logs and leases, which the library's
+//     packages take (WithStore options) to count, alert and record once
+//     for the fleet instead of once per replica. See "Fleet store" below.
+//
+// Migrate creates the tables of both.
 //
 //	package main
 //
@@ -60,8 +69,8 @@
 //
 // # Schema
 //
-// Migrate creates a schema (default "opskit"), a table (default "queue")
-// and a "<table>_migrations" table recording the versioned steps applied;
+// Migrate creates a schema (default "opskit"), a queue table (default
+// "queue") and a "<table>_migrations" table recording the versioned steps applied;
 // it is explicit, idempotent, and serialised across processes by an
 // advisory lock. OpenQueue refuses a table that is not migrated
 // (ErrNotMigrated). One row is one message: its state (ready, leased,
@@ -79,6 +88,37 @@
 //   - <table>_dedupe UNIQUE (dedupe_key) WHERE dedupe_key IS NOT NULL:
 //     the conflict arbiter of every insert, and finding a key's holder;
 //   - the primary key: Ack, Nack, Extend and the oldest message's age.
+//
+// # Fleet store
+//
+// Migrate also creates five tables in the schema, versioned apart from
+// any queue in "fleet_migrations" under an advisory lock of their own
+// (a queue table's name may therefore not start with "fleet"):
+// fleet_keys, fleet_states (kind, instance), fleet_heads (kind),
+// fleet_records (kind, seq) and fleet_leases (name), each read and
+// written through its primary key only (checked with EXPLAIN by a test).
+// Every method of Store is one round trip:
+//
+//   - Key inserts the proposal unless the name is taken, then reads the
+//     name's value in the same batch: concurrent first starts agree.
+//   - Put is an upsert on (kind, instance) timed by the database's now():
+//     each replica owns its row, so nobody's write is lost.
+//   - Append upserts the kind's head row (seq + 1) and inserts the record
+//     in one statement. Sequence numbers are 1, 2, 3 … per kind with no
+//     gaps, and commit in their order: the head row's lock is held until
+//     the commit, so a reader paging with "after the last seq I saw" never
+//     passes over a record that commits later. The price is that appends
+//     to one kind run one at a time (see Store.Append for the figure);
+//     kinds do not wait for each other.
+//   - Lead takes or renews a lease row in one statement, when the lease is
+//     free, expired, or the caller's, with expiry now() + ttl on the
+//     database's clock; no host's clock is compared with another's. A
+//     killed leader is replaced by the first Lead after its expiry
+//     (tested with a SIGKILLed child process).
+//
+// Kinds, names and instances are text in the "C" collation (byte order,
+// as Go sorts), so besides what fleet.Check refuses they must be valid
+// UTF-8; data is bytea. The Store has no goroutine and nothing to close.
 //
 // # Leases and time
 //

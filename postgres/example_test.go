@@ -28,7 +28,7 @@ func ExampleValidIdentifier() {
 // runs. This example needs a database, so it has no checked output: go
 // test compiles it but does not run it (the package's tests run the same
 // calls against a real PostgreSQL).
-func ExampleOpen() {
+func ExampleOpenQueue() {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv("OPSKIT_POSTGRES_URL"))
 	if err != nil {
@@ -62,7 +62,7 @@ func ExampleOpen() {
 
 // EnqueueTx stores the message in the caller's transaction: the order row
 // and its message commit together or not at all. Compile-only, like
-// ExampleOpen, because it needs a database.
+// ExampleOpenQueue, because it needs a database.
 func ExampleQueue_EnqueueTx() {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv("OPSKIT_POSTGRES_URL"))
@@ -138,4 +138,42 @@ func ExampleQueue_HealthCheck() {
 	if err := check(ctx); errors.As(err, &backlog) {
 		fmt.Println("backlog:", backlog.Depth, backlog.OldestAge)
 	}
+}
+
+// Replicas of a service share a Store: the first replica's proposed key
+// is everyone's key, each replica publishes its own state, and one of them
+// at a time holds a lease. Compile-only, like ExampleOpenQueue, because
+// it needs a database.
+func ExampleOpenStore() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("OPSKIT_POSTGRES_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	if err := postgres.Migrate(ctx, pool); err != nil { // the queue's and the store's tables
+		log.Fatal(err)
+	}
+	store, err := postgres.OpenStore(ctx, pool)
+	if err != nil {
+		log.Fatal(err)
+	}
+	instance, _ := os.Hostname()
+
+	key, err := store.Key(ctx, "tenant-hash", []byte("a random key this replica made"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := store.Put(ctx, "feature", instance, []byte(`{"uses":140}`)); err != nil {
+		log.Fatal(err)
+	}
+	seq, err := store.Append(ctx, "incident", []byte(`{"id":"inc-1"}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	leader, err := store.Lead(ctx, "alerts", instance, 15*time.Second) // renew every few seconds
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(key), seq, leader)
 }

@@ -43,3 +43,18 @@ func PlanTargets(q *Queue) []PlanTarget {
 
 // AsyncCommit is the statement Release runs first in its batch.
 const AsyncCommit = asyncCommit
+
+// StorePlanTargets lists s's statements with sample arguments and the
+// index each must run on (an INSERT's conflict arbiter counts).
+func StorePlanTargets(s *Store) []PlanTarget {
+	q := s.sql
+	return []PlanTarget{
+		{"keyInsert", q.keyInsert, "fleet_keys_pkey", []any{"k", []byte("v")}},
+		{"keySelect", q.keySelect, "fleet_keys_pkey", []any{"k"}},
+		{"put", q.put, "fleet_states_pkey", []any{"k", "i", []byte("v")}},
+		{"states", q.states, "fleet_states_pkey", []any{"k"}},
+		{"append", q.appendRecord, "fleet_heads_pkey", []any{"k", []byte("v")}},
+		{"records", q.since, "fleet_records_pkey", []any{"k", int64(0), 10}},
+		{"lead", q.lead, "fleet_leases_pkey", []any{"n", "i", int64(1000)}},
+	}
+}

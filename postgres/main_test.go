@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -12,12 +15,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/opskit/opskit/internal/component"
+	"github.com/opskit/opskit/postgres"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		// A consumer started by TestKilledConsumerRedelivers: it holds a
-		// lease until it is killed, so there is nothing for goleak to see.
+	if os.Getenv(childEnv) != "" || os.Getenv(leaderEnv) != "" {
+		// A consumer started by TestKilledConsumerRedelivers, or a leader
+		// started by TestKilledLeaderHandsOver: it holds a lease until it
+		// is killed, so there is nothing for goleak to see.
 		os.Exit(m.Run())
 	}
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
@@ -70,4 +75,52 @@ func newSchema(t testing.TB, pool *pgxpool.Pool) string {
 		}
 	})
 	return name
+}
+
+// checkPlans fails t for each target whose plan (seq scans off, as on a
+// table too big to scan) does not run on its index: an index scan, or an
+// INSERT's conflict arbiter.
+func checkPlans(t *testing.T, pool *pgxpool.Pool, targets []postgres.PlanTarget) {
+	t.Helper()
+	ctx := context.Background()
+	for _, pt := range targets {
+		var plan string
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+pt.SQL, pt.Args...).Scan(&plan)
+		})
+		if err != nil {
+			t.Fatalf("%s: EXPLAIN: %v", pt.Name, err)
+		}
+		onIndex := strings.Contains(plan, `"Index Name": "`+pt.Index+`"`) ||
+			strings.Contains(plan, `"Conflict Arbiter Indexes": ["`+pt.Index+`"]`)
+		if strings.Contains(plan, `"Seq Scan"`) || !onIndex {
+			t.Errorf("%s: plan does not run on index %s:\n%s", pt.Name, pt.Index, plan)
+		}
+	}
+}
+
+// startChild runs test in a child process (this test binary again) with
+// env set to value, and returns its stdout and stdin: a child blocks on
+// its stdin until it is killed.
+func startChild(t *testing.T, test, env, value string) (*exec.Cmd, io.ReadCloser) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+value)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close() })
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out
 }

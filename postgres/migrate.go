@@ -11,9 +11,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// ErrNotMigrated is returned by OpenQueue when the queue's tables are missing
-// or older than this package needs: run Migrate first.
-var ErrNotMigrated = errors.New("postgres: queue schema not migrated")
+// ErrNotMigrated is returned by OpenQueue and OpenStore when their tables
+// are missing or older than this package needs: run Migrate first.
+var ErrNotMigrated = errors.New("postgres: schema not migrated")
 
 // step is one versioned schema change. Steps are applied in order, each in
 // the transaction that records it, and never edited once released: a
@@ -58,14 +58,37 @@ CREATE UNIQUE INDEX {idx_dedupe} ON {table} (dedupe_key) WHERE dedupe_key IS NOT
 `,
 }}
 
-// SchemaVersion is the migration version this package needs.
+// SchemaVersion is the migration version of the queue's table that this
+// package needs (the fleet store's tables are versioned apart, see
+// Migrate).
 func SchemaVersion() int { return steps[len(steps)-1].version }
 
+// stream is one versioned set of tables: a queue's table, or the fleet
+// store's tables of a schema. Each records its steps in its own
+// migrations table and serialises on its own advisory lock.
+type stream struct {
+	migrations string // quoted migrations table
+	lockKey    int64
+	steps      []step
+	expand     func(string) string
+	plain      string // for messages
+}
+
+func (s stream) version() int { return s.steps[len(s.steps)-1].version }
+
+// queueStream is the queue table's stream.
+func queueStream(table string, n names) stream {
+	return stream{migrations: n.migrations, lockKey: n.lockKey, steps: steps,
+		expand: func(sql string) string { return expand(sql, table, n) }, plain: n.plain}
+}
+
 // Migrate creates or upgrades the queue's schema, table and indexes, and
-// records each applied step in a "<table>_migrations" table beside it. It
-// is idempotent and safe to run from several processes at once (they
-// serialise on an advisory lock); run it at deploy or start-up, before
-// OpenQueue.
+// the fleet store's tables in the same schema (see OpenStore). Each
+// applied step is recorded: the queue's in a "<table>_migrations" table
+// beside it, the fleet store's in "fleet_migrations". It is idempotent
+// and safe to run from several processes at once (they serialise on an
+// advisory lock per table set); run it at deploy or start-up, before
+// OpenQueue and OpenStore.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...MigrateOption) error {
 	if pool == nil {
 		return errors.New("postgres: Migrate needs a pool")
@@ -80,35 +103,43 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...MigrateOption) err
 	if err != nil {
 		return err
 	}
-	n := newNames(c.schema, c.table)
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, n.lockKey); err != nil {
+	if err := migrate(ctx, pool, c.schema, fleetStream(c.schema)); err != nil {
+		return err
+	}
+	return migrate(ctx, pool, c.schema, queueStream(c.table, newNames(c.schema, c.table)))
+}
+
+// migrate applies the steps of st that its migrations table lacks, in one
+// transaction holding st's advisory lock.
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, st stream) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, st.lockKey); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+n.schema); err != nil {
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+n.migrations+` (
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+st.migrations+` (
 	version     integer PRIMARY KEY,
 	description text NOT NULL,
 	applied_at  timestamptz NOT NULL DEFAULT now())`); err != nil {
 			return err
 		}
 		var have int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+n.migrations).Scan(&have); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+st.migrations).Scan(&have); err != nil {
 			return err
 		}
-		if have > SchemaVersion() {
-			return fmt.Errorf("schema version %d is newer than this package's %d", have, SchemaVersion())
+		if have > st.version() {
+			return fmt.Errorf("schema version %d is newer than this package's %d", have, st.version())
 		}
-		for _, s := range steps {
+		for _, s := range st.steps {
 			if s.version <= have {
 				continue
 			}
-			if _, err := tx.Exec(ctx, expand(s.sql, c.table, n)); err != nil {
+			if _, err := tx.Exec(ctx, st.expand(s.sql)); err != nil {
 				return fmt.Errorf("step %d: %w", s.version, err)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO `+n.migrations+` (version, description) VALUES ($1, $2)`,
+			if _, err := tx.Exec(ctx, `INSERT INTO `+st.migrations+` (version, description) VALUES ($1, $2)`,
 				s.version, s.description); err != nil {
 				return err
 			}
@@ -116,12 +147,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...MigrateOption) err
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: migrate %s: %w", n.plain, err)
+		return fmt.Errorf("postgres: migrate %s: %w", st.plain, err)
 	}
 	return nil
 }
 
-// expand fills a step's placeholders with quoted names.
+// expand fills a queue step's placeholders with quoted names.
 func expand(sql, table string, n names) string {
 	return strings.NewReplacer(
 		"{table}", n.table,
@@ -133,23 +164,23 @@ func expand(sql, table string, n names) string {
 	).Replace(sql)
 }
 
-// checkVersion returns ErrNotMigrated unless the queue's schema is at
-// SchemaVersion.
-func checkVersion(ctx context.Context, pool *pgxpool.Pool, n names) error {
+// checkVersion returns ErrNotMigrated unless st's tables are at its
+// newest version.
+func checkVersion(ctx context.Context, pool *pgxpool.Pool, st stream) error {
 	var have int
-	err := pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+n.migrations).Scan(&have)
+	err := pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+st.migrations).Scan(&have)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000") { // undefined table / schema
-		return fmt.Errorf("%w: %s has no migrations table", ErrNotMigrated, n.plain)
+		return fmt.Errorf("%w: %s has no migrations table", ErrNotMigrated, st.plain)
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: reading schema version of %s: %w", n.plain, err)
+		return fmt.Errorf("postgres: reading schema version of %s: %w", st.plain, err)
 	}
 	switch {
-	case have < SchemaVersion():
-		return fmt.Errorf("%w: %s is at version %d, want %d", ErrNotMigrated, n.plain, have, SchemaVersion())
-	case have > SchemaVersion():
-		return fmt.Errorf("postgres: %s is at schema version %d, newer than this package's %d", n.plain, have, SchemaVersion())
+	case have < st.version():
+		return fmt.Errorf("%w: %s is at version %d, want %d", ErrNotMigrated, st.plain, have, st.version())
+	case have > st.version():
+		return fmt.Errorf("postgres: %s is at schema version %d, newer than this package's %d", st.plain, have, st.version())
 	}
 	return nil
 }

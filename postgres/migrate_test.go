@@ -67,7 +67,10 @@ func TestOptionsAreValidated(t *testing.T) {
 	pool := newPool(t, 2)
 	ctx := context.Background()
 	for _, tc := range []struct {
-		opt  postgres.TableOption
+		opt interface {
+			postgres.QueueOption
+			postgres.MigrateOption
+		}
 		want string
 	}{
 		{postgres.WithSchema(""), "Schema"},
@@ -75,6 +78,7 @@ func TestOptionsAreValidated(t *testing.T) {
 		{postgres.WithTable("jobs; DROP TABLE x"), "Table"},
 		{postgres.WithTable("9lives"), `'9'`},
 		{postgres.WithTable(strings.Repeat("a", 49)), "49 bytes"},
+		{postgres.WithTable("fleet_keys"), "fleet store's"},
 	} {
 		_, err := postgres.OpenQueue(ctx, pool, tc.opt)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "postgres: ") {
@@ -95,6 +99,12 @@ func TestOptionsAreValidated(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "postgres: ") {
 			t.Errorf("OpenQueue with a bad option = %v, want an error naming %s", err, tc.want)
 		}
+	}
+	if _, err := postgres.OpenStore(ctx, pool, postgres.WithSchema("Fleet")); err == nil || !strings.Contains(err.Error(), `"Fleet"`) {
+		t.Errorf("OpenStore with a bad schema = %v, want an error naming it", err)
+	}
+	if _, err := postgres.OpenStore(ctx, nil); err == nil {
+		t.Error("OpenStore(nil pool) succeeded")
 	}
 	if _, err := postgres.OpenQueue(ctx, nil); err == nil {
 		t.Error("OpenQueue(nil pool) succeeded")

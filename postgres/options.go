@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,7 +17,7 @@ import (
 	"github.com/opskit/opskit/retry"
 )
 
-// Defaults for the options of OpenQueue and Migrate.
+// Defaults for the options of OpenQueue, OpenStore and Migrate.
 const (
 	DefaultSchema       = "opskit"
 	DefaultTable        = "queue"
@@ -30,6 +31,9 @@ const (
 // QueueOption configures OpenQueue.
 type QueueOption interface{ apply(*config) }
 
+// StoreOption configures OpenStore: only WithSchema.
+type StoreOption interface{ applyStore(*config) }
+
 // MigrateOption configures Migrate: only WithSchema and WithTable, which
 // OpenQueue takes too.
 type MigrateOption interface{ applyMigrate(*config) }
@@ -39,6 +43,13 @@ type TableOption struct{ set func(*config) }
 
 func (o TableOption) apply(c *config)        { o.set(c) }
 func (o TableOption) applyMigrate(c *config) { o.set(c) }
+
+// SchemaOption names the schema; OpenQueue, OpenStore and Migrate take it.
+type SchemaOption struct{ name string }
+
+func (o SchemaOption) apply(c *config)        { c.schema = o.name }
+func (o SchemaOption) applyMigrate(c *config) { c.schema = o.name }
+func (o SchemaOption) applyStore(c *config)   { c.schema = o.name }
 
 // optionFunc adapts a function to QueueOption.
 type optionFunc func(*config)
@@ -55,16 +66,16 @@ type config struct {
 	maxPayload    int
 }
 
-// WithSchema sets the schema holding the queue's tables; default
-// DefaultSchema. It must be a lower-case SQL identifier (letters, digits,
-// underscores, not starting with a digit), at most 48 bytes.
-func WithSchema(name string) TableOption {
-	return TableOption{func(c *config) { c.schema = name }}
-}
+// WithSchema sets the schema holding the queue's and the fleet store's
+// tables; default DefaultSchema. It must be a lower-case SQL identifier
+// (letters, digits, underscores, not starting with a digit), at most 48
+// bytes.
+func WithSchema(name string) SchemaOption { return SchemaOption{name} }
 
 // WithTable sets the queue table's name, with the same rules as
 // WithSchema; default DefaultTable. Several queues can share a schema
-// under different table names.
+// under different table names; names starting with "fleet" are the fleet
+// store's.
 func WithTable(name string) TableOption {
 	return TableOption{func(c *config) { c.table = name }}
 }
@@ -134,6 +145,9 @@ func (c config) check() (config, error) {
 	}
 	if err := ValidIdentifier(c.table); err != nil {
 		return c, fmt.Errorf("postgres: Table: %w", err)
+	}
+	if strings.HasPrefix(c.table, "fleet") {
+		return c, fmt.Errorf("postgres: Table %q starts with \"fleet\", which names the fleet store's tables", c.table)
 	}
 	switch {
 	case c.poll <= 0:

@@ -66,7 +66,7 @@ func OpenQueue(ctx context.Context, pool *pgxpool.Pool, opts ...QueueOption) (*Q
 		notifyCh: make(chan struct{}, 1),
 	}
 	q.sql = newStatements(q.names.table)
-	if err := checkVersion(ctx, pool, q.names); err != nil {
+	if err := checkVersion(ctx, pool, queueStream(cfg.table, q.names)); err != nil {
 		return nil, err
 	}
 	var seq string

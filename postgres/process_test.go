@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,21 +65,7 @@ func TestKilledConsumerRedelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledConsumerRedelivers$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"="+schema)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe() // the child holds its lease until killed
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out := startChild(t, "TestKilledConsumerRedelivers", childEnv, schema)
 	var gotID, lease uint64
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {

@@ -41,21 +41,7 @@ FROM generate_series(1, 20000) AS i`, time.Now())
 	if _, err := pool.Exec(ctx, "ANALYZE "+table); err != nil {
 		t.Fatal(err)
 	}
-	for _, pt := range postgres.PlanTargets(q) {
-		var plan string
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
-				return err
-			}
-			return tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+pt.SQL, pt.Args...).Scan(&plan)
-		})
-		if err != nil {
-			t.Fatalf("%s: EXPLAIN: %v", pt.Name, err)
-		}
-		if strings.Contains(plan, `"Seq Scan"`) || !strings.Contains(plan, `"Index Name": "`+pt.Index+`"`) {
-			t.Errorf("%s: plan does not run on index %s:\n%s", pt.Name, pt.Index, plan)
-		}
-	}
+	checkPlans(t, pool, postgres.PlanTargets(q))
 }
 
 func TestEnqueueTxCommitsWithTheCallersTransaction(t *testing.T) {
