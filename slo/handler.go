@@ -9,13 +9,18 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/opskit/opskit/release"
 )
 
 // pageView is what the page and the JSON show.
 type pageView struct {
-	GeneratedAt time.Time    `json:"generated_at"`
-	Range       string       `json:"range"`
-	Objectives  []jsonStatus `json:"objectives"`
+	GeneratedAt time.Time `json:"generated_at"`
+	// Release is what this process runs (WithRelease); its ID is the
+	// baseline every other release is compared with.
+	Release    release.Info `json:"release"`
+	Range      string       `json:"range"`
+	Objectives []jsonStatus `json:"objectives"`
 }
 
 // JSON view of a Status: durations in Prometheus syntax ("30d", "5m"),
@@ -40,7 +45,20 @@ type jsonStatus struct {
 	BurnDown         burnDown     `json:"burn_down"`
 	// Incidents are the open and recently resolved ones, newest first.
 	Incidents []Incident `json:"incidents"`
-	status    Status
+	// Releases are the releases counted apart, oldest first, each but the
+	// process's own with its verdict against the process's own;
+	// ReleasesDropped counts those dropped past MaxReleases.
+	Releases        []jsonRelease `json:"releases"`
+	ReleasesDropped int           `json:"releases_dropped"`
+	status          Status
+}
+
+// jsonRelease is one release's events on one objective, with its verdict
+// against the process's release (absent for that one, and when it has no
+// events counted apart).
+type jsonRelease struct {
+	ReleaseCounts
+	Verdict *release.Verdict `json:"verdict,omitempty"`
 }
 
 type jsonWindow struct {
@@ -76,7 +94,7 @@ func (m *Monitor) view(rng time.Duration, label string) pageView {
 	incidents := m.Incidents()
 	now := m.clock.Now()
 	inds := m.indicators()
-	pv := pageView{GeneratedAt: now, Range: label, Objectives: make([]jsonStatus, 0, len(inds))}
+	pv := pageView{GeneratedAt: now, Release: m.cfg.release, Range: label, Objectives: make([]jsonStatus, 0, len(inds))}
 	for _, in := range inds {
 		st := in.computeStatus(now)
 		in.fill(&st)
@@ -84,6 +102,7 @@ func (m *Monitor) view(rng time.Duration, label string) pageView {
 			Observed: fmtDuration(st.Observed), Runbook: st.Runbook, Outcome: st.Outcome, At: st.At,
 			Budget: st.Budget, BudgetExhausted: st.BudgetExhausted, status: st,
 			Windows: []jsonWindow{}, Alerts: []jsonAlert{}, Tiers: []jsonTier{}, Incidents: []Incident{}}
+		v.Releases, v.ReleasesDropped = m.releaseView(in)
 		if st.Threshold > 0 {
 			v.Threshold = fmtDuration(st.Threshold)
 		}
@@ -126,6 +145,9 @@ type pageQuery struct {
 	json  bool
 	rng   time.Duration // 0: the period
 	label string
+	// The verdict view: candidate against baseline (empty: the
+	// process's release) on objective.
+	objective, candidate, baseline string
 }
 
 // ranges are the burn-down ranges the page offers.
@@ -158,14 +180,29 @@ func parsePageQuery(r *http.Request) (pageQuery, error) {
 			errs = append(errs, fmt.Errorf("slo: bad parameter range=%q: want 24h, 7d or period", v))
 		}
 	}
+	pq.objective, pq.candidate, pq.baseline = q.Get("objective"), q.Get("candidate"), q.Get("baseline")
+	if (pq.objective == "") != (pq.candidate == "") {
+		errs = append(errs, fmt.Errorf("slo: bad parameters objective=%q candidate=%q: a verdict needs both", pq.objective, pq.candidate))
+	} else if pq.objective == "" && pq.baseline != "" {
+		errs = append(errs, fmt.Errorf("slo: bad parameter baseline=%q: a verdict needs objective and candidate too", pq.baseline))
+	}
 	return pq, errors.Join(errs...)
 }
 
 // Handler serves the /slo page: HTML for people, JSON for machines
 // ("?format=json" or "Accept: application/json"). Query parameters:
 //
-//	format  html (default) or json
-//	range   the burn-down's range: 24h, 7d or period (default)
+//	format     html (default) or json
+//	range      the burn-down's range: 24h, 7d or period (default)
+//	objective  with candidate: the verdict view instead of the page
+//	candidate  the release to judge (Monitor.Verdict)
+//	baseline   the release to judge it against; default the process's
+//
+// The verdict view (e.g. /slo?objective=checkout&candidate=v2&format=json)
+// is what a deploy pipeline polls: {"generated_at", "objective",
+// "candidate", "baseline", "verdict": release.Verdict}, whose
+// verdict.decision is "go", "no-go" or "not-enough-data"; an unknown
+// objective or release is a 404 naming it.
 //
 // A bad parameter is a 400 naming it; only GET and HEAD are served. Every
 // answer carries X-Content-Type-Options: nosniff and Cache-Control:
@@ -185,7 +222,22 @@ func (m *Monitor) Handler() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		v := m.view(pq.rng, pq.label)
+		var v any
+		tmpl := page
+		if pq.objective != "" {
+			vv, err := m.verdictView(pq)
+			if err != nil {
+				code := http.StatusNotFound
+				if !errors.Is(err, ErrNoObjective) && !errors.Is(err, ErrNoRelease) {
+					code = http.StatusBadRequest
+				}
+				http.Error(w, err.Error(), code)
+				return
+			}
+			v, tmpl = vv, verdictPage
+		} else {
+			v = m.view(pq.rng, pq.label)
+		}
 		var buf bytes.Buffer
 		if pq.json {
 			enc := json.NewEncoder(&buf)
@@ -196,7 +248,7 @@ func (m *Monitor) Handler() http.Handler {
 			}
 			w.Header().Set("Content-Type", "application/json")
 		} else {
-			if err := page.Execute(&buf, v); err != nil {
+			if err := tmpl.Execute(&buf, v); err != nil {
 				m.log.Error("slo: render page", "err", err)
 				http.Error(w, "slo: render page: "+err.Error(), http.StatusInternalServerError)
 				return
@@ -236,26 +288,19 @@ var page = template.Must(template.New("slo").Funcs(template.FuncMap{
 		return fmtDuration(end.Sub(inc.Started).Round(time.Second))
 	},
 	"ranges": func() []string { return []string{"24h", "7d", "period"} },
+	"style":  func() template.HTML { return pageStyle },
+	"add":    func(a, b int64) int64 { return a + b },
+	"rel": func(id string) string {
+		if id == "" {
+			return "(unnamed)"
+		}
+		return id
+	},
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Service level objectives</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:1rem auto;max-width:72rem;padding:0 1rem;color:#222;line-height:1.4}
-h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin:1.6rem 0 .3rem}h3{font-size:1rem;margin:1rem 0 .3rem}
-.meta{color:#555;font-size:.9rem;margin:.2rem 0}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;font-size:.9rem;margin:.3rem 0;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:right;white-space:nowrap}
-th{background:#f4f4f4}td.l,th.l{text-align:left;white-space:normal}
-.firing{background:#fcc}.ok{background:#efe}.disabled{color:#888}.holds{font-weight:bold}
-.chart{width:100%;max-width:40rem;height:auto;display:block;margin:.4rem 0}
-.chart .tick{font-size:12px;fill:#333}.chart .axis{font-size:13px;fill:#000}
-@media (max-width:40rem){.chart .tick{font-size:15px}.chart .axis{font-size:17px}}
-.legend span{display:inline-block;margin-right:1rem;font-size:.85rem}
-.sw{display:inline-block;width:1.2em;height:.7em;vertical-align:middle;margin-right:.3em}
-.bad{color:#b00;font-weight:bold}
-nav a{margin-right:.6rem}
-</style></head><body>
+{{style}}</head><body>
 <h1>Service level objectives</h1>
 <p class="meta">Generated at {{when .GeneratedAt}}. Burn-down range: {{range ranges}}{{if eq . $.Range}}<b>{{.}}</b>{{else}}<a href="?range={{.}}">{{.}}</a>{{end}} {{end}}· <a href="?format=json">JSON</a></p>
 <p class="meta">Windows up to a day are exact to 10 seconds; longer windows (3 days, the period) to one hour. The chart has one point per hour.</p>
@@ -284,6 +329,76 @@ nav a{margin-right:.6rem}
 {{range .Incidents}}<tr{{if .Open}} class="firing"{{end}}><td class="l">{{.ID}}</td><td>{{.Severity}}</td><td class="l">{{.Tier}}</td><td>{{when .Started}}</td><td>{{if .Open}}open{{else}}{{when .Resolved}}{{end}}</td><td>{{lasted . $.GeneratedAt}}</td><td>{{rate .Peak.BurnRateLong}}x</td>
 <td class="l">{{with .Ack}}{{.By}}, {{when .At}}{{else}}no{{end}}</td><td class="l">{{range .Notes}}{{.By}} ({{when .At}}): {{.Text}}<br>{{end}}</td></tr>
 {{end}}</table></div>{{else}}<p>None.</p>{{end}}
+{{if .Releases}}<h3>Releases</h3>
+<div class="scroll"><table><tr><th class="l">release</th><th>counted since</th><th>last event</th><th>events</th><th>bad</th><th>error ratio</th><th class="l">verdict against {{rel $.Release.ID}}</th></tr>
+{{$o := .Objective}}{{range .Releases}}{{$r := .Release}}<tr><td class="l">{{rel .Release}}{{if .Own}} (this process){{end}}</td><td>{{when .First}}</td><td>{{if not .Last.IsZero}}{{when .Last}}{{end}}</td><td>{{add .Good .Bad}}</td><td>{{.Bad}}</td><td>{{pct .ErrorRatio}}</td>
+<td class="l{{with .Verdict}} {{.Decision}}{{end}}">{{with .Verdict}}<a href="?objective={{$o}}&amp;candidate={{$r}}">{{.Decision}}</a>: {{.Reason}}{{else}}baseline{{end}}</td></tr>
+{{end}}</table></div>{{if .ReleasesDropped}}<p class="meta">{{.ReleasesDropped}} older releases are no longer counted apart (at most 8 per objective).</p>{{end}}{{end}}
 </section>{{else}}<p>No objectives.</p>{{end}}
+</body></html>
+`))
+
+// verdictView is the verdict view's content.
+type verdictView struct {
+	GeneratedAt time.Time       `json:"generated_at"`
+	Objective   string          `json:"objective"`
+	Candidate   string          `json:"candidate"`
+	Baseline    string          `json:"baseline"`
+	Verdict     release.Verdict `json:"verdict"`
+}
+
+func (m *Monitor) verdictView(pq pageQuery) (verdictView, error) {
+	vv := verdictView{GeneratedAt: m.clock.Now(), Objective: pq.objective, Candidate: pq.candidate, Baseline: pq.baseline}
+	in := m.indicator(pq.objective)
+	if in == nil {
+		return vv, fmt.Errorf("%w: %q", ErrNoObjective, pq.objective)
+	}
+	if vv.Baseline == "" {
+		vv.Baseline = in.rel.own
+	}
+	var err error
+	vv.Verdict, err = m.verdictOf(in, m.releaseStates(in), vv.Candidate, vv.Baseline)
+	return vv, err
+}
+
+// pageStyle is the style sheet of the page and the verdict view.
+const pageStyle = `<style>
+body{font-family:system-ui,sans-serif;margin:1rem auto;max-width:72rem;padding:0 1rem;color:#222;line-height:1.4}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin:1.6rem 0 .3rem}h3{font-size:1rem;margin:1rem 0 .3rem}
+.meta{color:#555;font-size:.9rem;margin:.2rem 0}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;font-size:.9rem;margin:.3rem 0;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:right;white-space:nowrap}
+th{background:#f4f4f4}td.l,th.l{text-align:left;white-space:normal}
+.firing{background:#fcc}.ok{background:#efe}.disabled{color:#888}.holds{font-weight:bold}
+.chart{width:100%;max-width:40rem;height:auto;display:block;margin:.4rem 0}
+.chart .tick{font-size:12px;fill:#333}.chart .axis{font-size:13px;fill:#000}
+@media (max-width:40rem){.chart .tick{font-size:15px}.chart .axis{font-size:17px}}
+.legend span{display:inline-block;margin-right:1rem;font-size:.85rem}
+.sw{display:inline-block;width:1.2em;height:.7em;vertical-align:middle;margin-right:.3em}
+.bad{color:#b00;font-weight:bold}
+.go{background:#dfd}.no-go{background:#fcc}.not-enough-data{background:#f4f4f4}
+.decision{display:inline-block;padding:.2rem .6rem;border-radius:.3rem;font-weight:bold}
+nav a{margin-right:.6rem}
+</style>`
+
+var verdictPage = template.Must(template.New("verdict").Funcs(template.FuncMap{
+	"when":  func(t time.Time) string { return t.UTC().Format(timeFormat) },
+	"pct":   func(f float64) string { return fmt.Sprintf("%.2f %%", 100*f) },
+	"style": func() template.HTML { return pageStyle },
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Release verdict: {{.Candidate}} on {{.Objective}}</title>
+{{style}}</head><body>
+<h1>Release verdict</h1>
+<p class="meta">Generated at {{when .GeneratedAt}}. <a href="?">All objectives</a> · <a href="?objective={{.Objective}}&amp;candidate={{.Candidate}}&amp;baseline={{.Baseline}}&amp;format=json">JSON</a></p>
+<p>Candidate <b>{{.Candidate}}</b> against baseline <b>{{.Baseline}}</b> on objective <b>{{.Objective}}</b>:
+<span class="decision {{.Verdict.Decision}}">{{.Verdict.Decision}}</span></p>
+<p>{{.Verdict.Reason}}.</p>
+<div class="scroll"><table><tr><th class="l">release</th><th>events</th><th>bad</th><th>error ratio</th></tr>
+<tr><td class="l">{{.Candidate}} (candidate)</td><td>{{.Verdict.Candidate.Total}}</td><td>{{.Verdict.Candidate.Bad}}</td><td>{{pct .Verdict.CandidateErrorRatio}}</td></tr>
+<tr><td class="l">{{.Baseline}} (baseline)</td><td>{{.Verdict.Baseline.Total}}</td><td>{{.Verdict.Baseline.Bad}}</td><td>{{pct .Verdict.BaselineErrorRatio}}</td></tr>
+</table></div>
+<p class="meta">Both releases' events are counted over the same time, since the later of the two began. A sequential test: a pipeline may look as often as it likes; go and no-go each err at most 5 % of the time with the default policy (release.Compare).</p>
 </body></html>
 `))

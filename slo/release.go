@@ -406,3 +406,21 @@ func (in *indicator) observeEvents(report func(release string, good, bad int64))
 		report(c.id, c.total.Load()-b, b)
 	}
 }
+
+// releaseView lists in's releases for /slo, each but the process's own
+// with its verdict against it (when the own release is counted).
+func (m *Monitor) releaseView(in *indicator) ([]jsonRelease, int) {
+	states := m.releaseStates(in)
+	_, dropped := in.rel.all()
+	out := []jsonRelease{}
+	for _, rc := range in.releaseCounts(states) {
+		jr := jsonRelease{ReleaseCounts: rc}
+		if !rc.Own {
+			if v, err := m.verdictOf(in, states, rc.Release, ""); err == nil {
+				jr.Verdict = &v
+			}
+		}
+		out = append(out, jr)
+	}
+	return out, dropped
+}
