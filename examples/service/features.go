@@ -14,14 +14,12 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// The demo's stories, picked with -demo-story and run one at a time so
-// that one story does not confound another.
+// The feature stories of the demo (the whole list, demoStories, is in
+// demo.go).
 const (
 	storyOutage  = "outage"          // the downstream walks through flaky, down, up, slow
 	storyFailing = "failing-feature" // the downstream stays up; bulk orders fail for a few tenants
 )
-
-var demoStories = []string{storyOutage, storyFailing}
 
 // demoFailingTenants are the tenants whose bulk orders fail in the
 // failing-feature story (the demo's traffic uses tenant-00 … tenant-11).

@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +59,7 @@ type config struct {
 	operatorToken   string
 	allowHosts      []string
 	release         release.Info // -version, the rest from the build
+	demoConfig                   // -demo-phase, the order path's capacity, -shed (demo.go, overload.go)
 	downstreamOnly  bool         // serve the demo downstream alone
 	downstreamURL   string       // another process's downstream ("" = in-process)
 	worker          bool         // run the delivery worker
@@ -76,8 +76,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free port)")
 	fs.StringVar(&c.dataDir, "data", "opskit-data", "directory for durable state (queue, snapshots, incident log)")
 	fs.BoolVar(&c.demo, "demo", true, "mount /demo/downstream (see and set the simulated downstream's mode) and run the demo")
-	fs.BoolVar(&c.demoTraffic, "demo-traffic", true, "with -demo, generate orders and walk the downstream through its modes")
-	fs.StringVar(&c.demoStory, "demo-story", storyOutage, "with -demo, the one demo story to run: "+strings.Join(demoStories, " or "))
+	fs.BoolVar(&c.demoTraffic, "demo-traffic", true, "with -demo, generate the story's orders")
+	fs.StringVar(&c.demoStory, "demo-story", storyOutage, "with -demo, the one demo story to run: "+storyNames())
+	c.demoConfig.flags(fs)
 	fs.StringVar(&c.operatorToken, "operator-token", "", "bearer token for the admin routes (dead letters, incidents, /audit); default $OPSKIT_OPERATOR_TOKEN; none: admin routes answer 403")
 	fs.Func("allow-host", "a further Host header value to answer to (repeatable); the listen address and localhost are always allowed", func(h string) error {
 		if h == "" || strings.ContainsAny(h, "/ ") {
@@ -111,8 +112,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.operatorToken != "" && len(c.operatorToken) < minTokenLen {
 		return c, fmt.Errorf("the operator token is %d characters, want at least %d", len(c.operatorToken), minTokenLen)
 	}
-	if !slices.Contains(demoStories, c.demoStory) {
-		return c, fmt.Errorf("-demo-story %q: want %s", c.demoStory, strings.Join(demoStories, " or "))
+	if err := c.demoConfig.validate(c.demoStory); err != nil {
+		return c, err
 	}
 	if c.deliveryBound <= 0 {
 		return c, fmt.Errorf("-delivery-bound must be positive, got %v", c.deliveryBound)
@@ -224,14 +225,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer closeLogged(log, "downstream client", client)
 	a.client = client
 	a.queue = queueAPI{q: q, ops: a.ops}
+	adm, err := newAdmission(cfg.capacityConfig, telemetry)
+	if err != nil {
+		return err
+	}
+	defer closeLogged(log, "overload limiter", adm)
 	a.orders = &orders{client: client.http, url: downstreamURL + "/orders", queue: q,
-		features: a.features, objectives: a.objectives, log: log}
+		features: a.features, objectives: a.objectives, admission: adm, log: log}
 	if a.checks, err = newHealth(cfg.dataDir, downstreamURL+"/ping", q, client, cfg.release, telemetry, log); err != nil {
 		return err
 	}
 	defer a.checks.Close()
 
-	srv := newServer(newHostGuard(ln.Addr().String(), cfg.allowHosts).wrap(a.routes()), log)
+	routes, err := adm.protect(a.routes()) // shed excess before any work starts (overload.go)
+	if err != nil {
+		return err
+	}
+	srv := newServer(newHostGuard(ln.Addr().String(), cfg.allowHosts).wrap(routes), log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	defer srv.Close() // an early return must not leave it serving; a no-op after Shutdown
@@ -267,13 +277,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	demoDone := make(chan struct{})
 	go func() {
 		defer close(demoDone)
-		if cfg.demo && cfg.demoStory == storyFailing { // the downstream stays up: the outage script stays off
-			a.features.bulkBroken.Store(true)
-			a.downstream.manual.Store(true)
-		}
-		if cfg.demo && cfg.demoTraffic {
-			runDemo(demoCtx, a.baseURL, a.downstream, log)
-		}
+		a.runStory(demoCtx) // the -demo-story (demo.go)
 	}()
 
 	select {

@@ -65,6 +65,7 @@ type orders struct {
 	queue      queue.Backend
 	features   *features
 	objectives *objectives
+	admission  *admission // the simulated work every order holds a slot for, and its timing
 	log        *slog.Logger
 	queuedLog  sampler // one "order queued" line per 10s, not one per order
 }
@@ -97,6 +98,8 @@ func (s *sampler) due(now time.Time) (int, bool) {
 // later delivery. The answer never carries the downstream's address or the
 // retry errors; those go to the log.
 func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer func() { o.admission.duration.Record(r.Context(), time.Since(start).Seconds()) }()
 	tenant, err := tenantOf(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -109,6 +112,13 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusRequestEntityTooLarge
 		}
 		writeError(w, code, err.Error())
+		return
+	}
+	// The order's own work (pricing, stock) is simulated: it waits for one
+	// of the service's slots and holds it for a fixed time, so the service
+	// has a capacity for the limiter in front of it to find.
+	if !o.admission.work.Serve(r.Context()) {
+		writeError(w, http.StatusServiceUnavailable, "order not accepted: the request ended while it waited to be worked on")
 		return
 	}
 	ord.ID = newOrderID()
