@@ -35,7 +35,7 @@ func ExampleNew() {
 	err = rem.Add(remedy.Rule{Objective: "search", Actions: []remedy.Action{{
 		Name:   "turn off ranking",
 		Signal: "a probe of the ranking service",
-		Do:     func(context.Context) error { ranking.Store(false); return nil },
+		Do:     func(context.Context, slo.Alert) error { ranking.Store(false); return nil },
 		Undo:   func(context.Context) error { ranking.Store(true); return nil },
 		Recovered: func(context.Context) error {
 			if !rankingUp.Load() {

@@ -80,7 +80,12 @@ func newHarness(t *testing.T, rules []remedy.Rule, opts ...slo.Option) *harness 
 // bad are bad, advances the clock and evaluates. It returns the alerts
 // that started firing at this evaluation.
 func (h *harness) step(bad int64) []slo.Severity {
-	h.tr.RecordN(100, bad)
+	return h.stepWith(func() { h.tr.RecordN(100, bad) })
+}
+
+// stepWith is step with traffic made by traffic.
+func (h *harness) stepWith(traffic func()) []slo.Severity {
+	traffic()
 	h.fc.Advance(10 * time.Second)
 	var started []slo.Severity
 	for _, st := range h.mon.Evaluate() {
@@ -94,12 +99,12 @@ func (h *harness) step(bad int64) []slo.Severity {
 	return started
 }
 
-// until steps with traffic from bad until the page starts firing, and
+// untilPage steps with traffic until the page starts firing, and
 // returns the page as the pager received it.
-func (h *harness) untilPage(bad func() int64) slo.Alert {
+func (h *harness) untilPage(traffic func()) slo.Alert {
 	h.t.Helper()
 	for i := 0; i < 360; i++ {
-		for _, sev := range h.step(bad()) {
+		for _, sev := range h.stepWith(traffic) {
 			if sev == slo.Page {
 				return h.next(slo.Page, slo.Firing)
 			}

@@ -19,6 +19,11 @@ import (
 // ErrClosed is returned by Add after Shutdown.
 var ErrClosed = errors.New("remedy: shut down")
 
+// ErrAlready is wrapped by an Action's Do when there was nothing to do
+// (a person switched the feature off first), and by its Undo when someone
+// else has taken the matter over since.
+var ErrAlready = errors.New("remedy: already done")
+
 // checkTimeout bounds one call of Recovered or Undo.
 const checkTimeout = 10 * time.Second
 
@@ -173,16 +178,18 @@ func (n *Notifier) run(ctx context.Context, s *slot, a slo.Alert) {
 		n.mu.Lock()
 		s.busy, s.last, s.lastIn = false, "dry run, nothing done: would "+name, a.Incident
 		n.mu.Unlock()
-		n.log.Info("remedy: dry run", "objective", a.Objective, "action", name, "incident", a.Incident, "would", name)
+		n.log.Info("remedy: dry run: would "+name, "objective", a.Objective, "action", name, "incident", a.Incident)
 		n.note(mon, a.Incident, "dry run: would "+name)
 		n.audit(ctx, audit.Record{Action: ActionRun, Target: name, Result: "dry run", Detail: "would " + name + "; " + where})
 		return
 	}
-	err := call(ctx, s.act.Do)
+	err := call(ctx, func(ctx context.Context) error { return s.act.Do(ctx, a) })
 	at := n.clock.Now()
 	n.mu.Lock()
 	s.busy = false
 	switch {
+	case errors.Is(err, ErrAlready):
+		s.last, s.lastIn = fmt.Sprintf("not done automatically: %s (%v)", name, err), a.Incident
 	case err != nil:
 		s.last, s.lastIn = fmt.Sprintf("tried automatically and failed: %s (%v)", name, err), a.Incident
 	case s.act.Undo != nil:
@@ -194,11 +201,16 @@ func (n *Notifier) run(ctx context.Context, s *slot, a slo.Alert) {
 	}
 	n.mu.Unlock()
 	result := "ok"
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrAlready):
+		result = "skipped: " + err.Error()
+		n.log.Info("remedy: nothing to do", "objective", a.Objective, "action", name, "incident", a.Incident, "why", err)
+		n.note(mon, a.Incident, fmt.Sprintf("%s: nothing to do: %v", name, err))
+	case err != nil:
 		result = err.Error()
 		n.log.Error("remedy: action failed", "objective", a.Objective, "action", name, "incident", a.Incident, "err", err)
 		n.note(mon, a.Incident, fmt.Sprintf("%s: failed: %v", name, err))
-	} else {
+	default:
 		n.log.Info("remedy: action done", "objective", a.Objective, "action", name, "incident", a.Incident)
 		text := name + ": done"
 		if s.act.Undo != nil {

@@ -16,16 +16,16 @@ import (
 	"github.com/opskit/opskit/slo"
 )
 
-func always(int64) func() int64 { return func() int64 { return 100 } }
 
 // A Repeat notification, sent every minute while the page fires, does not
-// run the actions again; its DO text still says what was done.
+// run the actions again (limits that would allow it notwithstanding); its
+// DO text still says what was done.
 func TestRepeatDoesNotRerun(t *testing.T) {
 	var runs atomic.Int64
-	h := newHarness(t, []remedy.Rule{{Objective: "checkout", Actions: []remedy.Action{{
-		Name: "page the payments team", Do: func(context.Context) error { runs.Add(1); return nil }}}}},
+	h := newHarness(t, []remedy.Rule{{Objective: "checkout", PerHour: 1000, PerEpisode: 1000, Actions: []remedy.Action{{
+		Name: "page the payments team", Do: func(context.Context, slo.Alert) error { runs.Add(1); return nil }}}}},
 		slo.WithResendInterval(time.Minute))
-	page := h.untilPage(always(100))
+	page := h.untilPage(func() { h.tr.RecordN(100, 100) })
 	repeats := 0
 	for i := 0; i < 180; i++ { // 30 minutes of a persisting cause
 		h.step(100)
@@ -63,11 +63,11 @@ func TestRepeatDoesNotRerun(t *testing.T) {
 func TestFailingActionIsRecorded(t *testing.T) {
 	var third atomic.Int64
 	h := newHarness(t, []remedy.Rule{{Objective: "checkout", Actions: []remedy.Action{
-		{Name: "restart payments", Do: func(context.Context) error { return errors.New("connection refused") }},
-		{Name: "flush the cache", Do: func(context.Context) error { panic("nil map") }},
-		{Name: "page the payments team", Do: func(context.Context) error { third.Add(1); return nil }},
+		{Name: "restart payments", Do: func(context.Context, slo.Alert) error { return errors.New("connection refused") }},
+		{Name: "flush the cache", Do: func(context.Context, slo.Alert) error { panic("nil map") }},
+		{Name: "page the payments team", Do: func(context.Context, slo.Alert) error { third.Add(1); return nil }},
 	}}})
-	page := h.untilPage(always(100))
+	page := h.untilPage(func() { h.tr.RecordN(100, 100) })
 	for _, want := range []string{"tried automatically and failed: restart payments (connection refused)",
 		"tried automatically and failed: flush the cache (remedy: panic: nil map)", "done automatically: page the payments team"} {
 		if !strings.Contains(page.Do, want) {
@@ -134,7 +134,7 @@ func TestRateLimitAndCap(t *testing.T) {
 	var runs, undos atomic.Int64
 	rem, fc, trail, sent := direct(t, remedy.Rule{Objective: "checkout", Severity: slo.Ticket, PerHour: 2, PerEpisode: 1,
 		CheckEvery: time.Minute, Actions: []remedy.Action{{Name: "switch off checkout",
-			Do:        func(context.Context) error { runs.Add(1); return nil },
+			Do:        func(context.Context, slo.Alert) error { runs.Add(1); return nil },
 			Undo:      func(context.Context) error { undos.Add(1); return nil },
 			Recovered: func(context.Context) error { return nil }}}})
 	ctx := context.Background()
@@ -175,7 +175,7 @@ func TestRateLimitAndCap(t *testing.T) {
 func TestDryRunCountsAgainstLimits(t *testing.T) {
 	var runs atomic.Int64
 	rem, _, trail, sent := direct(t, remedy.Rule{Objective: "checkout", DryRun: true, PerHour: 1,
-		Actions: []remedy.Action{{Name: "switch off checkout", Do: func(context.Context) error { runs.Add(1); return nil }}}})
+		Actions: []remedy.Action{{Name: "switch off checkout", Do: func(context.Context, slo.Alert) error { runs.Add(1); return nil }}}})
 	for _, a := range []slo.Alert{firing("inc-1", slo.Page), firing("inc-2", slo.Page), firing("inc-3", slo.Ticket)} {
 		if err := rem.Notify(context.Background(), a); err != nil {
 			t.Fatal(err)
@@ -211,7 +211,7 @@ func TestNoRunWithoutMonitorOrAfterShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := rem.Add(remedy.Rule{Objective: "checkout", Actions: []remedy.Action{{Name: "switch off checkout",
-		Do: func(context.Context) error { runs.Add(1); return nil }}}}); err != nil {
+		Do: func(context.Context, slo.Alert) error { runs.Add(1); return nil }}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := rem.Notify(context.Background(), firing("inc-1", slo.Page)); err == nil || err.Error() != "pager down" {
@@ -227,7 +227,7 @@ func TestNoRunWithoutMonitorOrAfterShutdown(t *testing.T) {
 	if !strings.Contains(sent[0].Do, "no Monitor attached") || !strings.Contains(sent[1].Do, "shutting down") {
 		t.Errorf("Do texts %q, %q: want why nothing ran", sent[0].Do, sent[1].Do)
 	}
-	if err := rem.Add(remedy.Rule{Objective: "other", Actions: []remedy.Action{{Name: "x", Do: func(context.Context) error { return nil }}}}); !errors.Is(err, remedy.ErrClosed) {
+	if err := rem.Add(remedy.Rule{Objective: "other", Actions: []remedy.Action{{Name: "x", Do: func(context.Context, slo.Alert) error { return nil }}}}); !errors.Is(err, remedy.ErrClosed) {
 		t.Errorf("Add after Shutdown = %v, want ErrClosed", err)
 	}
 }
@@ -237,7 +237,7 @@ func TestNoRunWithoutMonitorOrAfterShutdown(t *testing.T) {
 func TestShutdownIsBounded(t *testing.T) {
 	entered := make(chan struct{})
 	rem, fc, _, _ := direct(t, remedy.Rule{Objective: "checkout", CheckEvery: time.Minute, Actions: []remedy.Action{{
-		Name: "switch off checkout", Do: func(context.Context) error { return nil }, Undo: func(context.Context) error { return nil },
+		Name: "switch off checkout", Do: func(context.Context, slo.Alert) error { return nil }, Undo: func(context.Context) error { return nil },
 		Recovered: func(ctx context.Context) error { close(entered); <-ctx.Done(); return ctx.Err() }}}})
 	if err := rem.Notify(context.Background(), firing("inc-1", slo.Page)); err != nil {
 		t.Fatal(err)
@@ -254,7 +254,7 @@ func TestShutdownIsBounded(t *testing.T) {
 }
 
 func TestRuleValidation(t *testing.T) {
-	do := func(context.Context) error { return nil }
+	do := func(context.Context, slo.Alert) error { return nil }
 	for _, tc := range []struct {
 		rule remedy.Rule
 		want string
@@ -265,7 +265,7 @@ func TestRuleValidation(t *testing.T) {
 		{remedy.Rule{Objective: "o", Actions: []remedy.Action{{Do: do}}}, `Actions[0].Name is ""`},
 		{remedy.Rule{Objective: "o", Actions: []remedy.Action{{Name: "a", Do: do}, {Name: "a", Do: do}}}, `Actions[1].Name is "a"`},
 		{remedy.Rule{Objective: "o", Actions: []remedy.Action{{Name: "a"}}}, "Actions[0].Do is nil"},
-		{remedy.Rule{Objective: "o", Actions: []remedy.Action{{Name: "a", Do: do, Undo: do}}}, "Actions[0].Recovered is nil"},
+		{remedy.Rule{Objective: "o", Actions: []remedy.Action{{Name: "a", Do: do, Undo: func(context.Context) error { return nil }}}}, "Actions[0].Recovered is nil"},
 		{remedy.Rule{Objective: "o", PerHour: -1, Actions: []remedy.Action{{Name: "a", Do: do}}}, "PerHour is -1"},
 		{remedy.Rule{Objective: "o", PerEpisode: -2, Actions: []remedy.Action{{Name: "a", Do: do}}}, "PerEpisode is -2"},
 		{remedy.Rule{Objective: "o", CheckEvery: -time.Second, Actions: []remedy.Action{{Name: "a", Do: do}}}, "CheckEvery is -1s"},

@@ -34,11 +34,16 @@ type Action struct {
 	// Name says what Do does, as a verb phrase: "switch off checkout".
 	// Notes, audit records and the alert's DO text quote it. Required.
 	Name string
-	// Do acts. ctx is the notification's (it ends within 10 seconds), and
-	// the alert goes on to the next notifier only after Do returns, so Do
-	// should be a quick change of state, not a long job. Required.
-	Do func(ctx context.Context) error
-	// Undo reverses Do; nil for an action that needs no undoing.
+	// Do acts on alert a. ctx is the notification's (it ends within 10
+	// seconds), and the alert goes on to the next notifier only after Do
+	// returns, so Do should be a quick change of state, not a long job. An
+	// error wrapping ErrAlready says there was nothing to do (a person did
+	// it first): noted, not counted a failure, and nothing to undo.
+	// Required.
+	Do func(ctx context.Context, a slo.Alert) error
+	// Undo reverses Do; nil for an action that needs no undoing. An error
+	// wrapping ErrAlready says someone else has taken the matter over: the
+	// action is no longer automation's to undo.
 	Undo func(ctx context.Context) error
 	// Recovered is the independent signal Undo waits for: it returns nil
 	// once the cause is gone (a probe of the failing dependency, or a trial
@@ -50,6 +55,8 @@ type Action struct {
 	// Signal names Recovered in texts: "a probe of payments". Empty means
 	// "its recovery check".
 	Signal string
+
+	err error // a mistake of the constructor (SwitchOff), reported by Add
 }
 
 // Rule names the actions to run when an objective's alert fires.
@@ -103,6 +110,8 @@ func (r Rule) withDefaults() (Rule, error) {
 	for i, a := range r.Actions {
 		field := fmt.Sprintf("Actions[%d]", i)
 		switch {
+		case a.err != nil:
+			return r, fmt.Errorf("remedy: rule %q: %s: %w", r.Objective, field, a.err)
 		case a.Name == "":
 			return r, bad(field+".Name", `""`, "what the action does, such as \"switch off checkout\"")
 		case seen[a.Name]:

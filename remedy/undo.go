@@ -2,6 +2,7 @@ package remedy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -56,9 +57,14 @@ func (n *Notifier) recover(s *slot) {
 	n.mu.Lock()
 	s.busy = false
 	since, incident := s.since, s.incident
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrAlready):
+		s.active, s.check = false, nil
+		s.last = fmt.Sprintf("done automatically, then taken over: %s (%v)", name, err)
+		s.lastIn = incident
+	case err != nil:
 		n.schedule(s)
-	} else {
+	default:
 		s.active, s.check = false, nil
 		s.last = fmt.Sprintf("done automatically and undone after recovery: %s (%s to %s)", name, stamp(since), stamp(now))
 		s.lastIn = incident
@@ -66,11 +72,16 @@ func (n *Notifier) recover(s *slot) {
 	n.mu.Unlock()
 	detail := fmt.Sprintf("%s passed; in effect since %s (incident %s)", signal(s.act), stamp(since), incident)
 	result := "ok"
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrAlready):
+		result = "skipped: " + err.Error()
+		n.log.Info("remedy: taken over, not undone", "action", name, "incident", incident, "why", err)
+		n.note(mon, incident, fmt.Sprintf("undo %s: not needed: %v", name, err))
+	case err != nil:
 		result = err.Error()
 		n.log.Error("remedy: undo failed", "action", name, "incident", incident, "err", err)
 		n.note(mon, incident, fmt.Sprintf("undo %s: failed: %v; retried at the next check in %s", name, err, s.rule.CheckEvery))
-	} else {
+	default:
 		n.log.Info("remedy: undone", "action", name, "incident", incident, "after", now.Sub(since))
 		n.note(mon, incident, fmt.Sprintf("undo %s: done after %s: %s passed", name, now.Sub(since), signal(s.act)))
 	}
