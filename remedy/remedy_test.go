@@ -16,7 +16,6 @@ import (
 	"github.com/opskit/opskit/slo"
 )
 
-
 // A Repeat notification, sent every minute while the page fires, does not
 // run the actions again (limits that would allow it notwithstanding); its
 // DO text still says what was done.
