@@ -201,13 +201,13 @@ func (r *Report) headline() []string {
 		out = append(out, fmt.Sprintf("%d of %d objectives met this week", met, len(r.Compliance.Objectives)))
 	}
 	if r.Incidents.Status == OK {
-		out = append(out, fmt.Sprintf("%d incidents opened, %d resolved", r.Incidents.Opened, r.Incidents.Resolved))
+		out = append(out, plural(r.Incidents.Opened, "incident")+" opened, "+strconv.Itoa(r.Incidents.Resolved)+" resolved")
 	}
 	if r.Noise.Status == OK {
-		out = append(out, fmt.Sprintf("%d pages, %d tickets", r.Noise.Pages, r.Noise.Tickets))
+		out = append(out, plural(r.Noise.Pages, "page")+", "+plural(r.Noise.Tickets, "ticket"))
 	}
 	if r.Maintenance.Status == OK {
-		out = append(out, fmt.Sprintf("%d operator actions", r.Maintenance.Actions))
+		out = append(out, plural(r.Maintenance.Actions, "operator action"))
 	}
 	if r.Queue.Status == OK && r.Queue.Counted {
 		out = append(out, fmt.Sprintf("queue: %d accepted, %d delivered, %d dead-lettered", r.Queue.Accepted, r.Queue.Delivered, r.Queue.DeadLettered))
@@ -217,6 +217,17 @@ func (r *Report) headline() []string {
 	}
 	return out
 }
+
+// plural is "1 page", "2 pages".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// lastDay is the last day of a period ending (exclusive) at to.
+func lastDay(to time.Time) time.Time { return to.AddDate(0, 0, -1) }
 
 // sectionText says why a section has no figures, "" when it has.
 func sectionText(s Section, what string) string {

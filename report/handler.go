@@ -89,9 +89,11 @@ func parseQuery(raw string) (week string, f Format, err error) {
 	}
 	week = q.Get("week")
 	if week != "" && week != "current" {
-		if _, err := ParseWeek(week); err != nil {
+		wk, err := ParseWeek(week)
+		if err != nil {
 			return "", "", fmt.Errorf("report: parameter week=%s: want an ISO week like 2026-W49, or current", quote(week))
 		}
+		week = wk.String()
 	}
 	return week, f, nil
 }

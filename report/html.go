@@ -11,22 +11,23 @@ import (
 // mail client drops <style> blocks and external sheets), no script, no
 // image, no link to anything outside the message.
 var styles = map[string]template.CSS{
-	"body":  "margin:0;padding:0;background:#f3f4f6;",
-	"outer": "background:#f3f4f6;",
-	"card":  "max-width:760px;background:#ffffff;border:1px solid #d8dbe0;font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:1.45;color:#1f2328;",
-	"pad":   "padding:18px 22px;",
-	"h1":    "margin:0 0 4px 0;font-size:21px;color:#1f2328;",
-	"h2":    "margin:22px 0 8px 0;font-size:17px;color:#1f2328;border-bottom:1px solid #d8dbe0;padding-bottom:4px;",
-	"muted": "margin:0 0 8px 0;color:#57606a;font-size:13px;",
-	"sum":   "margin:10px 0 0 0;padding:10px 12px;background:#f6f8fa;border:1px solid #d8dbe0;",
-	"table": "border-collapse:collapse;width:100%;font-size:13px;",
-	"th":    "text-align:left;padding:5px 8px;border-bottom:2px solid #d8dbe0;background:#f6f8fa;white-space:nowrap;",
-	"td":    "text-align:left;padding:5px 8px;border-bottom:1px solid #eaeef2;vertical-align:top;",
-	"num":   "text-align:right;padding:5px 8px;border-bottom:1px solid #eaeef2;vertical-align:top;white-space:nowrap;",
-	"good":  "color:#1a7f37;font-weight:bold;",
-	"bad":   "color:#cf222e;font-weight:bold;",
-	"note":  "margin:6px 0;color:#57606a;font-style:italic;",
-	"p":     "margin:6px 0;",
+	"body":   "margin:0;padding:0;background:#f3f4f6;",
+	"outer":  "background:#f3f4f6;table-layout:fixed;",
+	"card":   "table-layout:fixed;max-width:760px;background:#ffffff;border:1px solid #d8dbe0;font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:1.45;color:#1f2328;",
+	"pad":    "padding:18px 22px;",
+	"h1":     "margin:0 0 4px 0;font-size:21px;color:#1f2328;",
+	"h2":     "margin:22px 0 8px 0;font-size:17px;color:#1f2328;border-bottom:1px solid #d8dbe0;padding-bottom:4px;",
+	"muted":  "margin:0 0 8px 0;color:#57606a;font-size:13px;",
+	"sum":    "margin:10px 0 0 0;padding:10px 12px;background:#f6f8fa;border:1px solid #d8dbe0;",
+	"scroll": "overflow-x:auto;max-width:100%;",
+	"table":  "border-collapse:collapse;width:100%;font-size:13px;",
+	"th":     "text-align:left;padding:5px 8px;border-bottom:2px solid #d8dbe0;background:#f6f8fa;white-space:nowrap;",
+	"td":     "text-align:left;padding:5px 8px;border-bottom:1px solid #eaeef2;vertical-align:top;overflow-wrap:break-word;",
+	"num":    "text-align:right;padding:5px 8px;border-bottom:1px solid #eaeef2;vertical-align:top;white-space:nowrap;",
+	"good":   "color:#1a7f37;font-weight:bold;",
+	"bad":    "color:#cf222e;font-weight:bold;",
+	"note":   "margin:6px 0;color:#57606a;font-style:italic;",
+	"p":      "margin:6px 0;",
 }
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
@@ -45,6 +46,9 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"change":     changeText,
 	"empty":      sectionText,
 	"ratio":      func(f float64) string { return percent(f) },
+	"plural":     plural,
+	"lastDay":    lastDay,
+	"utcDay":     func(t time.Time) string { return day(t, time.UTC) },
 }).Parse(pageHTML + releasesHTML))
 
 // htmlView is what the template reads: the report and its location.
@@ -54,7 +58,6 @@ type htmlView struct {
 }
 
 func (v htmlView) Stamp(t time.Time) string { return stamp(t, v.loc) }
-func (v htmlView) Day(t time.Time) string   { return day(t, v.loc) }
 func (v htmlView) Title() string            { return v.title() }
 func (v htmlView) Span() string             { return v.span() }
 func (v htmlView) Headline() []string       { return v.headline() }
@@ -86,7 +89,7 @@ const pageHTML = `<!DOCTYPE html>
 <h2 style="{{css "h2"}}">Service levels</h2>
 {{- with empty .Compliance.Section "objective source (slo.Monitor)"}}<p style="{{css "note"}}">{{.}}</p>{{end}}
 {{- if .Compliance.Objectives}}
-<table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
+<div style="{{css "scroll"}}"><table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
 <tr><th style="{{css "th"}}">Objective</th><th style="{{css "th"}}">Target</th><th style="{{css "th"}}">Week</th><th style="{{css "th"}}">Events (bad)</th><th style="{{css "th"}}">Budget spent</th><th style="{{css "th"}}">Period</th><th style="{{css "th"}}">Period compliance</th><th style="{{css "th"}}">Budget spent</th></tr>
 {{- range .Compliance.Objectives}}
 <tr><td style="{{css "td"}}">{{.Name}}{{with .Error}}<br><span style="{{css "bad"}}">{{.}}</span>{{end}}</td>
@@ -98,7 +101,7 @@ const pageHTML = `<!DOCTYPE html>
 <td style="{{css "num"}}"><span style="{{if .PeriodToDate.Met}}{{css "good"}}{{else}}{{css "bad"}}{{end}}">{{compliance .PeriodToDate.Compliance}}</span><br>{{.PeriodToDate.Events}} ({{.PeriodToDate.Bad}})</td>
 <td style="{{css "num"}}">{{pct .PeriodToDate.BudgetSpent}}</td></tr>
 {{- end}}
-</table>
+</table></div>
 <p style="{{css "note"}}">Compliance is the share of good events; budget spent is bad events over the bad events the target allows for those events (100 % spends it exactly). The period is the objective's rolling period ending where the week ends.</p>
 {{- end}}
 
@@ -107,7 +110,7 @@ const pageHTML = `<!DOCTYPE html>
 {{- if ne .Incidents.Status "not configured"}}
 <p style="{{css "p"}}">{{.Incidents.Opened}} opened, {{.Incidents.Resolved}} resolved, {{.Incidents.OpenAtEnd}} open at the end of the week.{{if .Incidents.Resolved}} Time to resolve: mean {{human .Incidents.MeanTimeToResolve}}, longest {{human .Incidents.MaxTimeToResolve}}.{{end}}</p>
 {{- if .Incidents.List}}
-<table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
+<div style="{{css "scroll"}}"><table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
 <tr><th style="{{css "th"}}">Incident</th><th style="{{css "th"}}">Severity</th><th style="{{css "th"}}">Started</th><th style="{{css "th"}}">Resolved</th><th style="{{css "th"}}">Duration</th><th style="{{css "th"}}">Acknowledged</th><th style="{{css "th"}}">Release</th></tr>
 {{- range .Incidents.List}}
 <tr><td style="{{css "td"}}">{{.ID}}{{if .BudgetExhausted}}<br><span style="{{css "bad"}}">error budget exhausted</span>{{end}}</td>
@@ -118,41 +121,41 @@ const pageHTML = `<!DOCTYPE html>
 <td style="{{css "td"}}">{{if .AckedBy}}{{.AckedBy}} after {{human .TimeToAck}}{{else}}–{{end}}</td>
 <td style="{{css "td"}}">{{with .Release}}{{.}}{{else}}–{{end}}</td></tr>
 {{- end}}
-</table>
+</table></div>
 {{- end}}
 {{- end}}
 
 <h2 style="{{css "h2"}}">Notifications (the noise)</h2>
 {{- with empty .Noise.Section "incident source"}}<p style="{{css "note"}}">{{.}}</p>{{end}}
 {{- if ne .Noise.Status "not configured"}}
-<p style="{{css "p"}}">{{.Noise.Pages}} pages and {{.Noise.Tickets}} tickets sent for the incidents opened this week.</p>
+<p style="{{css "p"}}">{{plural .Noise.Pages "page"}} and {{plural .Noise.Tickets "ticket"}} sent for the incidents opened this week.</p>
 {{- if .Noise.ByObjective}}
-<table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
+<div style="{{css "scroll"}}"><table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
 <tr><th style="{{css "th"}}">Objective</th><th style="{{css "th"}}">Incidents</th><th style="{{css "th"}}">Pages</th><th style="{{css "th"}}">Tickets</th></tr>
 {{- range .Noise.ByObjective}}
 <tr><td style="{{css "td"}}">{{.Objective}}</td><td style="{{css "num"}}">{{.Incidents}}</td><td style="{{css "num"}}">{{.Pages}}</td><td style="{{css "num"}}">{{.Tickets}}</td></tr>
 {{- end}}
-</table>
+</table></div>
 {{- end}}
 {{- end}}
 
 <h2 style="{{css "h2"}}">Maintenance performed</h2>
 {{- with empty .Maintenance.Section "audit trail"}}<p style="{{css "note"}}">{{.}}</p>{{end}}
 {{- if ne .Maintenance.Status "not configured"}}
-<p style="{{css "p"}}">{{.Maintenance.Actions}} operator actions: {{.Maintenance.OK}} done, {{.Maintenance.Denied}} denied, {{.Maintenance.Failed}} failed; {{.Maintenance.Reads}} reads of reports and logs.</p>
+<p style="{{css "p"}}">{{plural .Maintenance.Actions "operator action"}}: {{.Maintenance.OK}} done, {{.Maintenance.Denied}} denied, {{.Maintenance.Failed}} failed; {{plural .Maintenance.Reads "read"}} of reports and logs.</p>
 {{- if .Maintenance.ByAction}}
-<table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
+<div style="{{css "scroll"}}"><table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
 <tr><th style="{{css "th"}}">Action</th><th style="{{css "th"}}">Count</th><th style="{{css "th"}}">Done</th><th style="{{css "th"}}">Denied</th><th style="{{css "th"}}">Failed</th></tr>
 {{- range .Maintenance.ByAction}}
 <tr><td style="{{css "td"}}">{{.Action}}</td><td style="{{css "num"}}">{{.Count}}</td><td style="{{css "num"}}">{{.OK}}</td><td style="{{css "num"}}">{{.Denied}}</td><td style="{{css "num"}}">{{.Failed}}</td></tr>
 {{- end}}
-</table>
-<table role="presentation" style="{{css "table"}};margin-top:10px;" cellpadding="0" cellspacing="0">
+</table></div>
+<div style="{{css "scroll"}};margin-top:10px;"><table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
 <tr><th style="{{css "th"}}">When</th><th style="{{css "th"}}">Who</th><th style="{{css "th"}}">Action</th><th style="{{css "th"}}">On</th><th style="{{css "th"}}">Result</th></tr>
 {{- range .Maintenance.List}}
 <tr><td style="{{css "td"}}">{{$.Stamp .Time}}</td><td style="{{css "td"}}">{{.Actor}}</td><td style="{{css "td"}}">{{.Action}}</td><td style="{{css "td"}}">{{.Target}}{{with .Detail}}<br>{{.}}{{end}}</td><td style="{{css "td"}}">{{result .Result}}</td></tr>
 {{- end}}
-</table>
+</table></div>
 {{- if .Maintenance.Omitted}}<p style="{{css "note"}}">and {{.Maintenance.Omitted}} more actions (the audit log has them all).</p>{{end}}
 {{- end}}
 {{- end}}
@@ -176,25 +179,25 @@ const pageHTML = `<!DOCTYPE html>
 {{- with empty .Features.Section "feature registry"}}<p style="{{css "note"}}">{{.}}</p>{{end}}
 {{- if eq .Features.Status "ok"}}
 <p style="{{css "p"}}"><strong>{{.Features.Headline}}</strong></p>
-<p style="{{css "muted"}}">Usage from {{.Day .Features.From}} to {{.Day .Features.To}} (UTC days), compared with the period before; {{.Features.Used}} of {{.Features.Declared}} declared features used.</p>
+<p style="{{css "muted"}}">Usage from {{utcDay .Features.From}} to {{utcDay (lastDay .Features.To)}} (UTC days), compared with the period before; {{.Features.Used}} of {{.Features.Declared}} declared features used.</p>
 {{- if .Features.Failing}}
 <p style="{{css "p"}}"><span style="{{css "bad"}}">Failing:</span></p>
-<table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
+<div style="{{css "scroll"}}"><table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
 <tr><th style="{{css "th"}}">Feature</th><th style="{{css "th"}}">Failures</th><th style="{{css "th"}}">Ratio</th><th style="{{css "th"}}">What</th></tr>
 {{- range .Features.Failing}}
 <tr><td style="{{css "td"}}">{{.Name}}</td><td style="{{css "num"}}">{{.Failures}}</td><td style="{{css "num"}}">{{ratio .Ratio}}</td><td style="{{css "td"}}">{{.Summary}}</td></tr>
 {{- end}}
-</table>
+</table></div>
 {{- end}}
 <p style="{{css "p"}}">Never used: {{range $i, $n := .Features.NeverUsed}}{{if $i}}, {{end}}{{$n}}{{else}}none{{end}}.</p>
 <p style="{{css "p"}}">Rarely used: {{range $i, $n := .Features.Rarely}}{{if $i}}, {{end}}{{$n}}{{else}}none{{end}}.</p>
 {{- if .Features.Changes}}
-<table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
+<div style="{{css "scroll"}}"><table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
 <tr><th style="{{css "th"}}">Biggest changes</th><th style="{{css "th"}}">Uses</th><th style="{{css "th"}}">Before</th><th style="{{css "th"}}">Change</th></tr>
 {{- range .Features.Changes}}
 <tr><td style="{{css "td"}}">{{.Name}}</td><td style="{{css "num"}}">{{.Uses}}</td><td style="{{css "num"}}">{{.PrevUses}}</td><td style="{{css "num"}}">{{change .}}</td></tr>
 {{- end}}
-</table>
+</table></div>
 {{- end}}
 {{- end}}
 <p style="{{css "muted"}};margin-top:22px;">Made by opskit from the service's own records: objectives, incident log, audit trail, queue and feature counts.</p>

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // mdText escapes s for Markdown text and table cells: characters that
@@ -142,7 +143,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 	m.line("")
 	m.empty(r.Noise.Section, "incident source")
 	if r.Noise.Status != NotConfigured {
-		m.line("%d pages and %d tickets sent for the incidents opened this week.", r.Noise.Pages, r.Noise.Tickets)
+		m.line("%s and %s sent for the incidents opened this week.", plural(r.Noise.Pages, "page"), plural(r.Noise.Tickets, "ticket"))
 		m.line("")
 		if len(r.Noise.ByObjective) > 0 {
 			var rows [][]string
@@ -158,7 +159,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 	mt := r.Maintenance
 	m.empty(mt.Section, "audit trail")
 	if mt.Status != NotConfigured {
-		m.line("%d operator actions: %d done, %d denied, %d failed; %d reads of reports and logs.", mt.Actions, mt.OK, mt.Denied, mt.Failed, mt.Reads)
+		m.line("%s: %d done, %d denied, %d failed; %s of reports and logs.", plural(mt.Actions, "operator action"), mt.OK, mt.Denied, mt.Failed, plural(mt.Reads, "read"))
 		m.line("")
 		if len(mt.ByAction) > 0 {
 			var rows [][]string
@@ -210,7 +211,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		m.line("**%s**", mdText(f.Headline))
 		m.line("")
 		m.line("Usage from %s to %s (UTC days), compared with the period before; %d of %d declared features used.",
-			day(f.From, loc), day(f.To, loc), f.Used, f.Declared)
+			day(f.From, time.UTC), day(lastDay(f.To), time.UTC), f.Used, f.Declared)
 		m.line("")
 		if len(f.Failing) > 0 {
 			var rows [][]string

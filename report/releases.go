@@ -77,12 +77,12 @@ const releasesHTML = `{{define "releases"}}
 {{- if ne .Releases.Status "not configured"}}
 {{- with .Releases.Running}}{{if or .Version .ID}}<p style="{{css "p"}}">Running now: {{release .Version .ID}}.</p>{{end}}{{end}}
 {{- if .Releases.Releases}}
-<table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
+<div style="{{css "scroll"}}"><table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
 <tr><th style="{{css "th"}}">Release</th><th style="{{css "th"}}">First seen</th><th style="{{css "th"}}">Last seen</th><th style="{{css "th"}}">Incidents opened</th><th style="{{css "th"}}">Audit records</th></tr>
 {{- range .Releases.Releases}}
 <tr><td style="{{css "td"}}">{{.ID}}</td><td style="{{css "td"}}">{{$.Stamp .FirstSeen}}</td><td style="{{css "td"}}">{{$.Stamp .LastSeen}}</td><td style="{{css "num"}}">{{.Incidents}}</td><td style="{{css "num"}}">{{.Actions}}</td></tr>
 {{- end}}
-</table>
+</table></div>
 {{- else}}
 <p style="{{css "p"}}">No release is named in this week's incidents or audit records.</p>
 {{- end}}

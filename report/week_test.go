@@ -187,10 +187,10 @@ func TestScriptedWeek(t *testing.T) {
 	md := readFile(t, filepath.Join(out, "2026-W49.md"))
 	page := readFile(t, filepath.Join(out, "2026-W49.html"))
 	for _, s := range []string{
-		"1 incidents opened, 1 resolved",
+		"1 incident opened, 1 resolved",
 		itoa(w.events) + " (" + itoa(w.bad) + ")",
 		itoa(w.enqueued) + " accepted, " + itoa(w.acked) + " delivered, 0 retried, " + itoa(w.dead) + " dead-lettered",
-		"3 operator actions: 1 done, 1 denied, 1 failed; 1 reads",
+		"3 operator actions: 1 done, 1 denied, 1 failed; 1 read of reports",
 		"failed: disk full",
 	} {
 		if !strings.Contains(md, s) {
