@@ -55,6 +55,7 @@ func (m *Monitor) Note(id, by, text string) error {
 func (m *Monitor) change(id, by string, action audit.Action, text string) error {
 	m.evalMu.Lock()
 	defer m.evalMu.Unlock()
+	m.refreshIncidents() // with a store: incidents the leader opened since the last evaluation
 	now := m.clock.Now()
 	inc := m.findIncident(id)
 	if inc == nil {
@@ -77,11 +78,7 @@ func (m *Monitor) change(id, by string, action audit.Action, text string) error 
 	}
 	inc.Updated = now
 	rec.Incident = inc.clone()
-	m.remember(rec.Incident)
-	if err := m.incidents.append(rec); err != nil {
-		return err
-	}
-	return nil
+	return m.writeRecord(rec)
 }
 
 // findIncident returns the live incident named id: an indicator's open

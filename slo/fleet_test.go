@@ -1,0 +1,406 @@
+package slo_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/fleet"
+	"github.com/opskit/opskit/slo"
+)
+
+// sink collects the notifications of every replica of a simulated fleet.
+type sink struct {
+	mu  sync.Mutex
+	got []sent
+}
+
+type sent struct {
+	by string
+	a  slo.Alert
+}
+
+func (s *sink) notifier(by string) slo.Notifier {
+	return slo.NotifierFunc(func(_ context.Context, a slo.Alert) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.got = append(s.got, sent{by, a})
+		return nil
+	})
+}
+
+// count returns how many notifications of severity sev match state and repeat.
+func (s *sink) count(sev slo.Severity, state slo.AlertState, repeat bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, x := range s.got {
+		if x.a.Severity == sev && x.a.State == state && x.a.Repeat == repeat {
+			n++
+		}
+	}
+	return n
+}
+
+// replica is one Monitor of a simulated fleet.
+type replica struct {
+	name string
+	m    *slo.Monitor
+	tr   *slo.Tracker
+	down bool // killed: neither records nor evaluates
+}
+
+// newFleet starts n replicas "r1".."rn" on one fleet.Memory and one fake
+// clock, each tracking the objective "orders" (99%).
+func newFleet(t *testing.T, n int, snk *sink, opts ...slo.Option) ([]*replica, *clock.Fake, *fleet.Memory) {
+	t.Helper()
+	fc := clock.NewFake(start)
+	store := fleet.NewMemory(fc)
+	var rs []*replica
+	for i := range n {
+		name := "r" + string(rune('1'+i))
+		o := append([]slo.Option{slo.WithStore(store), slo.WithInstance(name), slo.WithNotifier(snk.notifier(name))}, opts...)
+		m, _ := newMonitorOn(t, fc, o...)
+		// One page tier, so the outage's end resolves within minutes.
+		tr := m.MustAdd(slo.Objective{Name: "orders", Target: 0.99,
+			Tiers: []slo.Tier{{Name: "page-1h", Severity: slo.Page, Long: time.Hour, Short: 5 * time.Minute, BurnRate: 14.4}}})
+		rs = append(rs, &replica{name: name, m: m, tr: tr})
+	}
+	return rs, fc, store
+}
+
+// round lets every live replica record total events per second (bad of
+// them bad) for 10 seconds, advances the clock and evaluates each.
+func round(fc *clock.Fake, rs []*replica, total, bad int64) {
+	for _, r := range rs {
+		if !r.down {
+			r.tr.RecordN(total*10, bad*10)
+		}
+	}
+	fc.Advance(10 * time.Second)
+	for _, r := range rs {
+		if !r.down {
+			r.m.Evaluate()
+		}
+	}
+}
+
+func leaders(rs []*replica) []string {
+	var out []string
+	for _, r := range rs {
+		if !r.down && r.m.Leader() {
+			out = append(out, r.name)
+		}
+	}
+	return out
+}
+
+func orders(t *testing.T, m *slo.Monitor) slo.Status {
+	t.Helper()
+	for _, st := range m.Status() {
+		if st.Objective == "orders" {
+			return st
+		}
+	}
+	t.Fatal("no status for orders")
+	return slo.Status{}
+}
+
+// An outage all three replicas see is one incident and one page for the
+// fleet; every replica shows the same fleet budget, its own share, and the
+// incident; an operator acts on the incident from a follower.
+func TestFleetOneIncidentOnePage(t *testing.T) {
+	snk := &sink{}
+	rs, fc, _ := newFleet(t, 3, snk)
+	for range 30 { // 5 healthy minutes, 10 events a second per replica
+		round(fc, rs, 10, 0)
+	}
+	if l := leaders(rs); len(l) != 1 {
+		t.Fatalf("leaders %v, want exactly one", l)
+	}
+	for range 12 { // a 2-minute outage: 80% of every replica's events fail
+		round(fc, rs, 10, 8)
+	}
+	round(fc, rs, 0, 0) // every replica has read the others' last counts
+	var want slo.Budget
+	for i, r := range rs {
+		st := orders(t, r.m)
+		if i == 0 {
+			want = st.Budget
+		}
+		if st.Budget != want {
+			t.Errorf("%s: budget %+v, want the fleet's %+v", r.name, st.Budget, want)
+		}
+		if len(st.Replicas) != 3 {
+			t.Fatalf("%s: replicas %+v", r.name, st.Replicas)
+		}
+		var sum int64
+		for _, sh := range st.Replicas {
+			sum += sh.Budget.Total
+			if sh.Self != (sh.Instance == r.name) || sh.Stale {
+				t.Errorf("%s: share %+v", r.name, sh)
+			}
+		}
+		if sum != st.Budget.Total {
+			t.Errorf("%s: shares sum to %d events, budget counts %d", r.name, sum, st.Budget.Total)
+		}
+		if st.Alerts[0].State != slo.Firing {
+			t.Errorf("%s: page alert %s, want firing on every replica", r.name, st.Alerts[0].State)
+		}
+	}
+	// 42 rounds of 10 seconds, 3 replicas, 100 events each; 12 rounds of 80 bad.
+	if want.Total != 42*3*100 || want.Bad != 12*3*80 {
+		t.Errorf("fleet budget %+v, want %d events, %d bad", want, 42*3*100, 12*3*80)
+	}
+	// An operator acknowledges on a follower.
+	var follower *replica
+	for _, r := range rs {
+		if !r.m.Leader() {
+			follower = r
+		}
+	}
+	incs := follower.m.Incidents()
+	if len(incs) != 1 || !incs[0].Open() {
+		t.Fatalf("follower %s sees incidents %+v", follower.name, incs)
+	}
+	if err := follower.m.Ack(incs[0].ID, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	for range 60 { // recovery
+		round(fc, rs, 10, 0)
+	}
+	for _, r := range rs {
+		incs := r.m.Incidents()
+		if len(incs) != 1 {
+			t.Fatalf("%s: %d incidents, want 1: %+v", r.name, len(incs), incs)
+		}
+		inc := incs[0]
+		if inc.Open() || inc.Pages != 1 || inc.Ack == nil || inc.Ack.By != "ann" ||
+			!slices.Equal(inc.Replicas, []string{"r1", "r2", "r3"}) || !strings.HasSuffix(inc.ID, "@"+leaders(rs)[0]) {
+			t.Errorf("%s: incident %+v", r.name, inc)
+		}
+	}
+	for _, r := range rs {
+		if err := r.m.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := snk.count(slo.Page, slo.Firing, false); n != 1 {
+		t.Errorf("%d page notifications, want 1 for the fleet", n)
+	}
+	if n := snk.count(slo.Page, slo.Resolved, false); n != 1 {
+		t.Errorf("%d resolved pages, want 1", n)
+	}
+	for _, x := range snk.got {
+		if _, ok := x.a.Labels["instance"]; ok {
+			t.Errorf("fleet alert carries an instance label: %v", x.a.Labels)
+		}
+	}
+}
+
+// The leader is killed during an outage: another replica leads within the
+// lease plus one evaluation interval, learns the open episode from the
+// store and only resends it (Repeat); the fleet pages once and resolves
+// once, under one incident id. The dead replica's counts still count.
+func TestFleetHandoverKeepsThePage(t *testing.T) {
+	snk := &sink{}
+	rs, fc, _ := newFleet(t, 3, snk)
+	for range 30 {
+		round(fc, rs, 10, 0)
+	}
+	for range 8 {
+		round(fc, rs, 10, 9)
+	}
+	first := leaders(rs)
+	if len(first) != 1 {
+		t.Fatalf("leaders %v", first)
+	}
+	var dead *replica
+	for _, r := range rs {
+		if r.name == first[0] {
+			dead = r
+		}
+	}
+	id := orders(t, dead.m).Alerts[0].Incident
+	if id == "" {
+		t.Fatal("no incident open before the leader dies")
+	}
+	dead.down = true
+	killedAt := fc.Now()
+	var took time.Duration
+	for took == 0 {
+		round(fc, rs, 10, 9)
+		if l := leaders(rs); len(l) == 1 {
+			took = fc.Now().Sub(killedAt)
+		}
+		if fc.Now().Sub(killedAt) > time.Hour {
+			t.Fatal("no replica took over")
+		}
+	}
+	if bound := 30*time.Second + 10*time.Second; took > bound {
+		t.Errorf("hand-over took %v, want at most the lease plus one interval (%v)", took, bound)
+	}
+	for range 6 { // the outage goes on under the new leader
+		round(fc, rs, 10, 9)
+	}
+	for _, r := range rs {
+		if r.down {
+			continue
+		}
+		st := orders(t, r.m)
+		if st.Alerts[0].Incident != id {
+			t.Errorf("%s: incident %q, want the episode's %q", r.name, st.Alerts[0].Incident, id)
+		}
+		for _, sh := range st.Replicas {
+			if sh.Instance == dead.name && (!sh.Stale || sh.Budget.Total == 0) {
+				t.Errorf("%s: dead replica's share %+v: want stale, its events counted", r.name, sh)
+			}
+		}
+	}
+	for range 60 {
+		round(fc, rs, 10, 0)
+	}
+	for _, r := range rs {
+		if err := r.m.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := snk.count(slo.Page, slo.Firing, false); n != 1 {
+		t.Errorf("%d new page notifications across the hand-over, want 1", n)
+	}
+	if n := snk.count(slo.Page, slo.Firing, true); n == 0 {
+		t.Error("the new leader did not resend the open page as a Repeat")
+	}
+	if n := snk.count(slo.Page, slo.Resolved, false); n != 1 {
+		t.Errorf("%d resolved pages, want 1", n)
+	}
+	incs := rs[0].m.Incidents()
+	if len(incs) != 1 || incs[0].ID != id || incs[0].Open() || incs[0].Pages != 1 {
+		t.Errorf("incidents after the hand-over: %+v", incs)
+	}
+}
+
+// A leader that shuts down gives the lease up: the next evaluation of
+// another replica leads.
+func TestFleetShutdownHandsOver(t *testing.T) {
+	rs, fc, _ := newFleet(t, 2, &sink{})
+	round(fc, rs, 1, 0)
+	l := leaders(rs)
+	if len(l) != 1 {
+		t.Fatalf("leaders %v", l)
+	}
+	for _, r := range rs {
+		if r.name == l[0] {
+			if err := r.m.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			r.down = true
+		}
+	}
+	round(fc, rs, 1, 0)
+	if got := leaders(rs); len(got) != 1 || got[0] == l[0] {
+		t.Errorf("leaders after %s shut down: %v", l[0], got)
+	}
+}
+
+// Unreadable data in the store is logged, never fatal: a corrupt state is
+// left out (the others still count) and a corrupt incident record skipped.
+func TestFleetBadStoreData(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	lg := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+	rs, fc, store := newFleet(t, 2, &sink{}, slo.WithLogger(lg))
+	ctx := context.Background()
+	if err := store.Put(ctx, slo.FleetStateKind, "rX", []byte(`{"version":2,"instance":"rX","series":[{"name":"orders","fine":[[1,5,9]]}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(ctx, slo.FleetStateKind, "rY", []byte(`{"version":2,"instance":"someone-else","series":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(ctx, slo.FleetIncidentKind, []byte(`{"v":2,"change":"opened"`)); err != nil {
+		t.Fatal(err)
+	}
+	round(fc, rs, 10, 0)
+	round(fc, rs, 10, 0)
+	st := orders(t, rs[0].m)
+	// r1 evaluates first: it has read r2's counts of the round before.
+	if len(st.Replicas) != 2 || st.Budget.Total != 300 {
+		t.Errorf("status with corrupt neighbours: budget %+v, replicas %+v", st.Budget, st.Replicas)
+	}
+	if len(rs[0].m.Incidents()) != 0 {
+		t.Error("a corrupt record became an incident")
+	}
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	for _, want := range []string{`instance=rX`, `bad bucket [1 5 9]`, `instance=rY`, `instance is \"someone-else\"`, "incident record skipped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Bad configuration is refused with errors naming the option.
+func TestFleetOptions(t *testing.T) {
+	store := fleet.NewMemory(clock.NewFake(start))
+	for _, tc := range []struct {
+		opts []slo.Option
+		want string
+	}{
+		{[]slo.Option{slo.WithStore(store), slo.WithInstance("")}, "WithInstance"},
+		{[]slo.Option{slo.WithStore(store), slo.WithInstance("a"), slo.WithIncidentLog(t.TempDir() + "/i.jsonl")}, "WithIncidentLog"},
+		{[]slo.Option{slo.WithStore(store), slo.WithInstance("a\nb")}, "control character"},
+	} {
+		m, err := slo.New(append(tc.opts, slo.WithMeterProvider(noop.NewMeterProvider()), slo.WithEvaluationInterval(-1))...)
+		if err == nil {
+			m.Shutdown(context.Background())
+			t.Errorf("New accepted %d options, want an error about %s", len(tc.opts), tc.want)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "slo: ") {
+			t.Errorf("error %q, want one naming %s", err, tc.want)
+		}
+	}
+	// Without a store a Monitor leads itself.
+	m, _ := newMonitor(t)
+	if !m.Leader() {
+		t.Error("a Monitor without a store is not its own leader")
+	}
+}
+
+// A replica restarted under the same name without a snapshot file gets
+// its own history back from the store.
+func TestFleetRestoresOwnHistory(t *testing.T) {
+	fc := clock.NewFake(start)
+	store := fleet.NewMemory(fc)
+	m1, _ := newMonitorOn(t, fc, slo.WithStore(store), slo.WithInstance("r1"))
+	m1.MustAdd(slo.Objective{Name: "orders", Target: 0.99}).RecordN(100, 7)
+	fc.Advance(10 * time.Second)
+	if err := m1.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := newMonitorOn(t, fc, slo.WithStore(store), slo.WithInstance("r1"))
+	m2.MustAdd(slo.Objective{Name: "orders", Target: 0.99})
+	if b := orders(t, m2).Budget; b.Total != 100 || b.Bad != 7 {
+		t.Errorf("restored budget %+v, want 100 events, 7 bad", b)
+	}
+}
