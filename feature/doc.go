@@ -172,14 +172,38 @@
 // interval (5 s by default) and on Shutdown, atomically (files 0600,
 // directories 0700): a SIGKILL loses at most the uses, outcomes and reasons
 // of the last snapshot interval plus the time one save takes (tested with a
-// real process killed by SIGKILL). Each instance writes only its own file;
-// reports merge this instance's live counts with every other instance's
-// file (counts summed, bitmaps ORed), so nothing is counted twice. Instances
-// sharing a directory must have distinct WithInstance names (default: the
-// host name) and share the tenant key kept in DIR/feature-tenant.key (or
-// given with WithTenantKey). A corrupt own snapshot is moved aside to
-// .corrupt and logged; an unreadable other instance is named in the
-// report's warnings.
+// real process killed by SIGKILL). Each instance writes only its own file,
+// and holds a lock on its name in the directory, so a second process with
+// the same WithInstance name (default: the host name) fails at New instead
+// of overwriting the first one's snapshot; reports merge this instance's
+// live counts with every other instance's file (counts summed, bitmaps
+// ORed), so nothing is counted twice. Instances sharing a directory share
+// the tenant key kept in DIR/feature-tenant.key (or given with
+// WithTenantKey): processes starting at once on a fresh directory agree on
+// one key (it is linked into place, which only the first can do; the
+// others read it). A corrupt own snapshot is moved aside to .corrupt and
+// logged; an unreadable other instance is named in the report's warnings.
+//
+// Replicas that share no disk share a fleet.Store instead (WithStore, for
+// example the PostgreSQL store of github.com/opskit/opskit/postgres): the
+// tenant key is the store's (FleetKeyName), created once by the first
+// replica to ask; each replica publishes its snapshot under its instance
+// name (kind FleetKind) every snapshot interval and on Shutdown, restores
+// it from the store at start, and takes up kill switches made on other
+// replicas at each publish (within one snapshot interval). Report,
+// Handler, Stats, Tenant and Impact on any replica merge every replica's
+// state: uses and failures are the fleet's exact sums, and distinct
+// tenants are estimated over the ORed bitmaps, so a tenant seen by three
+// replicas counts once, within the stated error. A store that fails after
+// start is logged and shown as a warning on reports; local counts are kept
+// and published at the next success.
+//
+// The per-replica metric opskit.feature.tenants (Prometheus:
+// opskit_feature_tenants) cannot be added up or maxed across replicas:
+// tenants served by several replicas are counted by each, so on a
+// three-replica service summing over-counted the fleet's distinct tenants
+// by 49 % and taking the max under-counted them by 49 %. The fleet figure
+// comes from /features (Report) of any replica with a store configured.
 //
 // # Reports
 //
@@ -209,8 +233,8 @@
 //
 // Observable instruments, read at collection time: opskit.feature.uses
 // ({use}, per feature, zero for unused ones), opskit.feature.tenants
-// ({tenant}, per feature and window 1d, 7d, 30d) and opskit.feature.drift
-// ({use}).
+// ({tenant}, per feature and window 1d, 7d, 30d: this replica's tenants
+// only; see above for the fleet's) and opskit.feature.drift ({use}).
 //
 // # Concurrency
 //
@@ -222,8 +246,9 @@
 //
 // # Defaults
 //
-// The wall clock, slog.Default(), otel.GetMeterProvider(), no directory (no
-// persistence, a random tenant key), snapshots every 5 seconds, 256 drift
+// The wall clock, slog.Default(), otel.GetMeterProvider(), no directory and
+// no store (no persistence, a random tenant key), no audit sink (switches
+// fail), snapshots every 5 seconds, 256 drift
 // names, reports over 7 days with a 30-day grace period, rarely used under
 // 1 % of the active tenants and always under 3 (10 uses without tenants),
 // declining at −30 % a month from at least 20 uses, failing from 5

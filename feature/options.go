@@ -8,6 +8,7 @@ import (
 
 	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/fleet"
 )
 
 // Option configures New. Options only record settings; New checks them all
@@ -27,6 +28,7 @@ type config struct {
 	report    *ReportFile
 	onSave    func(path string, err error)
 	audit     audit.Sink
+	store     fleet.Store
 }
 
 type optionFunc func(*config)
@@ -96,3 +98,17 @@ func WithReportFile(f ReportFile) Option {
 // written, so without a sink Feature.Switch fails (SwitchHandler falls
 // back to its guard's Sink).
 func WithAudit(s audit.Sink) Option { return optionFunc(func(cfg *config) { cfg.audit = s }) }
+
+// WithStore makes the registry one replica of a fleet sharing s: the
+// tenant key is the store's (FleetKeyName, created once by whichever
+// replica asks first), so every replica hashes tenants alike; the
+// registry publishes its state (kind FleetKind, under its WithInstance
+// name) every snapshot interval and on Shutdown, restores it at start when
+// no directory snapshot is found, and takes up switches made on other
+// replicas at each publish. Report, Handler, Stats, Tenant and Impact
+// merge every replica's state: uses and failures summed exactly, tenant
+// bitmaps and filters ORed, so distinct tenants are fleet-wide within the
+// stated error. A store failure after start is logged and shown as a
+// warning on reports; local counts are kept and published at the next
+// success. New fails when the store cannot give the key.
+func WithStore(s fleet.Store) Option { return optionFunc(func(cfg *config) { cfg.store = s }) }

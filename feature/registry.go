@@ -21,6 +21,8 @@ import (
 
 	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/fleet"
+	"github.com/opskit/opskit/internal/filelock"
 	"github.com/opskit/opskit/internal/timer"
 )
 
@@ -67,6 +69,9 @@ type Registry struct {
 	driftSize int
 	audit     audit.Sink
 	switchMu  sync.Mutex // serialises switches (audit record, then apply)
+	store     fleet.Store
+	storeErr  atomic.Pointer[string] // the last publish failure, nil after a success
+	lock      *os.File               // this instance's lock in dir
 
 	byName           atomic.Pointer[map[string]*Feature] // copy-on-write, replaced by Define
 	drift            *lru.Cache[string, *driftEntry]
@@ -112,6 +117,7 @@ func New(opts ...Option) (*Registry, error) {
 		onSave:    cfg.onSave,
 		driftSize: cfg.driftSize,
 		audit:     cfg.audit,
+		store:     cfg.store,
 		pending:   map[string]*featState{},
 	}
 	if r.log == nil {
@@ -134,11 +140,19 @@ func New(opts ...Option) (*Registry, error) {
 	switch {
 	case cfg.key != nil:
 		r.key = keyOf(cfg.key)
-	case r.dir == "":
+	case r.dir == "" && r.store == nil:
 		r.key = randomKey()
 	}
+	restored := false
 	if r.dir != "" {
-		if err := r.openDir(cfg.key == nil); err != nil {
+		var err error
+		if restored, err = r.openDir(cfg.key == nil && r.store == nil); err != nil {
+			return nil, err
+		}
+	}
+	if r.store != nil {
+		if err := r.openStore(cfg.key == nil, !restored); err != nil {
+			r.closeDir()
 			return nil, err
 		}
 	}
@@ -200,38 +214,61 @@ func keyOf(b []byte) [2]uint64 {
 	return [2]uint64{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])}
 }
 
-// openDir creates the directory, loads or creates the tenant key and reads
-// this instance's snapshot into the pending state that Define picks up.
-func (r *Registry) openDir(needKey bool) error {
+// openDir creates the directory, locks this instance's name in it (two
+// processes writing one snapshot would be last-writer-wins), loads or
+// creates the tenant key and reads this instance's snapshot into the
+// pending state that Define picks up. restored says whether there was one.
+func (r *Registry) openDir(needKey bool) (restored bool, err error) {
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
-		return fmt.Errorf("feature: data dir %s: %w", r.dir, err)
+		return false, fmt.Errorf("feature: data dir %s: %w", r.dir, err)
 	}
+	lock, err := filelock.Lock(filepath.Join(r.dir, snapPrefix+r.instance+".lock"))
+	if errors.Is(err, filelock.ErrLocked) {
+		return false, fmt.Errorf("%w: instance %q is in use in %s by another registry: give each process sharing a directory its own WithInstance", ErrInvalid, r.instance, r.dir)
+	}
+	if err != nil {
+		return false, fmt.Errorf("feature: data dir: %w", err)
+	}
+	r.lock = lock
+	defer func() {
+		if err != nil {
+			r.closeDir()
+		}
+	}()
 	if needKey {
 		k, err := loadOrCreateKey(filepath.Join(r.dir, keyFile))
 		if err != nil {
-			return err
+			return false, err
 		}
 		r.key = k
 	}
 	st, err := readSnapshotFile(r.snapshotPath())
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return nil
+		return false, nil
 	case errors.Is(err, ErrCorrupt):
 		aside := r.snapshotPath() + ".corrupt"
 		r.log.Warn("feature: snapshot is corrupt; moved aside, starting empty", "path", r.snapshotPath(), "moved_to", aside, "err", err)
 		if err := os.Rename(r.snapshotPath(), aside); err != nil {
-			return fmt.Errorf("feature: move corrupt snapshot aside: %w", err)
+			return false, fmt.Errorf("feature: move corrupt snapshot aside: %w", err)
 		}
-		return nil
+		return false, nil
 	case err != nil:
-		return err
+		return false, err
 	}
 	r.mu.Lock()
 	r.pending = st.Features
 	r.restoreDriftLocked(st.Drift)
 	r.mu.Unlock()
-	return nil
+	return true, nil
+}
+
+// closeDir releases the instance's lock.
+func (r *Registry) closeDir() {
+	if r.lock != nil {
+		r.lock.Close()
+		r.lock = nil
+	}
 }
 
 // Define declares a feature and returns its handle. name must be non-empty,
@@ -328,6 +365,10 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 	if r.dir != "" {
 		errs = append(errs, r.Save())
 	}
+	if r.store != nil {
+		errs = append(errs, r.Publish(ctx))
+	}
+	r.closeDir()
 	if r.metrics != nil {
 		if err := r.metrics.Unregister(); err != nil {
 			errs = append(errs, fmt.Errorf("feature: unregister metrics: %w", err))
@@ -356,9 +397,14 @@ func (r *Registry) run() {
 		}
 		now = r.clock.Now()
 		r.refresh()
-		if r.dir != "" && !now.Before(nextSnap) {
+		if r.persists() && !now.Before(nextSnap) {
 			nextSnap = now.Add(r.snapEvery)
-			r.saved(r.snapshotPath(), r.Save())
+			if r.dir != "" {
+				r.saved(r.snapshotPath(), r.Save())
+			}
+			if r.store != nil {
+				r.saved("fleet store", r.Publish(context.Background()))
+			}
 		}
 		if r.report != nil && !now.Before(nextReport) {
 			nextReport = now.Add(r.report.Every)
@@ -377,10 +423,13 @@ func (r *Registry) saved(path string, err error) {
 	}
 }
 
+// persists says whether snapshots are written anywhere.
+func (r *Registry) persists() bool { return r.dir != "" || r.store != nil }
+
 // sleepFor returns the time until the next minute boundary or due write.
 func (r *Registry) sleepFor(now, nextSnap, nextReport time.Time) time.Duration {
 	next := now.Truncate(time.Minute).Add(time.Minute)
-	if r.dir != "" && nextSnap.Before(next) {
+	if r.persists() && nextSnap.Before(next) {
 		next = nextSnap
 	}
 	if r.report != nil && nextReport.Before(next) {

@@ -425,14 +425,24 @@ func readSnapshotFile(path string) (*state, error) {
 	return st, nil
 }
 
-// fleetState returns this registry's live state merged with the snapshots
-// of every other instance in the directory. Files that cannot be read are
-// skipped and named in the returned warnings.
+// fleetState returns this registry's live state merged with every other
+// instance's (the fleet store's states, or the snapshots in the
+// directory). What cannot be read is skipped and named in the warnings.
 func (r *Registry) fleetState() (st *state, instances []string, warnings []string) {
 	st = r.capture()
 	instances = []string{r.instance}
+	others, warnings := r.otherStates()
+	for _, o := range others {
+		st.merge(o)
+		instances = append(instances, o.Instance)
+	}
+	return st, instances, warnings
+}
+
+// dirStates reads the other instances' snapshot files in the directory.
+func (r *Registry) dirStates() (states []*state, warnings []string) {
 	if r.dir == "" {
-		return st, instances, nil
+		return nil, nil
 	}
 	paths, _ := filepath.Glob(filepath.Join(r.dir, snapPrefix+"*"+snapSuffix))
 	own := r.snapshotPath()
@@ -445,31 +455,59 @@ func (r *Registry) fleetState() (st *state, instances []string, warnings []strin
 			warnings = append(warnings, err.Error())
 			continue
 		}
-		st.merge(o)
-		instances = append(instances, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), snapPrefix), snapSuffix))
+		o.Instance = strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), snapPrefix), snapSuffix)
+		states = append(states, o)
 	}
-	return st, instances, warnings
+	return states, warnings
 }
 
 // loadOrCreateKey reads the 16-byte tenant key, creating it on first use.
+// Processes starting at once on one directory agree: the key is written
+// to a private file first and then linked into place, which fails for all
+// but the first; everyone else reads the winner's key.
 func loadOrCreateKey(path string) ([2]uint64, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		k := randomKey()
-		b = binary.LittleEndian.AppendUint64(nil, k[0])
-		b = binary.LittleEndian.AppendUint64(b, k[1])
-		if err := atomicfile.Write(path, b, 0o600); err != nil {
-			return k, fmt.Errorf("feature: create tenant key: %w", err)
+	for range 3 {
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			err = createKey(path)
+			if err == nil || errors.Is(err, os.ErrExist) {
+				continue // read whichever key won
+			}
+			return [2]uint64{}, fmt.Errorf("feature: create tenant key: %w", err)
 		}
-		return k, nil
+		if err != nil {
+			return [2]uint64{}, fmt.Errorf("feature: read tenant key: %w", err)
+		}
+		if len(b) != 16 {
+			return [2]uint64{}, fmt.Errorf("%w: tenant key %s is %d bytes, want 16", ErrInvalid, path, len(b))
+		}
+		return keyOf(b), nil
+	}
+	return [2]uint64{}, fmt.Errorf("feature: tenant key %s: created but not readable", path)
+}
+
+// createKey writes a new random key to path unless a key is there already
+// (os.ErrExist).
+func createKey(path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tenant-key-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(keyBytes(randomKey()))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o600)
 	}
 	if err != nil {
-		return [2]uint64{}, fmt.Errorf("feature: read tenant key: %w", err)
+		return err
 	}
-	if len(b) != 16 {
-		return [2]uint64{}, fmt.Errorf("%w: tenant key %s is %d bytes, want 16", ErrInvalid, path, len(b))
-	}
-	return [2]uint64{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])}, nil
+	return os.Link(tmp.Name(), path) // atomic, and fails when path exists
 }
 
 func sortedDays(m map[int64]*dayState) []int64 { return slices.Sorted(maps.Keys(m)) }

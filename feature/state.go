@@ -202,8 +202,12 @@ type Stat struct {
 }
 
 // Stats returns the live counts of every declared feature, in declaration
-// order.
+// order. The daily figures, total, first and last seen and reasons are
+// the fleet's — this instance's live counts merged with the other
+// instances' states (WithStore, or the snapshots in WithDir) — while
+// LastMinute and LastHour are this process's.
 func (r *Registry) Stats() []Stat {
+	others, _ := r.otherStates()
 	now := r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -213,6 +217,14 @@ func (r *Registry) Stats() []Stat {
 	out := make([]Stat, 0, len(r.features))
 	for _, f := range r.features {
 		st := r.liveLocked(f)
+		if len(others) > 0 {
+			m := &state{Features: map[string]*featState{f.name: st}, Drift: map[string]*driftState{}}
+			for _, o := range others {
+				if of := o.Features[f.name]; of != nil {
+					m.merge(&state{Features: map[string]*featState{f.name: of}})
+				}
+			}
+		}
 		s := Stat{Name: f.name, Total: st.Total, FirstSeen: seenTime(st.First), LastSeen: seenTime(st.Last)}
 		for slot := range minuteSlots {
 			mi := r.slotMinute[slot]
