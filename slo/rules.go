@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/opskit/opskit/release"
 )
 
 // Rule evaluation. Every series gets one rule group evaluated every
@@ -32,6 +35,10 @@ const (
 	// AbsentAlertName fires when Prometheus has no EventsSeries for an
 	// objective: its burn-rate alerts cannot fire.
 	AbsentAlertName = "SLOEventsAbsent"
+	// ReleaseAlertName fires for a release whose error ratio on an
+	// objective is higher than the other releases' (the rules' verdict is
+	// no-go).
+	ReleaseAlertName = "SLOReleaseRegression"
 	// rulesTile is the recorded increase of EventsSeries over one rule
 	// interval, by objective and good, that long windows add up.
 	rulesTile = "opskit_slo:events:tile1m"
@@ -77,8 +84,36 @@ const (
 // Labels: objective, severity, source="rules" and Objective.Labels;
 // annotations: summary, description (IF, DO and SO THAT in prose),
 // runbook_url when Runbook is a URL, tier, and Objective.Annotations.
-// Finally AbsentAlertName (severity ticket) fires when the events series
-// has been missing for 10 minutes, since then no burn-rate alert can fire.
+// AbsentAlertName (severity ticket) fires when the events series has been
+// missing for 10 minutes, since then no burn-rate alert can fire.
+//
+// # Releases
+//
+// Finally the rules compare releases by the "release" label of
+// EventsSeries, over the last hour, each release against all the others
+// together (with two releases, candidate against baseline):
+//
+//   - opskit_slo:release_events:increase1h{objective,release} and
+//     opskit_slo:release_bad:increase1h: each release's events and bad
+//     events in the hour; opskit_slo:release_error_ratio:rate1h their ratio;
+//   - opskit_slo:release_evidence:ln1h: the log-likelihood ratio of
+//     release.Compare with the others as the baseline,
+//     bad·ln R − bad_all·ln(1 + (R−1)·s), s the release's share of the
+//     hour's events, R = 3;
+//   - opskit_slo:release_verdict{objective,release}: 1 for no-go (evidence
+//     at or above ln 20), −1 for go (at or below ln 0.05), 0 for not enough
+//     data, and 0 while the release or the others have fewer than
+//     release.DefaultMinEvents events in the hour: release.Policy's
+//     defaults;
+//   - ReleaseAlertName (severity ticket, label release) while a release's
+//     verdict is no-go for 5 minutes.
+//
+// This is an approximation of Monitor.Verdict: Verdict adds up both
+// releases' events since the later one began, so its error rates hold over
+// every look; the rules judge a sliding hour afresh at every evaluation,
+// so each evaluation errs at most 5 % of the time but a pipeline that
+// acts on the first of many evaluations errs more often, and a release
+// needs 500 events an hour (and the others too) to be judged at all.
 func Rules(objs ...Objective) (string, error) {
 	var b bytes.Buffer
 	if err := WriteRules(&b, objs...); err != nil {
@@ -196,6 +231,45 @@ func (g ruleGroup) write() {
 		g.burnAlert(sev)
 	}
 	g.absentAlert()
+	g.releaseRules()
+}
+
+// releaseWindow is the window the release rules compare over.
+const releaseWindow = time.Hour
+
+// releaseRules writes the per-release ratios, the comparison of each
+// release with the others and its alert (see Rules).
+func (g ruleGroup) releaseRules() {
+	d := fmtDuration(releaseWindow)
+	events, bad := "opskit_slo:release_events:increase"+d, "opskit_slo:release_bad:increase"+d
+	evidence, verdict := "opskit_slo:release_evidence:ln"+d, "opskit_slo:release_verdict"
+	const regression = 3.0 // release.Policy's default
+	g.record(events, fmt.Sprintf(`sum by (objective, release) (increase(%s{%s}[%s]))`, EventsSeries, g.sel, d), nil)
+	g.record(bad, fmt.Sprintf(`sum by (objective, release) (increase(%[1]s{%[2]s,good="false"}[%[3]s])) or on (objective, release) 0 * %[4]s{%[2]s}`,
+		EventsSeries, g.sel, d, events), nil)
+	g.record("opskit_slo:release_error_ratio:rate"+d, fmt.Sprintf(`%s{%s} / %s{%s}`, bad, g.sel, events, g.sel), nil)
+	g.record(evidence, fmt.Sprintf(
+		`%[1]s{%[3]s} * %[4]s - ln(1 + %[5]s * %[2]s{%[3]s} / on (objective) group_left sum by (objective) (%[2]s{%[3]s}))`+
+			` * on (objective) group_left sum by (objective) (%[1]s{%[3]s})`,
+		bad, events, g.sel, exactFloat(math.Log(regression)), fmtFloat(regression-1)), nil)
+	g.record(verdict, fmt.Sprintf(
+		`((%[1]s{%[3]s} >= bool %[4]s) - (%[1]s{%[3]s} <= bool %[5]s)) * (%[2]s{%[3]s} >= bool %[6]d)`+
+			` * ((sum by (objective) (%[2]s{%[3]s}) - on (objective) group_right %[2]s{%[3]s}) >= bool %[6]d)`,
+		evidence, events, g.sel, exactFloat(math.Log(20)), exactFloat(math.Log(0.05)), release.DefaultMinEvents), nil)
+	ann := g.annotations()
+	ann["summary"] = fmt.Sprintf("%s: release {{ $labels.release }} fails more often than the other releases", g.sd.name)
+	ann["description"] = describe(fmt.Sprintf(
+		"release {{ $labels.release }} of objective %s fails {{ $value | humanizePercentage }} of its events over the last %s, with enough evidence (a likelihood ratio of 20) that it fails %gx as often as the other releases",
+		g.sd.name, d, regression), "stop the rollout of that release or roll it back", noTemplate(g.o.Outcome))
+	// The value is the release's error ratio, for the annotations.
+	expr := fmt.Sprintf("opskit_slo:release_error_ratio:rate%[1]s{%[2]s} and on (objective, release) (%[3]s{%[2]s} == 1)", d, g.sel, verdict)
+	fmt.Fprintf(g.b, "      - alert: %s\n        expr: %s\n        for: 5m\n", ReleaseAlertName, yamlString(expr))
+	labels := map[string]string{"objective": g.sd.name, "severity": string(Ticket), "source": SourceRules}
+	for k, v := range g.o.Labels {
+		labels[k] = noTemplate(v)
+	}
+	writeMap(g.b, "labels", labels, false)
+	writeMap(g.b, "annotations", ann, false)
 }
 
 // record writes one recording rule. Every rule names its objective in
@@ -315,6 +389,9 @@ func yamlString(s string) string {
 // fmtFloat prints f with 12 significant digits, which hides float noise
 // such as 1-0.999 = 0.0010000000000000009.
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', 12, 64) }
+
+// exactFloat prints f in full, for logarithms the rules compute with.
+func exactFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // fmtDuration prints d in Prometheus duration syntax: "30d", "1h", "4m40s".
 // It is the one duration format of the rules, the page and the JSON.
