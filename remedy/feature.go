@@ -51,7 +51,8 @@ func SwitchOff(f *feature.Feature, r Recovery) Action {
 		return Action{Name: "switch off a nil feature", err: errors.New("SwitchOff: the feature is nil")}
 	}
 	sw := &switcher{f: f, r: r}
-	a := Action{Name: "switch off " + f.Name(), Do: sw.do, Undo: sw.undo, Recovered: sw.recovered, Signal: sw.signal()}
+	a := Action{Name: "switch off " + f.Name(), Do: sw.do, Undo: sw.undo, Recovered: sw.recovered, Signal: sw.signal(),
+		found: sw.found}
 	switch {
 	case r.Trial < 0 || r.Trial > feature.MaxTrial:
 		a.err = fmt.Errorf("SwitchOff(%s): Recovery.Trial is %g, want 0 to %g", f.Name(), r.Trial, feature.MaxTrial)
@@ -103,6 +104,19 @@ func (sw *switcher) do(ctx context.Context, a slo.Alert) error {
 	sw.since, sw.ok, sw.bad = st.Since, st.TrialOK, st.TrialFailed
 	sw.mu.Unlock()
 	return nil
+}
+
+// found takes up a switch automation made before a restart, or on
+// another replica: it is undone after recovery like one made here.
+func (sw *switcher) found() (time.Time, bool) {
+	st := sw.f.Switched()
+	if st.On || st.Actor != Actor {
+		return time.Time{}, false
+	}
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	sw.since, sw.ok, sw.bad = st.Since, st.TrialOK, st.TrialFailed
+	return st.Since, true
 }
 
 // ours reports whether the switch in st is still the one do made.

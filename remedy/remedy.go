@@ -88,10 +88,42 @@ func New(next slo.Notifier, opts ...Option) (*Notifier, error) {
 // Attach names the Monitor whose incidents runs are noted in (with
 // Monitor.Note, by "automation"). Until it is called, alerts pass through
 // and no action runs: nothing is done that the incident would not show.
+//
+// Attach also takes up the actions found in effect, as a switch of
+// automation's that outlived a restart, or that another replica made: they
+// are undone after their recovery signal like the actions run here.
+// Recovery checks and undos run only while the Monitor is its fleet's
+// leader (slo.Monitor.Leader), as runs do.
 func (n *Notifier) Attach(m *slo.Monitor) {
 	n.mu.Lock()
 	n.mon = m
+	var all []*slot
+	for _, slots := range n.slots {
+		all = append(all, slots...)
+	}
 	n.mu.Unlock()
+	n.takeUp(all)
+}
+
+// takeUp makes each of slots whose effect is found in place active, with
+// its recovery checks.
+func (n *Notifier) takeUp(slots []*slot) {
+	for _, s := range slots {
+		if s.act.found == nil {
+			continue
+		}
+		since, ok := s.act.found()
+		if !ok {
+			continue
+		}
+		n.mu.Lock()
+		if !s.active && !s.busy && !n.closed {
+			s.active, s.since, s.incident = true, since, ""
+			n.schedule(s)
+			n.log.Info("remedy: found in effect, undone after recovery", "action", s.act.Name, "since", since)
+		}
+		n.mu.Unlock()
+	}
 }
 
 // Add validates r, sets its defaults and adds its actions. An objective
@@ -101,23 +133,32 @@ func (n *Notifier) Add(r Rule) error {
 	if err != nil {
 		return err
 	}
+	added, attached, err := n.add(&r)
+	if err == nil && attached {
+		n.takeUp(added)
+	}
+	return err
+}
+
+func (n *Notifier) add(r *Rule) (added []*slot, attached bool, err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
-		return ErrClosed
+		return nil, false, ErrClosed
 	}
 	for _, a := range r.Actions {
 		for _, s := range n.slots[r.Objective] {
 			if s.act.Name == a.Name {
-				return fmt.Errorf("remedy: rule %q: action %q is already in another rule of the objective", r.Objective, a.Name)
+				return nil, false, fmt.Errorf("remedy: rule %q: action %q is already in another rule of the objective", r.Objective, a.Name)
 			}
 		}
 	}
-	rule := &r
 	for _, a := range r.Actions {
-		n.slots[r.Objective] = append(n.slots[r.Objective], &slot{rule: rule, act: a})
+		s := &slot{rule: r, act: a}
+		added = append(added, s)
+		n.slots[r.Objective] = append(n.slots[r.Objective], s)
 	}
-	return nil
+	return added, n.mon != nil, nil
 }
 
 // Notify implements slo.Notifier. The first firing notification of an
@@ -229,6 +270,8 @@ func (n *Notifier) admit(s *slot, a slo.Alert) string {
 		return "shutting down"
 	case n.mon == nil:
 		return "no Monitor attached, so the run could not be noted in the incident"
+	case !n.mon.Leader():
+		return "this replica is not the fleet's leader"
 	case s.active:
 		return fmt.Sprintf("already in effect since %s (incident %s)", stamp(s.since), s.incident)
 	case s.busy:

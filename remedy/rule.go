@@ -57,6 +57,10 @@ type Action struct {
 	Signal string
 
 	err error // a mistake of the constructor (SwitchOff), reported by Add
+	// found reports whether Do's effect is in place though this Notifier
+	// did not run it (before a restart, or on another replica), and since
+	// when; set by SwitchOff.
+	found func() (since time.Time, ok bool)
 }
 
 // Rule names the actions to run when an objective's alert fires.

@@ -34,10 +34,15 @@ func (n *Notifier) recover(s *slot) {
 		n.mu.Unlock()
 		return
 	}
+	mon := n.mon
+	if !mon.Leader() {
+		n.schedule(s) // the leader checks; this replica may lead later
+		n.mu.Unlock()
+		return
+	}
 	s.busy = true
 	s.check = nil
 	n.checks.Add(1) // before Shutdown's Wait: closed is false under mu
-	mon := n.mon
 	n.mu.Unlock()
 	defer n.checks.Done()
 
