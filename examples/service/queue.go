@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/opskit/opskit/postgres"
+	"github.com/opskit/opskit/fleet"
 	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/retry"
 	"go.opentelemetry.io/otel/metric"
@@ -75,6 +76,26 @@ func (p *pgPools) get(ctx context.Context, flag, url string) (*pgxpool.Pool, err
 	}
 	p.pools[url] = pool
 	return pool, nil
+}
+
+// openFleetStore is -fleet-url: the PostgreSQL fleet store the replicas
+// naming the same database share (nil without the flag). It holds no
+// connection of its own; the pool is closed with the others.
+func openFleetStore(ctx context.Context, cfg config, pools *pgPools, log *slog.Logger) (fleet.Store, error) {
+	if cfg.fleetURL == "" {
+		return nil, nil
+	}
+	pool, err := pools.get(ctx, "-fleet-url", cfg.fleetURL)
+	if err != nil {
+		return nil, err
+	}
+	st, err := postgres.OpenStore(ctx, pool)
+	if err != nil {
+		return nil, fmt.Errorf("-fleet-url: %w", err)
+	}
+	log.Info("fleet: using the PostgreSQL fleet store", "instance", cfg.instance,
+		"host", pool.Config().ConnConfig.Host, "database", pool.Config().ConnConfig.Database)
+	return st, nil
 }
 
 // Close closes every pool; what used them must be closed first.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opskit/opskit/fleet"
 	"github.com/opskit/opskit/slo"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -41,15 +42,26 @@ type objectives struct {
 // accepted order has to reach the downstream before it counts against
 // order-fulfilment; alerts go to the log, and to -alert-webhook and
 // -alertmanager when given, labelled with -instance.
-func newObjectives(cfg config, mp metric.MeterProvider, log *slog.Logger) (*objectives, error) {
+//
+// With a fleet store (-fleet-url) the monitor is one replica of the fleet:
+// it publishes its counts under -instance and shows the fleet's; one
+// replica at a time (the leader) evaluates the alerts, notifies — without
+// an instance label — and writes the incidents into the store, which
+// replaces incidents.jsonl. The snapshot file stays: this replica's own
+// history.
+func newObjectives(cfg config, store fleet.Store, mp metric.MeterProvider, log *slog.Logger) (*objectives, error) {
 	opts := []slo.Option{
 		slo.WithMeterProvider(mp),
 		slo.WithLogger(log),
 		slo.WithInstance(cfg.instance),
 		slo.WithRelease(cfg.release), // incidents and notifications name the release
 		slo.WithNotifier(slo.NotifierFunc(newIncidentLog(log).notify)),
-		slo.WithIncidentLog(filepath.Join(cfg.dataDir, "incidents.jsonl")),
 		slo.WithSnapshotFile(filepath.Join(cfg.dataDir, "slo-snapshot.json"), 0), // every 10s: a SIGKILL loses seconds
+	}
+	if store != nil {
+		opts = append(opts, slo.WithStore(store))
+	} else {
+		opts = append(opts, slo.WithIncidentLog(filepath.Join(cfg.dataDir, "incidents.jsonl")))
 	}
 	if cfg.alertWebhook != "" {
 		opts = append(opts, slo.WithNotifier(slo.Webhook(cfg.alertWebhook, nil)))
