@@ -113,6 +113,7 @@ type replicaState struct {
 type fleetView struct {
 	self     string         // this replica's instance
 	replicas []remoteSeries // the others, by instance
+	units    []*unitsState  // the others' Pending journals of this series
 }
 
 type remoteSeries struct {
@@ -267,6 +268,9 @@ func (f *fleetMode) refresh(m *Monitor, states []fleet.State, now time.Time) {
 			rs := f.replicas[inst]
 			if now.Sub(rs.at) > in.obj.Period {
 				continue // nothing of it is left in any window
+			}
+			if u := rs.snap.units(in.name); u != nil {
+				v.units = append(v.units, u) // a stopped replica's too: its units are the fleet's
 			}
 			s := rs.seriesFor(in, now)
 			if s == nil {

@@ -404,3 +404,66 @@ func TestFleetRestoresOwnHistory(t *testing.T) {
 		t.Errorf("restored budget %+v, want 100 events, 7 bad", b)
 	}
 }
+
+// Units of work are counted once for the fleet, whichever replicas accept
+// and complete them, across a leader's death.
+func TestFleetPendingCountsOnce(t *testing.T) {
+	rs, fc, _ := newFleet(t, 3, &sink{})
+	ps := map[string]*slo.Pending{}
+	for _, r := range rs {
+		p, err := r.tr.Pending(5 * time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps[r.name] = p
+	}
+	if _, err := rs[0].tr.Pending(time.Minute); err == nil {
+		t.Error("a second Pending on one objective was accepted in fleet mode")
+	}
+	t0 := fc.Now()
+	for _, r := range rs { // "a" is re-accepted by every replica (a start-up sweep)
+		ps[r.name].Accept("a", t0)
+	}
+	ps["r1"].Accept("b", t0)
+	ps["r2"].Accept("c", t0)
+	ps["r3"].Complete("d", false) // never accepted anywhere: counts as it says
+	if n := ps["r1"].Len(); n != 2 {
+		t.Errorf("r1 holds %d units, want 2", n)
+	}
+	var dead *replica
+	for elapsed := time.Duration(0); elapsed < 12*time.Minute; elapsed += 10 * time.Second {
+		switch fc.Now().Sub(t0) {
+		case time.Minute:
+			ps["r2"].Complete("a", true)
+		case 6 * time.Minute: // b and c were late at 5m and decided since
+			l := leaders(rs)
+			for _, r := range rs {
+				if r.name == l[0] {
+					ps[r.name].Accept("e", fc.Now())
+					r.down, dead = true, r
+				}
+			}
+		case 7 * time.Minute:
+			for _, r := range rs {
+				if !r.down {
+					ps[r.name].Complete("b", true) // late: already counted bad
+					ps[r.name].Complete("e", true) // the dead replica accepted it
+					break
+				}
+			}
+		}
+		round(fc, rs, 0, 0)
+	}
+	if dead == nil {
+		t.Fatal("no leader to kill")
+	}
+	for _, r := range rs {
+		if r.down {
+			continue
+		}
+		b := orders(t, r.m).Budget
+		if b.Total != 5 || b.Bad != 3 {
+			t.Errorf("%s: fleet counts %d units, %d bad; want 5 units (a, b, c, d, e), 3 bad (b, c late, d failed)", r.name, b.Total, b.Bad)
+		}
+	}
+}

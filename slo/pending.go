@@ -38,6 +38,7 @@ type Pending struct {
 	t     *Tracker
 	bound time.Duration
 	saved time.Time // when the restored snapshot was saved; zero without one
+	j     *journal  // with a store: the fleet counts the units (fleetunits.go)
 
 	mu    sync.Mutex // guards units, queue
 	units map[string]*unit
@@ -72,6 +73,14 @@ func (t *Tracker) Pending(bound time.Duration) (*Pending, error) {
 	if m.restored != nil {
 		p.saved = m.restored.Saved
 	}
+	if m.fleet != nil {
+		in := t.ind[0]
+		if in.units != nil {
+			return nil, fmt.Errorf("slo: objective %q: a second Pending: with a store (WithStore) an objective has one", t.obj.Name)
+		}
+		p.j = newJournal(p, m.fleet, m.restored.units(in.name))
+		in.units = p.j
+	}
 	m.pending = append(m.pending, p)
 	return p, nil
 }
@@ -82,6 +91,10 @@ func (t *Tracker) Pending(bound time.Duration) (*Pending, error) {
 func (p *Pending) Accept(id string, at time.Time) {
 	now := p.t.clock.Now()
 	at = minTime(at, now)
+	if p.j != nil {
+		p.j.accept(id, at.UnixNano())
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.units[id]; ok {
@@ -104,6 +117,10 @@ func (p *Pending) Accept(id string, at time.Time) {
 // was never accepted counts now, as ok says. Call it once per unit.
 func (p *Pending) Complete(id string, ok bool) {
 	now := p.t.clock.Now()
+	if p.j != nil {
+		p.j.complete(id, now.UnixNano(), ok)
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	u, known := p.units[id]
@@ -127,6 +144,9 @@ func (p *Pending) Complete(id string, ok bool) {
 // Len returns how many units are accepted and not completed, late ones
 // included.
 func (p *Pending) Len() int {
+	if p.j != nil {
+		return p.j.open()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.units)
@@ -135,6 +155,9 @@ func (p *Pending) Len() int {
 // expire counts as bad, at their deadline, the units whose bound passed by
 // now.
 func (p *Pending) expire(now time.Time) {
+	if p.j != nil {
+		return // the fleet's leader decides (fleetunits.go)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.queue) > 0 && !p.queue[0].deadline.After(now) {

@@ -35,6 +35,8 @@ type snapshotSeries struct {
 	Fine   [][3]int64 `json:"fine"`
 	Minute [][3]int64 `json:"minute,omitempty"`
 	Hour   [][3]int64 `json:"hour"`
+	// Units is a Pending's journal, published to a fleet store only.
+	Units *unitsState `json:"units,omitempty"`
 }
 
 // maxBucket bounds one saved bucket so that sums over a period cannot
@@ -62,6 +64,11 @@ func decodeSnapshot(r io.Reader) (*snapshot, error) {
 		names[ser.Name] = true
 		if ser.First < 0 {
 			return nil, fmt.Errorf("%w: series %q: first %d is negative", ErrSnapshot, ser.Name, ser.First)
+		}
+		if ser.Units != nil {
+			if err := ser.Units.validate(ser.Name); err != nil {
+				return nil, err
+			}
 		}
 		for _, tier := range [][][3]int64{ser.Fine, ser.Minute, ser.Hour} {
 			for _, b := range tier {
@@ -223,7 +230,28 @@ func (m *Monitor) SaveSnapshot() error {
 func (m *Monitor) collect(now time.Time) snapshot {
 	snap := snapshot{Version: snapshotVersion, Saved: now.UTC()}
 	for _, in := range m.indicators() {
-		snap.Series = append(snap.Series, snapshotOf(in, now))
+		ss := snapshotOf(in, now)
+		if in.units != nil {
+			var others []*unitsState
+			if v := in.fleet.Load(); v != nil {
+				others = v.units
+			}
+			ss.Units = in.units.state(now.UnixNano(), others)
+		}
+		snap.Series = append(snap.Series, ss)
 	}
 	return snap
+}
+
+// units returns the saved journal of series name; nil-safe.
+func (snap *snapshot) units(name string) *unitsState {
+	if snap == nil {
+		return nil
+	}
+	for _, ss := range snap.Series {
+		if ss.Name == name {
+			return ss.Units
+		}
+	}
+	return nil
 }
