@@ -10,6 +10,7 @@ import (
 
 	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/feature"
+	"github.com/opskit/opskit/fleet"
 	"github.com/opskit/opskit/slo"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -42,13 +43,21 @@ type features struct {
 	bulkBroken atomic.Bool // the failing-feature story is on
 }
 
-func newFeatures(dataDir string, mp metric.MeterProvider) (*features, error) {
-	reg, err := feature.New(
-		feature.WithDir(filepath.Join(dataDir, "features")),
-		feature.WithInstance("service"),
+// newFeatures opens the catalog under cfg's data directory, as replica
+// cfg.instance; with a fleet store (nil: none) every replica's counts meet
+// in it. Kill switches are audited to sink.
+func newFeatures(cfg config, store fleet.Store, sink audit.Sink, mp metric.MeterProvider) (*features, error) {
+	opts := []feature.Option{
+		feature.WithDir(filepath.Join(cfg.dataDir, "features")),
+		feature.WithInstance(cfg.instance),
 		feature.WithMeterProvider(mp),
-		feature.WithReportFile(feature.ReportFile{Path: filepath.Join(dataDir, "features-weekly.html")}),
-	)
+		feature.WithAudit(sink),
+		feature.WithReportFile(feature.ReportFile{Path: filepath.Join(cfg.dataDir, "features-weekly.html")}),
+	}
+	if store != nil {
+		opts = append(opts, feature.WithStore(store))
+	}
+	reg, err := feature.New(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -106,9 +115,12 @@ var bulkObjective = slo.Objective{
 	Outcome: "tenants who order more than three items at once (orders.bulk) can do so",
 }
 
-// trackBulk ties orders.bulk to its objective: one line, Track.
+// trackBulk ties orders.bulk to its objective: one line, Track; its alert
+// and incident say whom the failures affect (Impact).
 func (f *features) trackBulk(mon *slo.Monitor) error {
-	tr, err := mon.Add(bulkObjective)
+	obj := bulkObjective
+	obj.Impact = f.bulkOrder.Impact
+	tr, err := mon.Add(obj)
 	if err != nil {
 		return err
 	}
