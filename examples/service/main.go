@@ -197,16 +197,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		a.downstream.manual.Store(true) // the demo script cannot drive another process's downstream
 	}
+	store, err := openFleetStore(ctx, cfg, pools, log) // nil without -fleet-url
+	if err != nil {
+		return err
+	}
 	if a.ops, err = newOperators(cfg.dataDir, cfg.operatorToken, cfg.release.ID, telemetry, log, a.countAction); err != nil {
 		return err
 	}
 	defer closeLogged(log, "audit trail", a.ops)
 
-	if a.features, err = newFeatures(cfg, nil, a.ops.admin.Sink, telemetry); err != nil { // example-fleet: nil → the fleet store
+	if a.features, err = newFeatures(cfg, store, a.ops.admin.Sink, telemetry); err != nil {
 		return err
 	}
 	defer closeLogged(log, "features", a.features)
-	if a.objectives, err = newObjectives(cfg, telemetry, log); err != nil {
+	if a.objectives, err = newObjectives(cfg, store, telemetry, log); err != nil {
 		return err
 	}
 	defer closeLogged(log, "objectives", a.objectives)
@@ -348,6 +352,20 @@ func (a *app) countAction(ctx context.Context, rec audit.Record) {
 	}
 }
 
+// serveFleet answers GET /fleet: this replica's name, whether it uses a
+// fleet store (-fleet-url) and whether it is the leader — the one replica
+// that evaluates the fleet's alerts, notifies and writes its incidents
+// (always true without a store).
+func (a *app) serveFleet(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, fleetStatus{Instance: a.cfg.instance, Store: a.cfg.fleetURL != "", Leader: a.objectives.mon.Leader()})
+}
+
+type fleetStatus struct {
+	Instance string `json:"instance"`
+	Store    bool   `json:"store"`
+	Leader   bool   `json:"leader"`
+}
+
 // closeLogged closes c at shutdown; an error is logged, not returned, so
 // one component failing to close does not stop the others from closing.
 func closeLogged(log *slog.Logger, what string, c io.Closer) {
@@ -363,6 +381,7 @@ func (a *app) routes() http.Handler {
 	a.checks.Mount(mux)
 	mux.Handle("POST /api/orders", slo.Middleware(http.HandlerFunc(a.orders.serveCreate), a.objectives.latency))
 	mux.Handle("GET /slo", a.objectives.mon.Handler())
+	mux.HandleFunc("GET /fleet", a.serveFleet)
 	mux.Handle("GET /features", a.features.handler())
 	mux.Handle("/support", a.features.support(a.ops.admin)) // is tenant X affected? operator token, audited
 	mux.HandleFunc("GET /queue", a.queue.serveStats)
