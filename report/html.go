@@ -38,17 +38,19 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return s
 	},
-	"pct":        percent,
-	"compliance": compliancePct,
-	"human":      human,
-	"release":    releaseText,
-	"result":     resultText,
-	"change":     changeText,
-	"empty":      sectionText,
-	"ratio":      func(f float64) string { return percent(f) },
-	"plural":     plural,
-	"lastDay":    lastDay,
-	"utcDay":     func(t time.Time) string { return day(t, time.UTC) },
+	"pct":          percent,
+	"compliance":   compliancePct,
+	"human":        human,
+	"release":      releaseText,
+	"result":       resultText,
+	"change":       changeText,
+	"empty":        sectionText,
+	"ratio":        func(f float64) string { return percent(f) },
+	"plural":       plural,
+	"events":       events,
+	"verdictStyle": verdictStyle,
+	"lastDay":      lastDay,
+	"utcDay":       func(t time.Time) string { return day(t, time.UTC) },
 }).Parse(pageHTML + releasesHTML))
 
 // htmlView is what the template reads: the report and its location.
@@ -161,7 +163,7 @@ const pageHTML = `<!DOCTYPE html>
 {{- end}}
 
 <h2 style="{{css "h2"}}">Releases</h2>
-{{- with empty .Releases.Section "incident source or audit trail"}}<p style="{{css "note"}}">{{.}}</p>{{end}}
+{{- with empty .Releases.Section "incident source, audit trail or objective source"}}<p style="{{css "note"}}">{{.}}</p>{{end}}
 {{- template "releases" .}}
 
 <h2 style="{{css "h2"}}">Queue</h2>

@@ -153,10 +153,35 @@ func TestScriptedWeek(t *testing.T) {
 		t.Errorf("by action: %+v", mt.ByAction)
 	}
 
-	// Releases: the running one, named by the incident and the records.
+	// Releases: the running one, named by the incident and the records;
+	// both releases' counts and the candidate's verdict as the monitor has
+	// them.
 	if r.Releases.Running != rel || len(r.Releases.Releases) != 1 || r.Releases.Releases[0].ID != rel.ID ||
 		r.Releases.Releases[0].Incidents != 1 || r.Releases.Releases[0].Actions != 4 {
 		t.Errorf("releases: %+v", r.Releases)
+	}
+	counts, _, err := w.mon.Releases("orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdict, err := w.mon.Verdict("orders", candidate, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Releases.Verdicts) != 2 || len(counts) != 2 {
+		t.Fatalf("verdicts: %+v\nmonitor: %+v", r.Releases.Verdicts, counts)
+	}
+	for i, v := range r.Releases.Verdicts {
+		c := counts[i]
+		if v.Objective != "orders" || v.Release != c.Release || v.Own != c.Own || v.Good != c.Good || v.Bad != c.Bad ||
+			!v.Since.Equal(c.First) || !v.LastEvent.Equal(c.Last) || v.ErrorRatio != c.ErrorRatio || !v.WentLive {
+			t.Errorf("verdict line %+v\nmonitor %+v", v, c)
+		}
+	}
+	own, cand := r.Releases.Verdicts[0], r.Releases.Verdicts[1]
+	if !own.Own || own.Release != rel.ID || own.Decision != "" || own.Good+own.Bad != w.events-w.candEvents || own.Bad != w.bad-w.candBad || cand.Release != candidate || cand.Good+cand.Bad != w.candEvents ||
+		cand.Bad != w.candBad || cand.Decision != string(verdict.Decision) || cand.Reason != verdict.Reason || cand.Decision == "" {
+		t.Errorf("own %+v\ncandidate %+v\nverdict %+v", own, cand, verdict)
 	}
 
 	// Queue: the week's counts are the script's; the backlog is the

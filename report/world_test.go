@@ -23,6 +23,9 @@ var monday = time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 
 var rel = release.Info{Service: "shop", Version: "v1.2.0", ID: "1a2b3c4d5e6f"}
 
+// candidate is the release that takes part of the traffic from Thursday.
+const candidate = "2b3c4d5e6f70"
+
 var key = []byte("0123456789abcdef0123456789abcdef")
 
 // world is a service's records on one fake clock: an SLO monitor with an
@@ -34,17 +37,19 @@ type world struct {
 	fc    *clock.Fake
 	mon   *slo.Monitor
 	track *slo.Tracker
+	cand  *slo.Tracker // the candidate release, from Thursday
 	log   *audit.Log
 	q     *queue.Queue
 	reg   *feature.Registry
 	used  *feature.Feature
 
 	// truth
-	events, bad int64
-	enqueued    int64
-	acked       int64
-	dead        int64
-	ackAt       time.Time
+	events, bad         int64
+	candEvents, candBad int64 // the candidate's share
+	enqueued            int64
+	acked               int64
+	dead                int64
+	ackAt               time.Time
 }
 
 func newWorld(t *testing.T, dir string, fc *clock.Fake) *world {
@@ -58,6 +63,9 @@ func newWorld(t *testing.T, dir string, fc *clock.Fake) *world {
 		t.Fatal(err)
 	}
 	w.track = w.mon.MustAdd(slo.Objective{Name: "orders", Target: 0.99, Period: 30 * 24 * time.Hour})
+	if w.cand, err = w.track.ForRelease(candidate); err != nil {
+		t.Fatal(err)
+	}
 	if w.log, err = audit.Open(filepath.Join(dir, "audit.log"), key, audit.WithClock(fc), audit.WithRelease(rel.ID),
 		audit.WithMeterProvider(noop.NewMeterProvider())); err != nil {
 		t.Fatal(err)
@@ -185,8 +193,23 @@ func (w *world) script() {
 	w.audit("bob", "feature.switch", "checkout", "denied")
 	w.audit("carol", "report.read", "2026-W48", "ok")
 	w.audit("automation", "queue.purge", "all", "disk full")
-	for w.fc.Now().Before(monday.AddDate(0, 0, 5)) {
+	for w.fc.Now().Before(monday.AddDate(0, 0, 3)) {
 		w.step(10*time.Minute, 100, 0)
+	}
+	// Thursday and Friday: a candidate takes a tenth of the traffic, with
+	// thrice the errors of the running release (too few to alert).
+	for i := 0; w.fc.Now().Before(monday.AddDate(0, 0, 5)); i++ {
+		var bad, candBad int64
+		if i%5 == 0 {
+			bad = 1 // 1 in 450
+		}
+		if i%15 == 0 {
+			candBad = 1 // 1 in 150
+		}
+		w.cand.RecordN(10, candBad)
+		w.candEvents, w.candBad = w.candEvents+10, w.candBad+candBad
+		w.events, w.bad = w.events+10, w.bad+candBad
+		w.step(10*time.Minute, 90, bad)
 	}
 	w.queueWork(5, 2, 0)
 }
