@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/opskit/opskit/fleet"
 )
@@ -60,7 +61,8 @@ type fleetSink struct {
 // the order records became visible (for PostgreSQL, commit order), and
 // ReadFleet checks that numbering, each record's seal, and that each
 // run's records (one FleetSink's, until an Append fails) are numbered
-// 1, 2, 3 … in seq order.
+// 1, 2, 3 … in seq order (within the page it reads; ReadFleetRange checks
+// runs across the whole trail).
 // So a record changed in the database, a record removed from the middle,
 // or a run's records reordered are reported by ReadFleet as ErrTampered.
 // Not detected: records cut from the end of the trail, and a removal
@@ -167,29 +169,80 @@ func openFleet(key, data []byte) (fleetStored, error) {
 // after, oldest first (limit ≤ 0 means fleet.MaxRecords), each checked
 // under key: the page must continue at after+1 without gaps, every seal
 // must match, and each run's numbers must follow on within the page (from
-// 1 when after is 0). A page is read with one store call; a report reads
-// the trail page by page, passing the last Seq as after. At the first
-// record that does not check out, it returns the records before it and an
-// error matching ErrTampered that names its seq.
+// 1 when after is 0). A page is read with one store call; the /audit view
+// reads the trail page by page, passing the last Seq as after. At the
+// first record that does not check out, it returns the records before it
+// and an error matching ErrTampered that names its seq.
 func ReadFleet(ctx context.Context, store fleet.Store, key []byte, after uint64, limit int) ([]FleetEntry, error) {
 	if store == nil {
 		return nil, fmt.Errorf("audit: ReadFleet needs a store")
 	}
+	page, err := readFleet(ctx, store, key, after, limit, after == 0, map[string]uint64{}, nil)
+	return page.kept, err
+}
+
+// maxFleetRange bounds how many records ReadFleetRange returns.
+const maxFleetRange = 100 * fleet.MaxRecords
+
+// ReadFleetRange returns the records of the fleet trail whose Time is in
+// [from, to), for a report of a period. It reads the whole trail from its
+// first record, one store call per fleet.MaxRecords records, and checks
+// it as ReadFleet does, with each run's numbering checked across pages
+// too; so its cost grows with the trail, fine for audit records written
+// at human rates (a year of a busy team's actions is a few thousand). At
+// most 100 000 records come back; past that, or at a record that
+// does not check out, it returns what it has and an error.
+func ReadFleetRange(ctx context.Context, store fleet.Store, key []byte, from, to time.Time) ([]FleetEntry, error) {
+	if store == nil {
+		return nil, fmt.Errorf("audit: ReadFleetRange needs a store")
+	}
+	var out []FleetEntry
+	keep := func(e FleetEntry) bool { return !e.Time.Before(from) && e.Time.Before(to) }
+	last := map[string]uint64{}
+	var after uint64
+	for {
+		page, err := readFleet(ctx, store, key, after, fleet.MaxRecords, true, last, keep)
+		out = append(out, page.kept...)
+		if err != nil {
+			return out, err
+		}
+		if len(out) > maxFleetRange {
+			return out[:maxFleetRange], fmt.Errorf("audit: more than %d records between %v and %v", maxFleetRange, from, to)
+		}
+		if page.read == 0 {
+			return out, nil
+		}
+		after = page.last
+	}
+}
+
+// fleetPage is what readFleet read: the records kept, how many it read and
+// the last seq.
+type fleetPage struct {
+	kept []FleetEntry
+	read int
+	last uint64
+}
+
+// readFleet reads and checks one page after after. last holds each run's
+// last number, carried from page to page by a caller reading the trail
+// from its start (fromStart: a run first seen must begin at 1). keep
+// (nil: all) selects the records returned.
+func readFleet(ctx context.Context, store fleet.Store, key []byte, after uint64, limit int,
+	fromStart bool, last map[string]uint64, keep func(FleetEntry) bool) (fleetPage, error) {
+	page := fleetPage{last: after}
 	recs, err := store.Records(ctx, FleetKind, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("audit: reading the fleet trail: %w", err)
+		return page, fmt.Errorf("audit: reading the fleet trail: %w", err)
 	}
-	out := make([]FleetEntry, 0, len(recs))
-	last := map[string]uint64{} // run → its last N in this page
-	prev := after
+	page.kept = make([]FleetEntry, 0, len(recs))
 	for _, r := range recs {
-		bad := func(format string, args ...any) ([]FleetEntry, error) {
-			return out, fmt.Errorf("%w: fleet record %d: %s", ErrTampered, r.Seq, fmt.Sprintf(format, args...))
+		bad := func(format string, args ...any) (fleetPage, error) {
+			return page, fmt.Errorf("%w: fleet record %d: %s", ErrTampered, r.Seq, fmt.Sprintf(format, args...))
 		}
-		if r.Seq != prev+1 {
-			return bad("follows record %d: records %d to %d are missing", prev, prev+1, r.Seq-1)
+		if r.Seq != page.last+1 {
+			return bad("follows record %d: records %d to %d are missing", page.last, page.last+1, r.Seq-1)
 		}
-		prev = r.Seq
 		st, err := openFleet(key, r.Data)
 		if err != nil {
 			return bad("%v", err)
@@ -198,14 +251,19 @@ func ReadFleet(ctx context.Context, store fleet.Store, key []byte, after uint64,
 		switch {
 		case seen && st.N != n+1:
 			return bad("is number %d of %s's run %s, after number %d", st.N, st.Instance, st.Run, n)
-		case !seen && after == 0 && st.N != 1:
+		case !seen && fromStart && st.N != 1:
 			return bad("is number %d of %s's run %s, whose earlier records are missing", st.N, st.Instance, st.Run)
 		}
 		last[st.Run] = st.N
+		page.last = r.Seq
+		page.read++
 		if st.Time.IsZero() {
 			st.Time = r.At.UTC()
 		}
-		out = append(out, FleetEntry{Seq: r.Seq, Instance: st.Instance, Record: st.Record})
+		e := FleetEntry{Seq: r.Seq, Instance: st.Instance, Record: st.Record}
+		if keep == nil || keep(e) {
+			page.kept = append(page.kept, e)
+		}
 	}
-	return out, nil
+	return page, nil
 }

@@ -161,6 +161,54 @@ func TestReadFleetReportsTampering(t *testing.T) {
 	}
 }
 
+func TestReadFleetRange(t *testing.T) {
+	clk := clock.NewFake(fleetEpoch)
+	store := fleet.NewMemory(clk)
+	a, b := fleetSink(t, store, "a"), fleetSink(t, store, "b")
+	ctx := context.Background()
+	// 1100 records an hour apart alternating between a and b: more than
+	// one store page.
+	const n = fleet.MaxRecords + 100
+	for i := range n {
+		sink := a
+		if i%2 == 1 {
+			sink = b
+		}
+		if err := sink.Append(ctx, audit.Record{Actor: "ann", Target: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Hour)
+	}
+	from, to := fleetEpoch.Add(995*time.Hour), fleetEpoch.Add(1005*time.Hour)
+	got, err := audit.ReadFleetRange(ctx, store, fleetKey, from, to)
+	if err != nil || len(got) != 10 || got[0].Target != "995" || got[9].Target != "1004" || got[0].Seq != 996 {
+		t.Fatalf("ReadFleetRange = %d records (first %+v), %v; want the 10 from 995 (seq 996)", len(got), got, err)
+	}
+	// The first record of the second page (a's 501st) removed and the
+	// rest renumbered: ReadFleet's page after 1000 cannot tell (a's run is
+	// first seen there), the range read from the start can.
+	cut := tampered{store, func(rs []fleet.Record) []fleet.Record {
+		if len(rs) == 0 || rs[0].Seq != fleet.MaxRecords+1 {
+			return rs
+		}
+		rs = rs[1:]
+		for i := range rs {
+			rs[i].Seq--
+		}
+		return rs
+	}}
+	if _, err := audit.ReadFleet(ctx, cut, fleetKey, fleet.MaxRecords, 0); err != nil {
+		t.Fatalf("ReadFleet of the page after the cut = %v (the page alone verifies)", err)
+	}
+	got, err = audit.ReadFleetRange(ctx, cut, fleetKey, from, to)
+	if !errors.Is(err, audit.ErrTampered) || !strings.Contains(err.Error(), "fleet record 1002: is number 502 of a's run") {
+		t.Fatalf("ReadFleetRange over a cut trail = %d records, %v; want ErrTampered at record 1052", len(got), err)
+	}
+	if _, err := audit.ReadFleetRange(ctx, nil, fleetKey, from, to); err == nil {
+		t.Error("ReadFleetRange(nil store) succeeded")
+	}
+}
+
 // flaky is a store whose Append stores the record and then fails, as a
 // commit whose answer was lost would.
 type flaky struct {
