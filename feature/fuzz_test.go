@@ -3,6 +3,7 @@ package feature
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,6 +26,12 @@ func FuzzDecodeState(f *testing.F) {
 	ds.Look = &lookState{}
 	ds.Look.Used[7], ds.Look.Failed[1023] = 0xff, 1
 	fs.Reasons = []Reason{{Text: "dial # refused", Count: 3, First: time.Unix(1700000000, 0).UTC(), Last: time.Unix(1700000100, 0).UTC(), TraceIDs: []string{"0102030405060708090a0b0c0d0e0f10"}}}
+	f.Add(encodeState(st))
+	v2 := encodeState(st)                                       // without a switch or episode, v3 differs only in magic and two zero fields
+	f.Add(append([]byte(snapMagicV2), v2[len(snapMagic):]...)) // a v2 magic over v3 fields: must fail cleanly
+	// With a failing episode and a switch (v3).
+	fs.EpStart, fs.EpLast = 28000050, 28000090
+	fs.Switch = &SwitchState{Since: time.Unix(1700000050, 123).UTC(), Actor: "automation", Why: "pricing down", Trial: 0.1, TrialOK: 4, TrialFailed: 1, Refused: 40}
 	f.Add(encodeState(st))
 	f.Add(v1Snapshot())
 	f.Add(enc[:len(enc)-4]) // the body alone: the fuzzer seals it
@@ -82,5 +89,41 @@ func TestVersion1SnapshotsStillDecode(t *testing.T) {
 	ds := st.Features["search"].Days[19000]
 	if ds.Uses != 12 || ds.Bits[3] != 0x8001 || ds.Fails != 0 || ds.Look != nil {
 		t.Errorf("decoded day %+v", ds)
+	}
+}
+
+// TestSnapshotKeepsSwitchAndEpisode: version 3 carries a feature's switch
+// and failing episode through encode and decode; a version-2 snapshot
+// (without them) still decodes.
+func TestSnapshotKeepsSwitchAndEpisode(t *testing.T) {
+	st := newState("a", time.Unix(1700000000, 0))
+	sw := &SwitchState{Since: time.Unix(1700000050, 123).UTC(), Actor: "automation", Why: "pricing down", Trial: 0.1, TrialOK: 4, TrialFailed: 1, Refused: 40}
+	st.Features["x"] = &featState{Name: "x", Since: time.Unix(1600000000, 0).UTC(), Days: map[int64]*dayState{}, EpStart: 28000050, EpLast: 28000090, Switch: sw}
+	got, err := decodeState(encodeState(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got.Features["x"]; *g.Switch != *sw || g.EpStart != 28000050 || g.EpLast != 28000090 {
+		t.Errorf("decoded %+v switch %+v", g, g.Switch)
+	}
+	st.Features["x"].Switch, st.Features["x"].EpStart, st.Features["x"].EpLast = nil, 0, 0
+	v3 := encodeState(st)
+	body := v3[:len(v3)-4]
+	// v3 ends: nreasons(0) episode(0 0) no-switch(0) ndrift(0); v2 has no episode or switch.
+	v2 := append([]byte(snapMagicV2), body[len(snapMagic):len(body)-4]...)
+	v2 = append(v2, 0)
+	v2 = binary.LittleEndian.AppendUint32(v2, crc32.Checksum(v2, castagnoli))
+	old, err := decodeState(v2)
+	if err != nil {
+		t.Fatalf("version 2: %v", err)
+	}
+	if f := old.Features["x"]; f == nil || f.Switch != nil || f.EpLast != 0 {
+		t.Errorf("version 2 decoded %+v", f)
+	}
+	bad := *sw
+	bad.Trial = 0.9
+	st.Features["x"].Switch = &bad
+	if _, err := decodeState(encodeState(st)); err == nil || !strings.Contains(err.Error(), "switch trial 0.9") {
+		t.Errorf("a trial of 0.9 decoded: %v", err)
 	}
 }
