@@ -161,6 +161,26 @@
 //
 // # Fleets
 //
+// Replicas that share a fleet.Store (WithStore; the PostgreSQL one is in
+// module github.com/opskit/opskit/postgres) are one system. Each publishes
+// its event history every evaluation and judges the fleet's: Status, the
+// page and the alerts read this replica's live counts plus every other
+// replica's latest published ones (at most one evaluation interval old),
+// each counted once, a stopped replica's for the time it covered, and
+// Status.Replicas gives each replica's share. One replica at a time, the
+// holder of the lease FleetLease (three evaluation intervals, renewed at
+// each), evaluates alerts, notifies and writes incidents to the store's
+// log; when it dies another takes over within the lease plus one interval
+// (40 seconds by default), takes up the open episode from the log and
+// resends its alerts only as Repeats, so the fleet pages once. Fleet
+// notifications carry no instance label, so a hand-over keeps an alert's
+// identity. Incident ids name the leader that opened them, every record
+// the replica that wrote it, and Incident.Replicas the replicas whose own
+// events burned; Incidents, Ack, Note and the handlers work on any replica.
+// Pending units are counted once for the fleet, by the leader, from what
+// every replica accepted and completed. Monitor.Leader tells other code
+// whether this replica does the fleet's single-replica work.
+//
 // The Monitor exports opskit.slo.events (good and bad per objective, zero
 // from the start), which the OpenTelemetry Prometheus exporter shows as
 // opskit_slo_events_total{objective, good}. Rules generates recording and

@@ -34,6 +34,16 @@ import (
 // unit when the crash falls between the two.
 // Late units stay in memory until Complete. Pending is safe for concurrent
 // use.
+//
+// With a store (WithStore) a unit may be accepted on one replica and
+// completed on another, and accepted again by several (each re-accepting a
+// shared queue after a restart): it still counts once for the fleet. Accept
+// and Complete then only record it in this replica's journal, published
+// with its counts; the leader decides each unit from every replica's
+// journal, three evaluation intervals behind now (so outcomes reach the
+// fleet's counts that much later), and a new leader continues where the
+// last published decision ended. Every replica must give the objective the
+// same bound; an objective has one Pending.
 type Pending struct {
 	t     *Tracker
 	bound time.Duration
