@@ -38,15 +38,17 @@
 //
 // Automation undoes only what it did: a feature a person switched off
 // first, or switched since, is left alone (ErrAlready). A switch of
-// automation's that outlives a restart is taken up by Attach and undone
-// after recovery like one made in this process.
+// automation's found in effect though this process did not make it — it
+// outlived a restart, or the previous leader made it — is taken up within
+// a CheckEvery and undone after recovery like one made here.
 //
 // # Fleets
 //
 // Only the leader of a fleet (slo.Monitor.Leader, slo.WithStore) notifies,
 // so only the leader runs actions; recovery checks and undos run on the
 // leader too. A new leader resends an open episode's alerts as Repeats,
-// which run nothing again.
+// which run nothing again, and takes up the previous leader's switches
+// (the feature registry shares them through its fleet store).
 //
 // # In the kit
 //

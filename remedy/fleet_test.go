@@ -114,3 +114,66 @@ func TestPersonsSwitchFoundAtStartIsLeftAlone(t *testing.T) {
 		t.Errorf("%d undo records, want none", n)
 	}
 }
+
+// A switch automation made on another replica (the previous leader) is
+// taken up: the follower neither asks the signal nor undoes; once it
+// leads, it undoes after the signal passes.
+func TestNewLeaderTakesUpTheSwitch(t *testing.T) {
+	fc := clock.NewFake(start)
+	store := fleet.NewMemory(fc)
+	replica := func(name string) *slo.Monitor {
+		m, err := slo.New(slo.WithClock(fc), slo.WithEvaluationInterval(-1), slo.WithStore(store), slo.WithInstance(name),
+			slo.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+		m.MustAdd(slo.Objective{Name: "checkout", Target: 0.99})
+		m.Evaluate()
+		return m
+	}
+	old, next := replica("a"), replica("b")
+	trail := &audittest.Recorder{}
+	reg, err := feature.New(feature.WithClock(fc), feature.WithAudit(trail), feature.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Shutdown(context.Background())
+	f := reg.MustDefine("checkout", "team-shop", start, "Pay")
+	rem, err := remedy.New(nil, remedy.WithAudit(trail), remedy.WithClock(fc), remedy.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rem.Shutdown(context.Background())
+	var probes atomic.Int64
+	if err := rem.Add(remedy.Rule{Objective: "checkout", CheckEvery: 10 * time.Minute, Actions: []remedy.Action{
+		remedy.SwitchOff(f, remedy.Recovery{Probe: func(context.Context) error { probes.Add(1); return nil }})}}); err != nil {
+		t.Fatal(err)
+	}
+	rem.Attach(next)
+	// The old leader's automation switches checkout off (the registry
+	// shares switches across the fleet).
+	if err := f.Switch(context.Background(), feature.Switch{On: false, Actor: remedy.Actor, Why: "page on a"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 6; i++ {
+		fc.Advance(10 * time.Minute)
+		old.Evaluate()
+		next.Evaluate()
+	}
+	if st := f.Switched(); st.On || probes.Load() != 0 {
+		t.Fatalf("on a follower: %s, %d probes; want still off, no probe", st, probes.Load())
+	}
+	if err := old.Shutdown(context.Background()); err != nil { // gives the lease up
+		t.Fatal(err)
+	}
+	fc.Advance(time.Second) // past the lease a's Shutdown left
+	next.Evaluate()
+	if !next.Leader() {
+		t.Fatal("b does not lead after a shut down")
+	}
+	fc.Advance(10 * time.Minute)
+	if st := f.Switched(); !st.On || probes.Load() != 1 {
+		t.Errorf("on the new leader: %s, %d probes; want switched on after one probe", st, probes.Load())
+	}
+}

@@ -89,11 +89,12 @@ func New(next slo.Notifier, opts ...Option) (*Notifier, error) {
 // Monitor.Note, by "automation"). Until it is called, alerts pass through
 // and no action runs: nothing is done that the incident would not show.
 //
-// Attach also takes up the actions found in effect, as a switch of
-// automation's that outlived a restart, or that another replica made: they
-// are undone after their recovery signal like the actions run here.
-// Recovery checks and undos run only while the Monitor is its fleet's
-// leader (slo.Monitor.Leader), as runs do.
+// From then on, every CheckEvery, a switch of automation's found in
+// effect though this process did not make it — one that outlived a
+// restart, or that the previous leader of a fleet made — is taken up and
+// undone after its recovery signal like one made here (not by a DryRun
+// rule). Recovery checks and undos run only while the Monitor is its
+// fleet's leader (slo.Monitor.Leader), as runs do.
 func (n *Notifier) Attach(m *slo.Monitor) {
 	n.mu.Lock()
 	n.mon = m
@@ -102,27 +103,8 @@ func (n *Notifier) Attach(m *slo.Monitor) {
 		all = append(all, slots...)
 	}
 	n.mu.Unlock()
-	n.takeUp(all)
-}
-
-// takeUp makes each of slots whose effect is found in place active, with
-// its recovery checks.
-func (n *Notifier) takeUp(slots []*slot) {
-	for _, s := range slots {
-		if s.act.found == nil {
-			continue
-		}
-		since, ok := s.act.found()
-		if !ok {
-			continue
-		}
-		n.mu.Lock()
-		if !s.active && !s.busy && !n.closed {
-			s.active, s.since, s.incident = true, since, ""
-			n.schedule(s)
-			n.log.Info("remedy: found in effect, undone after recovery", "action", s.act.Name, "since", since)
-		}
-		n.mu.Unlock()
+	for _, s := range all {
+		n.takeUp(s)
 	}
 }
 
@@ -135,7 +117,9 @@ func (n *Notifier) Add(r Rule) error {
 	}
 	added, attached, err := n.add(&r)
 	if err == nil && attached {
-		n.takeUp(added)
+		for _, s := range added {
+			n.takeUp(s)
+		}
 	}
 	return err
 }
@@ -236,7 +220,7 @@ func (n *Notifier) run(ctx context.Context, s *slot, a slo.Alert) {
 	case s.act.Undo != nil:
 		s.active, s.since, s.incident = true, at, a.Incident
 		s.last, s.lastIn = n.inEffect(s), a.Incident
-		n.schedule(s)
+		n.restart(s)
 	default:
 		s.last, s.lastIn = fmt.Sprintf("done automatically: %s (%s)", name, stamp(at)), a.Incident
 	}

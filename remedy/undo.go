@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/internal/timer"
@@ -19,29 +20,78 @@ import (
 // asked once every CheckEvery, so a persisting cause is asked at most
 // hour/CheckEvery times an hour and the action does not flap.
 
-// schedule arms s's next recovery check. Requires mu held.
-func (n *Notifier) schedule(s *slot) {
-	if n.closed {
+// rearm arms s's next check unless one is armed: while s is in effect
+// (its recovery check), and for an action that can be found in effect
+// without having run here (SwitchOff), always, to take it up. Requires mu
+// held.
+func (n *Notifier) rearm(s *slot) {
+	if n.closed || s.check != nil || !(s.active || s.act.found != nil && !s.rule.DryRun) {
 		return
 	}
 	s.check = n.clock.AfterFunc(s.rule.CheckEvery, func() { n.recover(s) })
 }
 
-// recover asks s's recovery signal and, once it passes, undoes s.
+// restart arms s's next check a whole CheckEvery from now. Requires mu
+// held.
+func (n *Notifier) restart(s *slot) {
+	if s.check != nil {
+		s.check.Stop()
+		s.check = nil
+	}
+	n.rearm(s)
+}
+
+// takeUp makes s active if its effect is found in place though it did not
+// run here, and keeps its checks armed.
+func (n *Notifier) takeUp(s *slot) {
+	n.mu.Lock()
+	look := s.act.found != nil && !s.rule.DryRun && !s.active && !s.busy && !n.closed
+	n.mu.Unlock()
+	var since time.Time
+	var found bool
+	if look {
+		since, found = s.act.found()
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if found && !s.active && !s.busy {
+		s.active, s.since, s.incident = true, since, ""
+		n.restart(s)
+		n.log.Info("remedy: found in effect; undone after its recovery signal", "action", s.act.Name, "since", since)
+		return
+	}
+	n.rearm(s)
+}
+
+// recover, every CheckEvery, asks the recovery signal of s in effect and,
+// once it passes, undoes s; for s not in effect it looks whether s is
+// found in effect.
 func (n *Notifier) recover(s *slot) {
 	n.mu.Lock()
-	if n.closed || !s.active || s.busy {
+	s.check = nil
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	if !s.active || s.busy {
+		busy := s.busy
+		n.mu.Unlock()
+		if !busy {
+			n.takeUp(s)
+			return
+		}
+		n.mu.Lock()
+		n.rearm(s)
 		n.mu.Unlock()
 		return
 	}
 	mon := n.mon
 	if !mon.Leader() {
-		n.schedule(s) // the leader checks; this replica may lead later
+		n.rearm(s) // the leader checks; this replica may lead later
 		n.mu.Unlock()
 		return
 	}
 	s.busy = true
-	s.check = nil
 	n.checks.Add(1) // before Shutdown's Wait: closed is false under mu
 	n.mu.Unlock()
 	defer n.checks.Done()
@@ -50,7 +100,7 @@ func (n *Notifier) recover(s *slot) {
 	if err := n.bounded(s.act.Recovered); err != nil {
 		n.mu.Lock()
 		s.busy = false
-		n.schedule(s)
+		n.rearm(s)
 		n.mu.Unlock()
 		n.log.Info("remedy: not recovered yet", "action", name, "signal", signal(s.act), "err", err)
 		return
@@ -64,18 +114,21 @@ func (n *Notifier) recover(s *slot) {
 	since, incident := s.since, s.incident
 	switch {
 	case errors.Is(err, ErrAlready):
-		s.active, s.check = false, nil
+		s.active = false
 		s.last = fmt.Sprintf("done automatically, then taken over: %s (%v)", name, err)
 		s.lastIn = incident
 	case err != nil:
-		n.schedule(s)
 	default:
-		s.active, s.check = false, nil
+		s.active = false
 		s.last = fmt.Sprintf("done automatically and undone after recovery: %s (%s to %s)", name, stamp(since), stamp(now))
 		s.lastIn = incident
 	}
+	n.rearm(s)
 	n.mu.Unlock()
-	detail := fmt.Sprintf("%s passed; in effect since %s (incident %s)", signal(s.act), stamp(since), incident)
+	detail := fmt.Sprintf("%s passed; in effect since %s", signal(s.act), stamp(since))
+	if incident != "" {
+		detail += " (incident " + incident + ")"
+	}
 	result := "ok"
 	switch {
 	case errors.Is(err, ErrAlready):
