@@ -330,9 +330,10 @@ var page = template.Must(template.New("slo").Funcs(template.FuncMap{
 <td class="l">{{with .Ack}}{{.By}}, {{when .At}}{{else}}no{{end}}</td><td class="l">{{range .Notes}}{{.By}} ({{when .At}}): {{.Text}}<br>{{end}}</td></tr>
 {{end}}</table></div>{{else}}<p>None.</p>{{end}}
 {{if .Releases}}<h3>Releases</h3>
-<div class="scroll"><table><tr><th class="l">release</th><th>counted since</th><th>last event</th><th>events</th><th>bad</th><th>error ratio</th><th class="l">verdict against {{rel $.Release.ID}}</th></tr>
-{{$o := .Objective}}{{range .Releases}}{{$r := .Release}}<tr><td class="l">{{rel .Release}}{{if .Own}} (this process){{end}}</td><td>{{when .First}}</td><td>{{if not .Last.IsZero}}{{when .Last}}{{end}}</td><td>{{add .Good .Bad}}</td><td>{{.Bad}}</td><td>{{pct .ErrorRatio}}</td>
-<td class="l{{with .Verdict}} {{.Decision}}{{end}}">{{with .Verdict}}<a href="?objective={{$o}}&amp;candidate={{$r}}">{{.Decision}}</a>: {{.Reason}}{{else}}baseline{{end}}</td></tr>
+<div class="scroll"><table><tr><th class="l">release</th><th class="l">verdict against {{rel $.Release.ID}}</th><th>events</th><th>bad</th><th>error ratio</th><th>counted since</th><th>last event</th></tr>
+{{$o := .Objective}}{{range .Releases}}{{$r := .Release}}<tr><td class="l">{{rel .Release}}{{if .Own}} (this process){{end}}</td>
+<td class="l reason{{with .Verdict}} {{.Decision}}{{end}}">{{with .Verdict}}<a href="?objective={{$o}}&amp;candidate={{$r}}">{{.Decision}}</a>: {{.Reason}}{{else}}baseline{{end}}</td>
+<td>{{add .Good .Bad}}</td><td>{{.Bad}}</td><td>{{pct .ErrorRatio}}</td><td>{{when .First}}</td><td>{{if not .Last.IsZero}}{{when .Last}}{{end}}</td></tr>
 {{end}}</table></div>{{if .ReleasesDropped}}<p class="meta">{{.ReleasesDropped}} older releases are no longer counted apart (at most 8 per objective).</p>{{end}}{{end}}
 </section>{{else}}<p>No objectives.</p>{{end}}
 </body></html>
@@ -377,6 +378,7 @@ th{background:#f4f4f4}td.l,th.l{text-align:left;white-space:normal}
 .sw{display:inline-block;width:1.2em;height:.7em;vertical-align:middle;margin-right:.3em}
 .bad{color:#b00;font-weight:bold}
 .go{background:#dfd}.no-go{background:#fcc}.not-enough-data{background:#f4f4f4}
+td.reason{min-width:16rem}
 .decision{display:inline-block;padding:.2rem .6rem;border-radius:.3rem;font-weight:bold}
 nav a{margin-right:.6rem}
 </style>`
@@ -399,6 +401,6 @@ var verdictPage = template.Must(template.New("verdict").Funcs(template.FuncMap{
 <tr><td class="l">{{.Candidate}} (candidate)</td><td>{{.Verdict.Candidate.Total}}</td><td>{{.Verdict.Candidate.Bad}}</td><td>{{pct .Verdict.CandidateErrorRatio}}</td></tr>
 <tr><td class="l">{{.Baseline}} (baseline)</td><td>{{.Verdict.Baseline.Total}}</td><td>{{.Verdict.Baseline.Bad}}</td><td>{{pct .Verdict.BaselineErrorRatio}}</td></tr>
 </table></div>
-<p class="meta">Both releases' events are counted over the same time, since the later of the two began. A sequential test: a pipeline may look as often as it likes; go and no-go each err at most 5 % of the time with the default policy (release.Compare).</p>
+<p class="meta">Both releases' events are counted over the same time, since the later of the two began. The test is sequential (release.Compare): a pipeline may look as often as it likes without raising the chance of a wrong go or no-go.</p>
 </body></html>
 `))

@@ -2,7 +2,12 @@ package slo_test
 
 import (
 	"encoding/json"
+	"image/png"
 	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +127,51 @@ func TestHandlerVerdictView(t *testing.T) {
 	} {
 		if rec := get(t, h, target); rec.Code != code || !strings.HasPrefix(rec.Body.String(), "slo: ") {
 			t.Errorf("%s: %d %q, want %d", target, rec.Code, rec.Body.String(), code)
+		}
+	}
+}
+
+// TestReleasesInChromium renders /slo with its releases and the verdict
+// view in headless Chromium: the rendered DOM has the releases table and
+// the decision, and screenshots at a desktop and a phone width come out
+// at those widths. OPSKIT_SCREENSHOTS=DIR keeps the PNGs.
+func TestReleasesInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	m, _ := releaseMonitor(t)
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	dom := chromium(t, "--dump-dom", srv.URL+"/slo")
+	for _, want := range []string{"<h3>Releases</h3>", "v1.4.2 (this process)", `class="l reason no-go"`, `class="l reason not-enough-data"`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered page lacks %q", want)
+		}
+	}
+	verdictURL := srv.URL + "/slo?objective=checkout&candidate=v1.5.0"
+	if dom := chromium(t, "--dump-dom", verdictURL); !strings.Contains(dom, `<span class="decision no-go">no-go</span>`) {
+		t.Errorf("rendered verdict lacks the decision:\n%s", dom)
+	}
+	dir := os.Getenv("OPSKIT_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, shot := range []struct {
+		name, url string
+		width     int
+	}{{"slo-releases-1280", srv.URL + "/slo", 1280}, {"slo-releases-390", srv.URL + "/slo", 390}, {"slo-verdict-390", verdictURL, 390}} {
+		file := filepath.Join(dir, shot.name+".png")
+		chromium(t, "--window-size="+strconv.Itoa(shot.width)+",2400", "--screenshot="+file, shot.url)
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := png.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width != shot.width {
+			t.Errorf("%s: %+v, %v", shot.name, cfg, err)
 		}
 	}
 }
