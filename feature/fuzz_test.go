@@ -27,7 +27,7 @@ func FuzzDecodeState(f *testing.F) {
 	ds.Look.Used[7], ds.Look.Failed[1023] = 0xff, 1
 	fs.Reasons = []Reason{{Text: "dial # refused", Count: 3, First: time.Unix(1700000000, 0).UTC(), Last: time.Unix(1700000100, 0).UTC(), TraceIDs: []string{"0102030405060708090a0b0c0d0e0f10"}}}
 	f.Add(encodeState(st))
-	v2 := encodeState(st)                                       // without a switch or episode, v3 differs only in magic and two zero fields
+	v2 := encodeState(st)                                      // without a switch or episode, v3 differs only in magic and two zero fields
 	f.Add(append([]byte(snapMagicV2), v2[len(snapMagic):]...)) // a v2 magic over v3 fields: must fail cleanly
 	// With a failing episode and a switch (v3).
 	fs.EpStart, fs.EpLast = 28000050, 28000090
