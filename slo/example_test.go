@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/fleet"
 	"github.com/opskit/opskit/slo"
 )
 
@@ -130,4 +131,43 @@ func ExampleNotifierFunc() {
 	// Output:
 	// firing page page-1h
 	// If objective pay (target 99.9% over 30
+}
+
+// Two replicas of one service share a fleet store: each shows the fleet's
+// budget and its own share, and one of them leads (evaluates alerts,
+// notifies, writes incidents). fleet.NewMemory stands in for the
+// PostgreSQL store of module github.com/opskit/opskit/postgres.
+func ExampleWithStore() {
+	fc := clock.NewFake(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	store := fleet.NewMemory(fc)
+	var replicas []*slo.Monitor
+	for _, name := range []string{"pod-a", "pod-b"} {
+		m, err := slo.New(slo.WithStore(store), slo.WithInstance(name), slo.WithClock(fc),
+			slo.WithEvaluationInterval(-1), slo.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		defer m.Shutdown(context.Background())
+		replicas = append(replicas, m)
+	}
+	replicas[0].MustAdd(slo.Objective{Name: "orders", Target: 0.99}).RecordN(300, 3)
+	replicas[1].MustAdd(slo.Objective{Name: "orders", Target: 0.99}).RecordN(100, 0)
+	fc.Advance(10 * time.Second)
+	for range 2 { // the first round publishes, the second reads the other's counts
+		for _, m := range replicas {
+			m.Evaluate()
+		}
+	}
+	for _, m := range replicas {
+		st := m.Status()[0]
+		fmt.Printf("leader=%t fleet: %d events, %d bad;", m.Leader(), st.Budget.Total, st.Budget.Bad)
+		for _, sh := range st.Replicas {
+			fmt.Printf(" %s %d", sh.Instance, sh.Budget.Total)
+		}
+		fmt.Println()
+	}
+	// Output:
+	// leader=true fleet: 400 events, 3 bad; pod-a 300 pod-b 100
+	// leader=false fleet: 400 events, 3 bad; pod-a 300 pod-b 100
 }
