@@ -93,13 +93,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, opts ...MigrateOption) err
 	if pool == nil {
 		return errors.New("postgres: Migrate needs a pool")
 	}
-	c := defaultConfig()
-	for _, o := range opts {
-		if o != nil {
-			o.applyMigrate(&c)
-		}
-	}
-	c, err := c.check()
+	c, err := configure(opts, MigrateOption.applyMigrate)
 	if err != nil {
 		return err
 	}

@@ -113,11 +113,13 @@ func WithPollInterval(d time.Duration) QueueOption { return optionFunc(func(c *c
 // DefaultMaxPayload.
 func WithMaxPayload(n int) QueueOption { return optionFunc(func(c *config) { c.maxPayload = n }) }
 
-func newConfig(opts []QueueOption) (config, error) {
+// configure applies opts, each through apply, over the defaults and
+// checks the result: one place for every constructor's options.
+func configure[O any](opts []O, apply func(O, *config)) (config, error) {
 	c := defaultConfig()
 	for _, o := range opts {
-		if o != nil {
-			o.apply(&c)
+		if any(o) != nil {
+			apply(o, &c)
 		}
 	}
 	return c.check()

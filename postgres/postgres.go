@@ -56,7 +56,7 @@ func OpenQueue(ctx context.Context, pool *pgxpool.Pool, opts ...QueueOption) (*Q
 	if pool == nil {
 		return nil, errors.New("postgres: OpenQueue needs a pool")
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := configure(opts, QueueOption.apply)
 	if err != nil {
 		return nil, err
 	}

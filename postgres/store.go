@@ -134,13 +134,7 @@ func OpenStore(ctx context.Context, pool *pgxpool.Pool, opts ...StoreOption) (*S
 	if pool == nil {
 		return nil, errors.New("postgres: OpenStore needs a pool")
 	}
-	c := defaultConfig()
-	for _, o := range opts {
-		if o != nil {
-			o.applyStore(&c)
-		}
-	}
-	c, err := c.check()
+	c, err := configure(opts, StoreOption.applyStore)
 	if err != nil {
 		return nil, err
 	}
