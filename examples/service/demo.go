@@ -44,6 +44,9 @@ var demoStories = []story{
 	{name: storyOverload, what: "orders arrive at half the capacity, then three times it, in turns of -demo-phase; the limiter sheds the excess",
 		setup:   func(a *app) { a.downstream.manual.Store(true) },
 		traffic: runOverload},
+	{name: storyCandidate, what: "half of the orders run as a candidate release that fails 4% of them, for one -demo-phase; /slo gives its verdict against the baseline",
+		setup:   func(a *app) { a.downstream.manual.Store(true) },
+		traffic: runCandidate},
 }
 
 // findStory returns the story called name, or an error listing them all.
@@ -194,7 +197,7 @@ func post(ctx context.Context, client *http.Client, url, tenant string, body []b
 // a log line counting what its orders were answered.
 func runOverload(ctx context.Context, a *app) {
 	capacity := a.orders.admission.work.Capacity()
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	client := newDemoClient()
 	defer client.CloseIdleConnections()
 	for phase := 0; ctx.Err() == nil; phase++ {
 		name, load := "calm", 0.5
@@ -211,6 +214,12 @@ func runOverload(ctx context.Context, a *app) {
 		a.log.Info("demo: overload story: "+name+" phase done", "admitted", n.admitted, "shed", n.shed,
 			"failed", n.failed, "not_sent", n.notSent)
 	}
+}
+
+// newDemoClient is the client of the open-loop stories: it keeps enough
+// connections open for hundreds of orders a second.
+func newDemoClient() *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 }
 
 // answers counts a phase's orders by their answer.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opskit/opskit/queue"
@@ -65,7 +66,8 @@ type orders struct {
 	queue      queue.Backend
 	features   *features
 	objectives *objectives
-	admission  *admission // the simulated work every order holds a slot for, and its timing
+	admission  *admission                       // the simulated work every order holds a slot for, and its timing
+	candidate  atomic.Pointer[candidateRelease] // the candidate story's release; nil otherwise
 	log        *slog.Logger
 	queuedLog  sampler // one "order queued" line per 10s, not one per order
 }
@@ -132,12 +134,28 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	cand := o.candidate.Load() // the candidate story: a share of the orders is the candidate's
+	if !cand.serves() {
+		cand = nil
+	}
+	if cand != nil {
+		if err := cand.serve(); err != nil {
+			o.features.outcome(ctx, bulk, err)
+			writeError(w, http.StatusInternalServerError, "order not accepted: "+err.Error())
+			return
+		}
+	}
+
 	deliverCtx, cancel := context.WithTimeout(r.Context(), requestPathBudget)
 	err = o.post(deliverCtx, ord)
 	cancel()
 	if err == nil {
 		o.features.outcome(ctx, bulk, nil)
-		o.objectives.fulfil.delivered(ord.ID)
+		if cand != nil {
+			cand.delivered()
+		} else {
+			o.objectives.fulfil.delivered(ord.ID)
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"id": ord.ID, "status": "delivered"})
 		return
 	}
