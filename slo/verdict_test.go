@@ -257,3 +257,23 @@ func TestEventsMetricPerRelease(t *testing.T) {
 		t.Errorf("without WithRelease: %v, want %v", got, want)
 	}
 }
+
+// Recording through a ForRelease Tracker allocates nothing either.
+func TestReleaseRecordAllocatesNothing(t *testing.T) {
+	m, fc := newMonitor(t, slo.WithRelease(release.Info{ID: "v1"}))
+	tr, err := m.MustAdd(slo.Objective{Name: "a", Target: 0.99}).ForRelease("v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		tr.Record(n%3 == 0)
+		n++
+		if n%100 == 0 {
+			fc.Advance(time.Second)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Record under a release: %v allocs per call, want 0", allocs)
+	}
+}
