@@ -135,7 +135,11 @@
 // runbook_url, tier, incident, the objective's Annotations and, with
 // WithRelease, service, version and release (annotations, not labels, so
 // an episode spanning a rolling deploy stays one alert); the incident
-// records the release it opened under (Incident.Release).
+// records the release it opened under (Incident.Release). An objective's
+// Impact hook (for instance (*feature.Feature).Impact) says who the
+// failures hurt: called once per evaluation outside the Monitor's locks,
+// its text (cut to 300 bytes) is the "impact" annotation, ends the IF
+// sentence and is the open incident's Impact; a hook that panics is logged.
 // Notifiers (NotifierFunc, Webhook, Alertmanager) each get a bounded queue,
 // a goroutine and a rate limiter (1/s, bursts of 20 by default): recording
 // and evaluation never wait for them; overflow and failures are counted in
@@ -149,6 +153,31 @@
 // through IncidentHandler, which refuses cross-site requests, asks an
 // audit.Guard's Authorizer for "incident.ack" or "incident.note" and
 // appends each attempt to its audit Sink.
+//
+// # Releases
+//
+// Every event also counts for a release: the Tracker of Monitor.Add
+// records under the process's (WithRelease), and Tracker.ForRelease
+// returns a Tracker of the same objective that records under another, such
+// as a candidate taking part of the traffic. Each objective counts at most
+// MaxReleases (8) releases apart; past that the one whose last event is
+// oldest is dropped (never the process's own). Monitor.Releases lists
+// them, and Monitor.Verdict compares a candidate with a baseline over the
+// same time (since the later of the two began) with release.Compare, a
+// sequential test a deploy pipeline may run as often as it likes: go,
+// no-go, or not enough data before each release has 500 events (the
+// policy is WithVerdictPolicy's). /slo lists each objective's releases
+// with their verdicts against the process's release, and
+// /slo?objective=X&candidate=Y[&baseline=Z][&format=json] is the verdict
+// alone, for pipelines. The events metric carries the release, and Rules
+// records each release's error ratio and compares it with the others'.
+//
+// # Reports
+//
+// Monitor.Range returns an objective's good and bad events, compliance
+// and budget spent between two times: exact sums of the buckets covering
+// them, at 10 seconds within the last day, a minute within the minute
+// buckets, an hour within the period.
 //
 // # Restarts and crashes
 //
@@ -181,9 +210,9 @@
 // every replica accepted and completed. Monitor.Leader tells other code
 // whether this replica does the fleet's single-replica work.
 //
-// The Monitor exports opskit.slo.events (good and bad per objective, zero
-// from the start), which the OpenTelemetry Prometheus exporter shows as
-// opskit_slo_events_total{objective, good}. Rules generates recording and
+// The Monitor exports opskit.slo.events (good and bad per objective and
+// release, zero from the start), which the OpenTelemetry Prometheus
+// exporter shows as opskit_slo_events_total{objective, good, release}. Rules generates recording and
 // alerting rules over that counter summed across replicas, with the same
 // alert shape and the same arithmetic as the in-process alerts.
 //
