@@ -76,6 +76,22 @@ func BenchmarkFeatureUse(b *testing.B) {
 		tctx := r.WithTenant(ctx, "acme")
 		runSerialParallel(b, func() { f.Fail(tctx) })
 	})
+	// The kill switch's check on a feature that is on, alone and in front
+	// of the use it guards (issue 19: as cheap as Use).
+	b.Run("opskit/tenant-enabled", func(b *testing.B) {
+		r, f := newFeatureRegistry(b)
+		tctx := r.WithTenant(ctx, "acme")
+		runSerialParallel(b, func() { f.Enabled(tctx) })
+	})
+	b.Run("opskit/tenant-enabled+use", func(b *testing.B) {
+		r, f := newFeatureRegistry(b)
+		tctx := r.WithTenant(ctx, "acme")
+		runSerialParallel(b, func() {
+			if f.Enabled(tctx) {
+				f.Use(tctx)
+			}
+		})
+	})
 	otelCounter := func(b *testing.B) metric.Int64Counter {
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 		b.Cleanup(func() { mp.Shutdown(context.Background()) })
