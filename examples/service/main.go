@@ -60,6 +60,7 @@ type config struct {
 	allowHosts      []string
 	release         release.Info // -version, the rest from the build
 	demoConfig                   // -demo-phase, the order path's capacity, -shed (demo.go, overload.go)
+	remedyConfig                 // -remedy, -remedy-check (remedy.go)
 	downstreamOnly  bool         // serve the demo downstream alone
 	downstreamURL   string       // another process's downstream ("" = in-process)
 	worker          bool         // run the delivery worker
@@ -67,6 +68,8 @@ type config struct {
 	alertWebhook    string       // POST each alert as JSON here
 	alertmanager    string       // Alertmanager's base URL (v2 API)
 	fleetURL        string       // the PostgreSQL fleet store ("" = off)
+	reportWebhook   string       // POST each weekly report's JSON here
+	reportLocation  string       // the time zone whose Monday 00:00 starts a report's week
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -79,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.demoTraffic, "demo-traffic", true, "with -demo, generate the story's orders")
 	fs.StringVar(&c.demoStory, "demo-story", storyOutage, "with -demo, the one demo story to run: "+storyNames())
 	c.demoConfig.flags(fs)
+	c.remedyConfig.flags(fs)
 	fs.StringVar(&c.operatorToken, "operator-token", "", "bearer token for the admin routes (dead letters, incidents, /audit); default $OPSKIT_OPERATOR_TOKEN; none: admin routes answer 403")
 	fs.Func("allow-host", "a further Host header value to answer to (repeatable); the listen address and localhost are always allowed", func(h string) error {
 		if h == "" || strings.ContainsAny(h, "/ ") {
@@ -98,6 +102,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.fleetURL, "fleet-url", "", "postgres://... of the fleet store: replicas that name the same database share feature usage, SLO counts and alerting, incidents and the audit trail (the same URL as -queue-url shares its pool); empty: each replica keeps them under -data")
 	fs.StringVar(&c.alertWebhook, "alert-webhook", "", "http(s) URL to POST every SLO alert to as JSON")
 	fs.StringVar(&c.alertmanager, "alertmanager", "", "http(s) base URL of an Alertmanager to send SLO alerts to (its v2 API)")
+	fs.StringVar(&c.reportWebhook, "report-webhook", "", "http(s) URL to POST each weekly ops report to as JSON (report.go)")
+	fs.StringVar(&c.reportLocation, "report-location", "UTC", "time zone (IANA name) whose Monday 00:00 starts the weekly report's week")
 	fs.StringVar(&c.release.Version, "version", "", "the version the service reports (health JSON, opskit_build_info); default: the build's module version, "+release.Devel+" under go run")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -113,6 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("the operator token is %d characters, want at least %d", len(c.operatorToken), minTokenLen)
 	}
 	if err := c.demoConfig.validate(c.demoStory); err != nil {
+		return c, err
+	}
+	if err := c.remedyConfig.validate(c.demoStory); err != nil {
 		return c, err
 	}
 	if c.deliveryBound <= 0 {
@@ -132,6 +141,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		if u, err := url.Parse(f.value); f.value != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 			return c, fmt.Errorf("%s %q: want an http(s) URL", f.name, f.value)
 		}
+	}
+	if err := checkReportWebhook(c.reportWebhook); err != nil {
+		return c, err
 	}
 	if c.instance == "" {
 		host, err := os.Hostname()
@@ -210,10 +222,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeLogged(log, "features", a.features)
-	if a.objectives, err = newObjectives(cfg, store, telemetry, log); err != nil {
+	auto, err := newAutomation(cfg, a.features, a.ops.admin.Sink, log) // acts on alerts before they are told (remedy.go)
+	if err != nil {
+		return err
+	}
+	defer closeLogged(log, "automation", auto) // after the objectives, whose notifiers call it
+	if a.objectives, err = newObjectives(cfg, store, telemetry, log, auto); err != nil {
 		return err
 	}
 	defer closeLogged(log, "objectives", a.objectives)
+	auto.attach(a.objectives.mon)
 	if err := a.features.trackBulk(a.objectives.mon); err != nil {
 		return err
 	}
@@ -229,6 +247,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer closeLogged(log, "downstream client", client)
 	a.client = client
 	a.queue = queueAPI{q: q, ops: a.ops}
+	if a.reports, err = newReports(cfg, a, q, store != nil, log); err != nil { // report.go
+		return err
+	}
+	defer closeLogged(log, "weekly reports", a.reports) // before the queue closes: it reads it
 	adm, err := newAdmission(cfg.capacityConfig, telemetry)
 	if err != nil {
 		return err
@@ -341,6 +363,7 @@ type app struct {
 	checks     *health.Checker
 	orders     *orders
 	ops        *operators
+	reports    *reports
 	baseURL    string
 }
 
@@ -390,6 +413,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle("/queue/dead", dead)
 	mux.Handle("/queue/dead/", dead)
 	mux.Handle("GET /audit", a.ops.trail.Handler(a.ops.admin))
+	mux.Handle("GET /report", a.reports.w.Handler(a.ops.admin)) // the weekly ops report, operator token, audited
 	mux.Handle("POST /slo/incident", a.objectives.mon.IncidentHandler(a.ops.admin))
 	switch {
 	case a.cfg.demo && a.cfg.downstreamURL == "":

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/opskit/opskit/audit"
+	"github.com/opskit/opskit/queue"
+	"github.com/opskit/opskit/report"
+	"github.com/opskit/opskit/slo"
+)
+
+// reports writes the weekly ops report under <data>/reports (one HTML,
+// Markdown and JSON file per ISO week, written when the week ends, missed
+// weeks caught up at start) from the service's own records, and serves it
+// at /report behind the operator token. With a fleet store only the
+// leader writes.
+type reports struct {
+	w *report.Writer
+}
+
+// newReports gathers the sources: the objectives (compliance, releases and
+// verdicts), the incidents (the incident log, or with a fleet store the
+// monitor's recent ones: the store holds the log), the audit trail, the
+// order queue and the features.
+func newReports(cfg config, a *app, q queue.Backend, fleetStore bool, log *slog.Logger) (*reports, error) {
+	key, err := audit.LoadKey(filepath.Join(cfg.dataDir, "audit.key"))
+	if err != nil {
+		return nil, err
+	}
+	mon := a.objectives.mon
+	incidents := report.IncidentLog(filepath.Join(cfg.dataDir, "incidents.jsonl"))
+	if fleetStore {
+		incidents = recentIncidents(mon)
+	}
+	src := report.Sources{
+		Objectives: mon,
+		Incidents:  incidents,
+		Audit:      report.AuditLog(filepath.Join(cfg.dataDir, "audit.jsonl"), key),
+		Queue:      q,
+		Features:   a.features.reg,
+		Release:    cfg.release,
+	}
+	loc, err := time.LoadLocation(cfg.reportLocation)
+	if err != nil {
+		return nil, fmt.Errorf("-report-location %q: %w", cfg.reportLocation, err)
+	}
+	opts := []report.Option{report.WithLogger(log), report.WithLocation(loc), report.WithLeader(mon.Leader)}
+	if cfg.reportWebhook != "" {
+		opts = append(opts, report.WithWebhook(report.Webhook{URL: cfg.reportWebhook}))
+	}
+	w, err := report.New(filepath.Join(cfg.dataDir, "reports"), src, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &reports{w: w}, nil
+}
+
+// recentIncidents reads the monitor's open and recent incidents (the last
+// 50), for a fleet whose incident log is in the store.
+func recentIncidents(m *slo.Monitor) report.IncidentSource {
+	return func(context.Context, time.Time, time.Time) ([]slo.Incident, error) { return m.Incidents(), nil }
+}
+
+// checkReportWebhook accepts an empty URL or an http(s) one.
+func checkReportWebhook(s string) error {
+	if u, err := url.Parse(s); s != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		return fmt.Errorf("-report-webhook %q: want an http(s) URL", s)
+	}
+	return nil
+}
+
+// Close stops the schedule and any webhook delivery, within 10 seconds.
+func (r *reports) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return r.w.Shutdown(ctx)
+}
