@@ -20,6 +20,7 @@ import (
 // service stops.
 type story struct {
 	name, what string
+	watch      string // the page to watch first, linked from the index
 	setup      func(a *app)
 	traffic    func(ctx context.Context, a *app)
 }
@@ -34,19 +35,26 @@ const (
 // demoStories lists every story, the default first.
 var demoStories = []story{
 	{name: storyOutage, what: "the downstream walks through flaky, down, up and slow; breakers open, the queue fills and drains",
+		watch:   "/queue",
 		traffic: func(ctx context.Context, a *app) { runDemo(ctx, a.baseURL, a.downstream, a.log) }},
 	{name: storyFailing, what: "the downstream stays up; bulk orders fail for four tenants",
 		setup: func(a *app) {
 			a.features.bulkBroken.Store(true)
 			a.downstream.manual.Store(true) // the outage script stays off
 		},
+		watch:   "/features",
 		traffic: func(ctx context.Context, a *app) { runDemo(ctx, a.baseURL, a.downstream, a.log) }},
 	{name: storyOverload, what: "orders arrive at half the capacity, then three times it, in turns of -demo-phase; the limiter sheds the excess",
+		watch:   "/metrics",
 		setup:   func(a *app) { a.downstream.manual.Store(true) },
 		traffic: runOverload},
 	{name: storyCandidate, what: "half of the orders run as a candidate release that fails 4% of them, for one -demo-phase; /slo gives its verdict against the baseline",
+		watch:   "/slo?objective=" + fulfilmentObjective.Name + "&candidate=" + candidateID,
 		setup:   func(a *app) { a.downstream.manual.Store(true) },
 		traffic: runCandidate},
+	{name: storySelfHealing, what: "bulk pricing goes down for everyone: the page switches orders.bulk off (-remedy), a fifth of bulk orders keep trying, and once they succeed it is switched back on",
+		setup:   func(a *app) { a.downstream.manual.Store(true) },
+		traffic: selfHealing},
 }
 
 // findStory returns the story called name, or an error listing them all.

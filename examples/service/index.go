@@ -19,7 +19,6 @@ var endpoints = []struct{ Method, Path, What string }{
 	{"POST", "/slo/incident", "acknowledge or annotate an incident (operator token): form id=ID&action=ack, or action=note&text=..."},
 	{"GET", "/audit", "the audit trail of operator actions (JSON; operator token: Authorization: Bearer ...)"},
 	{"GET", "/features", "feature usage report (?format=html|md|csv|json, ?period=30d)"},
-	{"GET", "/report", "the weekly ops report (operator token; ?week=2026-W49 or current, ?format=html|md|json); written to reports/ under -data each Monday 00:00"},
 	{"POST", "/api/orders", `place an order: {"item": "book", "quantity": 2}, tenant in X-Tenant`},
 }
 
@@ -34,7 +33,7 @@ var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}
 td{padding:.2rem .8rem .2rem 0;vertical-align:top}code{background:#f3f3f3;padding:0 .2rem}</style></head>
 <body><h1>opskit example service</h1>
-<p>An order service with opskit inside. Demo traffic is {{if .Demo}}on{{else}}off{{end}}.</p>
+<p>An order service with opskit inside. Demo traffic is {{if .Demo}}on: story <b>{{.Story.Name}}</b>, {{.Story.What}}{{with .Story.Watch}} (watch <a href="{{.}}">{{.}}</a>){{end}}{{else}}off{{end}}.</p>
 <table>{{range .Endpoints}}<tr><td><code>{{.Method}}</code></td><td>{{if eq .Method "GET"}}<a href="{{.Path}}">{{.Path}}</a>{{else}}<code>{{.Path}}</code>{{end}}</td><td>{{.What}}</td></tr>
 {{end}}</table></body></html>
 `))
@@ -47,5 +46,7 @@ func (a *app) serveIndex(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.demo {
 		list = append(list[:len(list):len(list)], demoEndpoints...)
 	}
-	indexPage.Execute(w, map[string]any{"Demo": a.cfg.demo && a.cfg.demoTraffic, "Endpoints": list})
+	s, _ := findStory(a.cfg.demoStory)
+	story := struct{ Name, What, Watch string }{s.name, s.what, s.watch}
+	indexPage.Execute(w, map[string]any{"Demo": a.cfg.demo && a.cfg.demoTraffic, "Story": story, "Endpoints": list})
 }

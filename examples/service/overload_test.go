@@ -28,6 +28,9 @@ func TestOverloadStoryShedsTheExcessAndKeepsProbesFast(t *testing.T) {
 	base, _, logs := startService(t, "-demo-story", "overload", "-demo-phase", phase.String(),
 		"-order-slots", strconv.Itoa(slots), "-order-time", orderTime.String())
 	logs.find(t, 2*phase, `overload story: overload phase"`)
+	if _, page := get(t, base+"/"); !strings.Contains(page, "story <b>overload</b>") || !strings.Contains(page, `href="/metrics"`) {
+		t.Errorf("the index does not name the overload story and where to watch it: %.400s", page)
+	}
 	_, before := get(t, base+"/metrics")
 
 	var probes, slowest time.Duration
