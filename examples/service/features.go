@@ -41,6 +41,7 @@ type features struct {
 	requeueDead *feature.Feature // an operator requeued a dead letter
 
 	bulkBroken atomic.Bool // the failing-feature story is on
+	bulkDown   atomic.Bool // the self-healing story's pricing outage: bulk orders fail for everyone (remedy.go)
 }
 
 // newFeatures opens the catalog under cfg's data directory, as replica
@@ -82,8 +83,12 @@ func (f *features) withTenant(ctx context.Context, tenant string) context.Contex
 }
 
 // refuseBulk says why a bulk order cannot be taken: only in the
-// failing-feature story, for demoFailingTenants.
+// failing-feature story, for demoFailingTenants, and during the
+// self-healing story's pricing outage, for everyone.
 func (f *features) refuseBulk(tenant string, bulk bool) error {
+	if bulk && f.bulkDown.Load() {
+		return errBulkPricingDown
+	}
 	if bulk && f.bulkBroken.Load() && demoFailingTenants[tenant] {
 		return errBulkPricing
 	}

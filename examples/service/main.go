@@ -60,6 +60,7 @@ type config struct {
 	allowHosts      []string
 	release         release.Info // -version, the rest from the build
 	demoConfig                   // -demo-phase, the order path's capacity, -shed (demo.go, overload.go)
+	remedyConfig                 // -remedy, -remedy-check (remedy.go)
 	downstreamOnly  bool         // serve the demo downstream alone
 	downstreamURL   string       // another process's downstream ("" = in-process)
 	worker          bool         // run the delivery worker
@@ -81,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.demoTraffic, "demo-traffic", true, "with -demo, generate the story's orders")
 	fs.StringVar(&c.demoStory, "demo-story", storyOutage, "with -demo, the one demo story to run: "+storyNames())
 	c.demoConfig.flags(fs)
+	c.remedyConfig.flags(fs)
 	fs.StringVar(&c.operatorToken, "operator-token", "", "bearer token for the admin routes (dead letters, incidents, /audit); default $OPSKIT_OPERATOR_TOKEN; none: admin routes answer 403")
 	fs.Func("allow-host", "a further Host header value to answer to (repeatable); the listen address and localhost are always allowed", func(h string) error {
 		if h == "" || strings.ContainsAny(h, "/ ") {
@@ -117,6 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("the operator token is %d characters, want at least %d", len(c.operatorToken), minTokenLen)
 	}
 	if err := c.demoConfig.validate(c.demoStory); err != nil {
+		return c, err
+	}
+	if err := c.remedyConfig.validate(c.demoStory); err != nil {
 		return c, err
 	}
 	if c.deliveryBound <= 0 {
@@ -217,10 +222,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeLogged(log, "features", a.features)
-	if a.objectives, err = newObjectives(cfg, store, telemetry, log); err != nil {
+	auto, err := newAutomation(cfg, a.features, a.ops.admin.Sink, log) // acts on alerts before they are told (remedy.go)
+	if err != nil {
+		return err
+	}
+	defer closeLogged(log, "automation", auto) // after the objectives, whose notifiers call it
+	if a.objectives, err = newObjectives(cfg, store, telemetry, log, auto); err != nil {
 		return err
 	}
 	defer closeLogged(log, "objectives", a.objectives)
+	auto.attach(a.objectives.mon)
 	if err := a.features.trackBulk(a.objectives.mon); err != nil {
 		return err
 	}

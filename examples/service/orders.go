@@ -127,6 +127,15 @@ func (o *orders) serveCreate(w http.ResponseWriter, r *http.Request) {
 	ord.Tenant = tenant
 	ctx := o.features.withTenant(r.Context(), tenant)
 	bulk := ord.Quantity > 3
+	// A switched-off orders.bulk refuses before any work: Enabled counts the
+	// refusal as a failed bulk order (its objective keeps seeing it), and
+	// lets a trial share through (remedy.go).
+	if bulk && !o.features.bulkOrder.Enabled(ctx) {
+		o.features.placeOrder.FailWith(ctx, "bulk orders switched off")
+		o.objectives.fulfil.refused(ord.ID)
+		writeError(w, http.StatusServiceUnavailable, "order not accepted: bulk orders (more than three of an item) are switched off for now; order at most three")
+		return
+	}
 	if err := o.features.refuseBulk(tenant, bulk); err != nil {
 		o.features.outcome(ctx, bulk, err)
 		o.objectives.fulfil.refused(ord.ID) // the customer was turned away, not for bad input

@@ -41,7 +41,9 @@ type objectives struct {
 // newObjectives starts the monitor. cfg.deliveryBound is how long an
 // accepted order has to reach the downstream before it counts against
 // order-fulfilment; alerts go to the log, and to -alert-webhook and
-// -alertmanager when given, labelled with -instance.
+// -alertmanager when given, labelled with -instance, after auto acted on
+// them (remedy.go: one notifier in front of all, so each says what
+// automation did).
 //
 // With a fleet store (-fleet-url) the monitor is one replica of the fleet:
 // it publishes its counts under -instance and shows the fleet's; one
@@ -49,25 +51,26 @@ type objectives struct {
 // an instance label — and writes the incidents into the store, which
 // replaces incidents.jsonl. The snapshot file stays: this replica's own
 // history.
-func newObjectives(cfg config, store fleet.Store, mp metric.MeterProvider, log *slog.Logger) (*objectives, error) {
+func newObjectives(cfg config, store fleet.Store, mp metric.MeterProvider, log *slog.Logger, auto *automation) (*objectives, error) {
+	notify := []slo.Notifier{slo.NotifierFunc(newIncidentLog(log).notify)}
+	if cfg.alertWebhook != "" {
+		notify = append(notify, slo.Webhook(cfg.alertWebhook, nil))
+	}
+	if cfg.alertmanager != "" {
+		notify = append(notify, slo.Alertmanager(cfg.alertmanager, slo.AlertmanagerOptions{}))
+	}
 	opts := []slo.Option{
 		slo.WithMeterProvider(mp),
 		slo.WithLogger(log),
 		slo.WithInstance(cfg.instance),
 		slo.WithRelease(cfg.release), // incidents and notifications name the release
-		slo.WithNotifier(slo.NotifierFunc(newIncidentLog(log).notify)),
+		slo.WithNotifier(auto.notifier(notify...)),
 		slo.WithSnapshotFile(filepath.Join(cfg.dataDir, "slo-snapshot.json"), 0), // every 10s: a SIGKILL loses seconds
 	}
 	if store != nil {
 		opts = append(opts, slo.WithStore(store))
 	} else {
 		opts = append(opts, slo.WithIncidentLog(filepath.Join(cfg.dataDir, "incidents.jsonl")))
-	}
-	if cfg.alertWebhook != "" {
-		opts = append(opts, slo.WithNotifier(slo.Webhook(cfg.alertWebhook, nil)))
-	}
-	if cfg.alertmanager != "" {
-		opts = append(opts, slo.WithNotifier(slo.Alertmanager(cfg.alertmanager, slo.AlertmanagerOptions{})))
 	}
 	mon, err := slo.New(opts...)
 	if err != nil {
