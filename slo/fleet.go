@@ -322,7 +322,7 @@ func (in *indicator) addFleet(ns int64, sums []counts) []Share {
 	if v == nil {
 		return nil
 	}
-	own := Share{Instance: v.self, Self: true, At: time.Unix(0, ns), windows: slices.Clone(sums)}
+	own := Share{Instance: v.self, Self: true, At: time.Unix(0, ns).UTC(), windows: slices.Clone(sums)}
 	own.Budget = budgetOf(windowOf(own.windows), in.target)
 	shares := []Share{own}
 	for _, r := range v.replicas {
@@ -371,6 +371,20 @@ func (in *indicator) addFleetHours(ns int64, hours []counts) {
 		}
 		r.s.mu.Unlock()
 	}
+}
+
+// fleetRange sums the other replicas' buckets first to last of the tier
+// of width (Monitor.Range), zero without a store.
+func (in *indicator) fleetRange(ns int64, width time.Duration, first, last int64) counts {
+	var c counts
+	if v := in.fleet.Load(); v != nil {
+		for _, r := range v.replicas {
+			r.s.mu.Lock()
+			c.add(r.s.keptRangeLocked(ns, width, first, last))
+			r.s.mu.Unlock()
+		}
+	}
+	return c
 }
 
 // seenBy names the replicas whose own counts in tier t's long window are

@@ -524,3 +524,20 @@ func BenchmarkFleetEvaluate(b *testing.B) {
 		}
 	})
 }
+
+// Range (the weekly report's query) sums the fleet's events too.
+func TestFleetRange(t *testing.T) {
+	rs, fc, _ := newFleet(t, 2, &sink{})
+	from := fc.Now()
+	round(fc, rs, 10, 1)
+	round(fc, rs, 0, 0)
+	for _, r := range rs {
+		got, err := r.m.Range("orders", from, fc.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Good+got.Bad != 200 || got.Bad != 20 {
+			t.Errorf("%s: Range %d good, %d bad; want the fleet's 180 good, 20 bad", r.name, got.Good, got.Bad)
+		}
+	}
+}

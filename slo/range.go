@@ -87,6 +87,7 @@ func (m *Monitor) Range(objective string, from, to time.Time) (RangeStatus, erro
 	var c counts
 	if last >= first {
 		c = s.keptRangeLocked(ns, width, first, last)
+		c.add(in.fleetRange(ns, width, first, last)) // the other replicas' (WithStore)
 	}
 	rs := RangeStatus{Objective: in.name, Resolution: width, Target: in.target,
 		From: time.Unix(0, first*int64(width)).UTC(), To: time.Unix(0, (max(last, first-1)+1)*int64(width)).UTC(),
