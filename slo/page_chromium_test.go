@@ -64,23 +64,31 @@ func TestPageInChromium(t *testing.T) {
 		t.Error("rendered page lacks the viewport or the incidents")
 	}
 
+	for _, width := range []int{1280, 390} {
+		screenshot(t, "slo-"+strconv.Itoa(width), srv.URL+"/slo", width, 1800)
+	}
+}
+
+// screenshot has Chromium take a PNG of url at width x height, into
+// $OPSKIT_SCREENSHOTS/name.png when set (to look at it), and checks it
+// came out at that width.
+func screenshot(t *testing.T, name, url string, width, height int) {
+	t.Helper()
 	dir := os.Getenv("OPSKIT_SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, width := range []int{1280, 390} {
-		file := filepath.Join(dir, "slo-"+strconv.Itoa(width)+".png")
-		chromium(t, "--window-size="+strconv.Itoa(width)+",1800", "--screenshot="+file, srv.URL+"/slo")
-		f, err := os.Open(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := png.DecodeConfig(f)
-		f.Close()
-		if err != nil || cfg.Width != width {
-			t.Errorf("screenshot at %d px: %+v, %v", width, cfg, err)
-		}
+	file := filepath.Join(dir, name+".png")
+	chromium(t, "--window-size="+strconv.Itoa(width)+","+strconv.Itoa(height), "--screenshot="+file, url)
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := png.DecodeConfig(f)
+	f.Close()
+	if err != nil || cfg.Width != width {
+		t.Errorf("screenshot %s at %d px: %+v, %v", name, width, cfg, err)
 	}
 }

@@ -2,12 +2,8 @@ package slo_test
 
 import (
 	"encoding/json"
-	"image/png"
 	"math/rand/v2"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,26 +148,10 @@ func TestReleasesInChromium(t *testing.T) {
 	if dom := chromium(t, "--dump-dom", verdictURL); !strings.Contains(dom, `<span class="decision no-go">no-go</span>`) {
 		t.Errorf("rendered verdict lacks the decision:\n%s", dom)
 	}
-	dir := os.Getenv("OPSKIT_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	for _, shot := range []struct {
 		name, url string
 		width     int
 	}{{"slo-releases-1280", srv.URL + "/slo", 1280}, {"slo-releases-390", srv.URL + "/slo", 390}, {"slo-verdict-390", verdictURL, 390}} {
-		file := filepath.Join(dir, shot.name+".png")
-		chromium(t, "--window-size="+strconv.Itoa(shot.width)+",2400", "--screenshot="+file, shot.url)
-		f, err := os.Open(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := png.DecodeConfig(f)
-		f.Close()
-		if err != nil || cfg.Width != shot.width {
-			t.Errorf("%s: %+v, %v", shot.name, cfg, err)
-		}
+		screenshot(t, shot.name, shot.url, shot.width, 2400)
 	}
 }
