@@ -8,7 +8,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -22,8 +24,8 @@ const FleetKind = "audit"
 // FleetEntry is a record of the fleet trail: its place in the trail and
 // the replica that wrote it.
 type FleetEntry struct {
-	Seq      uint64 // the store's sequence number: 1, 2, 3 … fleet-wide
-	Instance string // the replica that appended it (FleetSink's instance)
+	Seq      uint64 `json:"seq"`      // the store's sequence number: 1, 2, 3 … fleet-wide
+	Instance string `json:"instance"` // the replica that appended it (FleetSink's instance)
 	Record
 }
 
@@ -71,6 +73,9 @@ type fleetSink struct {
 // replicas append concurrently, and a chain across them would need every
 // append to read the last record first. For a tamper-evident copy, also
 // keep each replica's file Log.
+//
+// FleetHandler serves the trail as the /audit view serves a file Log;
+// ReadFleetRange gives a report the records of a period.
 //
 // Appends from one FleetSink run one at a time (the store serialises
 // appends to one log anyway).
@@ -266,4 +271,102 @@ func readFleet(ctx context.Context, store fleet.Store, key []byte, after uint64,
 		}
 	}
 	return page, nil
+}
+
+// fleetPageJSON is the JSON answer of FleetHandler, shaped like the file
+// Log's /audit view (the head has no hash: the trail has no chain).
+type fleetPageJSON struct {
+	Head    head         `json:"head"`
+	Records []FleetEntry `json:"records"`
+	Older   string       `json:"older,omitempty"`
+	Newer   string       `json:"newer,omitempty"`
+	Error   string       `json:"error,omitempty"`
+}
+
+// FleetHandler serves the fleet trail as JSON to readers the guard allows
+// for ReadAction, with the file Log's query and answer (see Log.Handler):
+// ?limit=N (default 50, at most 500) and ?before=SEQ or ?after=SEQ,
+// the newest page by default; records oldest first, each checked as
+// ReadFleet checks them, a record that does not check out ending the page
+// with a 500 and an "error" naming it. Every replica serves the same
+// trail. A page is one store read, plus, for the newest page (and the
+// head), about 2·log2(records) one-row reads to find the last record.
+func FleetHandler(store fleet.Store, key []byte, g *Guard) http.Handler {
+	return viewHandler(g, func(ctx context.Context, q pageQuery) (any, error) {
+		p, err := fleetView(ctx, store, key, q)
+		if errors.Is(err, ErrTampered) {
+			p.Error = err.Error()
+		}
+		return p, err
+	})
+}
+
+// fleetView reads the page q asks for. The trail is numbered without
+// gaps, so a page before SEQ is the page after SEQ-1-limit.
+func fleetView(ctx context.Context, store fleet.Store, key []byte, q pageQuery) (fleetPageJSON, error) {
+	p := fleetPageJSON{Records: []FleetEntry{}}
+	last, err := lastFleetSeq(ctx, store)
+	if err != nil {
+		return p, err
+	}
+	p.Head.Seq = last
+	after, n := min(q.after, last), q.limit
+	if !q.hasAfter {
+		before := q.before
+		if before == 0 || before > last+1 {
+			before = last + 1
+		}
+		n = int(min(before-1, uint64(q.limit)))
+		after = before - 1 - uint64(n)
+	}
+	if n == 0 {
+		return p, nil
+	}
+	page, err := readFleet(ctx, store, key, after, n, after == 0, map[string]uint64{}, nil)
+	p.Records = append(p.Records, page.kept...)
+	if after > 0 {
+		p.Older = fmt.Sprintf("before=%d&limit=%d", after+1, q.limit)
+	}
+	if err == nil && page.last < last {
+		p.Newer = fmt.Sprintf("after=%d&limit=%d", page.last, q.limit)
+	}
+	return p, err
+}
+
+// lastFleetSeq finds the trail's last seq with one-row reads: doubling
+// until a seq is past the end, then halving the gap (the trail has
+// records 1 to last, without gaps).
+func lastFleetSeq(ctx context.Context, store fleet.Store) (uint64, error) {
+	exists := func(seq uint64) (bool, error) {
+		rs, err := store.Records(ctx, FleetKind, seq-1, 1)
+		if err != nil {
+			return false, fmt.Errorf("audit: reading the fleet trail: %w", err)
+		}
+		return len(rs) > 0, nil
+	}
+	var lo uint64 // exists(lo), or lo == 0
+	hi := uint64(1)
+	for {
+		ok, err := exists(hi)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		lo, hi = hi, hi*2
+	}
+	for hi-lo > 1 { // exists(lo), !exists(hi)
+		mid := lo + (hi-lo)/2
+		ok, err := exists(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
 }

@@ -3,8 +3,11 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -206,6 +209,113 @@ func TestReadFleetRange(t *testing.T) {
 	}
 	if _, err := audit.ReadFleetRange(ctx, nil, fleetKey, from, to); err == nil {
 		t.Error("ReadFleetRange(nil store) succeeded")
+	}
+}
+
+// fleetView is the JSON of FleetHandler's answer.
+type fleetView struct {
+	Head struct {
+		Seq uint64 `json:"seq"`
+	} `json:"head"`
+	Records []audit.FleetEntry `json:"records"`
+	Older   string             `json:"older"`
+	Newer   string             `json:"newer"`
+	Error   string             `json:"error"`
+}
+
+func getFleet(t *testing.T, h http.Handler, method, query, token string) (int, fleetView) {
+	t.Helper()
+	req := httptest.NewRequest(method, "/audit?"+query, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var v fleetView
+	if rec.Code == http.StatusOK || rec.Header().Get("Content-Type") == "application/json" {
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil && method != http.MethodHead {
+			t.Fatalf("%s ?%s: %d %q: %v", method, query, rec.Code, rec.Body.String(), err)
+		}
+	}
+	return rec.Code, v
+}
+
+func seqs(es []audit.FleetEntry) []uint64 {
+	var out []uint64
+	for _, e := range es {
+		out = append(out, e.Seq)
+	}
+	return out
+}
+
+func TestFleetHandlerPages(t *testing.T) {
+	store := fleet.NewMemory(clock.NewFake(fleetEpoch))
+	g := &audit.Guard{Authorize: audit.BearerTokens(audit.Token{Secret: "read-it", Actor: "auditor", Actions: []audit.Action{audit.ReadAction}})}
+	h := audit.FleetHandler(store, fleetKey, g)
+	a, b := fleetSink(t, store, "a"), fleetSink(t, store, "b")
+
+	// The head is found for every length of the trail (the search for the
+	// last record crosses powers of two).
+	for n := range 20 {
+		code, v := getFleet(t, h, "GET", "", "read-it")
+		if code != 200 || v.Head.Seq != uint64(n) || len(v.Records) != min(n, 50) {
+			t.Fatalf("trail of %d: %d, head %d, %d records", n, code, v.Head.Seq, len(v.Records))
+		}
+		sink := a
+		if n%3 == 0 {
+			sink = b
+		}
+		if err := sink.Append(context.Background(), audit.Record{Actor: "ann", Target: fmt.Sprint(n)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		query        string
+		want         []uint64
+		older, newer string
+	}{
+		{"limit=3", []uint64{18, 19, 20}, "before=18&limit=3", ""},
+		{"before=18&limit=3", []uint64{15, 16, 17}, "before=15&limit=3", "after=17&limit=3"},
+		{"before=3&limit=5", []uint64{1, 2}, "", "after=2&limit=5"},
+		{"after=0&limit=3", []uint64{1, 2, 3}, "", "after=3&limit=3"},
+		{"after=19", []uint64{20}, "before=20&limit=50", ""},
+		{"after=99", nil, "before=21&limit=50", ""},
+		{"before=1", nil, "", ""},
+	} {
+		code, v := getFleet(t, h, "GET", c.query, "read-it")
+		if code != 200 || fmt.Sprint(seqs(v.Records)) != fmt.Sprint(c.want) || v.Older != c.older || v.Newer != c.newer {
+			t.Errorf("?%s: %d %v older %q newer %q; want %v older %q newer %q", c.query, code, seqs(v.Records), v.Older, v.Newer, c.want, c.older, c.newer)
+		}
+	}
+	if code, v := getFleet(t, h, "GET", "limit=2", "read-it"); code != 200 || v.Records[1].Instance != "a" || v.Records[1].Target != "19" {
+		t.Errorf("newest record = %+v, want a's target 19", v.Records)
+	}
+	for _, c := range []struct {
+		method, query, token string
+		code                 int
+	}{
+		{"GET", "", "", 401},
+		{"GET", "", "wrong", 401},
+		{"POST", "", "read-it", 405},
+		{"GET", "limit=0", "read-it", 400},
+		{"GET", "before=1&after=1", "read-it", 400},
+		{"HEAD", "", "read-it", 200},
+	} {
+		if code, _ := getFleet(t, h, c.method, c.query, c.token); code != c.code {
+			t.Errorf("%s ?%s with token %q: %d, want %d", c.method, c.query, c.token, code, c.code)
+		}
+	}
+	bad := audit.FleetHandler(tampered{store, func(rs []fleet.Record) []fleet.Record {
+		for i := range rs {
+			if rs[i].Seq == 19 {
+				rs[i].Data = bytes.Replace(rs[i].Data, []byte(`"ann"`), []byte(`"eve"`), 1)
+			}
+		}
+		return rs
+	}}, fleetKey, g)
+	code, v := getFleet(t, bad, "GET", "limit=5", "read-it")
+	if code != 500 || !strings.Contains(v.Error, "fleet record 19: seal does not match") || fmt.Sprint(seqs(v.Records)) != "[16 17 18]" {
+		t.Errorf("page over a changed record: %d %v %q; want 500, records 16-18 and the error naming 19", code, seqs(v.Records), v.Error)
 	}
 }
 

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +44,21 @@ type head struct {
 // not verify ends the page with a 500 and an "error" naming it. The answer
 // has links to the older and newer pages and the log's head.
 func (l *Log) Handler(g *Guard) http.Handler {
+	return viewHandler(g, func(_ context.Context, q pageQuery) (any, error) {
+		p, err := l.page(q)
+		if errors.Is(err, ErrTampered) {
+			p.Error = err.Error()
+		}
+		return p, err
+	})
+}
+
+// viewHandler serves the JSON pages read returns (the file Log's and the
+// fleet trail's) to readers g allows for ReadAction. read answers the
+// page, or the page up to a record that does not verify with an error
+// matching ErrTampered (served with a 500), or another error (a 500
+// without a page).
+func viewHandler(g *Guard, read func(context.Context, pageQuery) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -57,15 +73,14 @@ func (l *Log) Handler(g *Guard) http.Handler {
 			refuse(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		p, err := l.page(q)
+		p, err := read(r.Context(), q)
 		code := http.StatusOK
 		if err != nil {
-			var ce *ChainError
-			if !errors.As(err, &ce) {
+			if !errors.Is(err, ErrTampered) {
 				refuse(w, http.StatusInternalServerError, err.Error())
 				return
 			}
-			p.Error, code = err.Error(), http.StatusInternalServerError
+			code = http.StatusInternalServerError
 		}
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
