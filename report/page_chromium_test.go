@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/internal/component"
-	"github.com/opskit/opskit/report"
 )
 
 // chromium runs headless Chromium with args and returns its standard
@@ -58,18 +56,9 @@ func TestPageInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
-	dir := t.TempDir()
-	fc := clock.NewFake(monday)
-	w := newWorld(t, dir, fc)
-	out := filepath.Join(dir, "reports")
-	wr, err := report.New(out, w.sources(), report.WithClock(fc), report.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wr.Shutdown(context.Background())
-	w.script()
-	w.audit(`<script>alert("x")</script>`, "queue.requeue", `"><img src=x onerror=alert(1)>`, "ok")
-	w.toWeekEnd()
+	w, out := scriptedWeek(t, func(w *world) {
+		w.audit(`<script>alert("x")</script>`, "queue.requeue", `"><img src=x onerror=alert(1)>`, "ok")
+	})
 	page := readFile(t, filepath.Join(out, "2026-W49.html"))
 	for _, tg := range tag.FindAllString(page, -1) {
 		if m := external.FindString(tg); m != "" {

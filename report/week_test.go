@@ -46,17 +46,8 @@ func readFile(t *testing.T, path string) string {
 // end the Writer writes the week, and every figure of the report equals
 // the truth the script recorded or the record it came from.
 func TestScriptedWeek(t *testing.T) {
-	dir := t.TempDir()
-	fc := clock.NewFake(monday)
-	w := newWorld(t, dir, fc)
-	out := filepath.Join(dir, "reports")
-	wr, err := report.New(out, w.sources(), report.WithClock(fc), report.WithLogger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wr.Shutdown(context.Background())
-	w.script()
-	w.toWeekEnd()
+	w, out := scriptedWeek(t, nil)
+	dir := w.dir
 	// What the features section came from, read at the same moment.
 	fr, err := w.reg.Report(feature.Policy{})
 	if err != nil {

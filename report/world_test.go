@@ -221,3 +221,29 @@ func (w *world) toWeekEnd() {
 		w.step(10*time.Minute, 100, 0)
 	}
 }
+
+// scriptedWeek plays the script with a Writer running from the week's
+// start, then extra (if not nil), then steps to the week's end, where the
+// Writer writes the week; it returns the world and the reports directory.
+func scriptedWeek(t *testing.T, extra func(*world)) (*world, string) {
+	t.Helper()
+	dir := t.TempDir()
+	fc := clock.NewFake(monday)
+	w := newWorld(t, dir, fc)
+	out := filepath.Join(dir, "reports")
+	wr, err := report.New(out, w.sources(), report.WithClock(fc), report.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := wr.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	w.script()
+	if extra != nil {
+		extra(w)
+	}
+	w.toWeekEnd()
+	return w, out
+}

@@ -32,7 +32,8 @@ type Writer struct {
 	cfg  config
 	hook *retry.Retrier // nil without a webhook
 
-	passMu sync.Mutex // serializes passes
+	passMu  sync.Mutex // serializes passes
+	stateMu sync.Mutex // serializes state updates (held while the file is written)
 
 	mu      sync.Mutex // guards st, mark, timer, closed
 	st      state
@@ -262,17 +263,28 @@ func (w *Writer) write(ctx context.Context, wk Week, now time.Time, qc *queueCou
 			return fmt.Errorf("report: %w", err)
 		}
 	}
+	return w.update(func(st *state) {
+		st.Last = wk.String()
+		if w.hook != nil {
+			st.Pending = append(st.Pending, st.Last)
+			if n := len(st.Pending) - maxPending; n > 0 {
+				w.cfg.log.Warn("report: dropping undelivered weeks from the webhook's queue", "weeks", st.Pending[:n])
+				st.Pending = st.Pending[n:]
+			}
+		}
+	})
+}
+
+// update applies change to a copy of the state, saves it, and makes it the
+// state; a pass and a delivery update it one at a time.
+func (w *Writer) update(change func(*state)) error {
+	w.stateMu.Lock()
+	defer w.stateMu.Unlock()
 	w.mu.Lock()
 	st := w.st
-	st.Last = wk.String()
-	if w.hook != nil {
-		st.Pending = append(slices.Clone(st.Pending), st.Last)
-		if n := len(st.Pending) - maxPending; n > 0 {
-			w.cfg.log.Warn("report: dropping undelivered weeks from the webhook's queue", "weeks", st.Pending[:n])
-			st.Pending = st.Pending[n:]
-		}
-	}
 	w.mu.Unlock()
+	st.Pending = slices.Clone(st.Pending)
+	change(&st)
 	if err := saveState(w.dir, st); err != nil {
 		return err
 	}
@@ -342,17 +354,9 @@ func (w *Writer) deliverLoop() {
 
 // delivered takes name off the pending list and saves the state.
 func (w *Writer) delivered(name string) error {
-	w.mu.Lock()
-	st := w.st
-	st.Pending = slices.DeleteFunc(slices.Clone(st.Pending), func(p string) bool { return p == name })
-	w.mu.Unlock()
-	if err := saveState(w.dir, st); err != nil {
-		return err
-	}
-	w.mu.Lock()
-	w.st = st
-	w.mu.Unlock()
-	return nil
+	return w.update(func(st *state) {
+		st.Pending = slices.DeleteFunc(st.Pending, func(p string) bool { return p == name })
+	})
 }
 
 // deliver POSTs week wk's JSON file to the webhook, with retries, within
