@@ -53,6 +53,7 @@ var demoStories = []story{
 		setup:   func(a *app) { a.downstream.manual.Store(true) },
 		traffic: runCandidate},
 	{name: storySelfHealing, what: "bulk pricing goes down for everyone: the page switches orders.bulk off (-remedy), a fifth of bulk orders keep trying, and once they succeed it is switched back on",
+		watch:   "/features",
 		setup:   func(a *app) { a.downstream.manual.Store(true) },
 		traffic: selfHealing},
 }

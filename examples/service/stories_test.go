@@ -13,7 +13,7 @@ func TestStoryFlagsNameTheProblem(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"-demo-story", "nope"}, []string{`-demo-story "nope"`, storyOutage, storyFailing, storyOverload, storyCandidate}},
+		{[]string{"-demo-story", "nope"}, []string{`-demo-story "nope"`, storyOutage, storyFailing, storyOverload, storyCandidate, storySelfHealing}},
 		{[]string{"-demo-phase", "0s"}, []string{"-demo-phase 0s"}},
 		{[]string{"-order-slots", "0"}, []string{"-order-slots 0"}},
 		{[]string{"-order-time", "-1ms"}, []string{"-order-time -1ms"}},
