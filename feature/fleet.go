@@ -90,7 +90,7 @@ func (r *Registry) Publish(ctx context.Context) error {
 	}
 	ctx, cancel := storeCtx(ctx)
 	defer cancel()
-	err := r.store.Put(ctx, FleetKind, r.instance, encodeState(r.capture()))
+	err := r.store.Put(ctx, FleetKind, r.instance, r.encodeNow())
 	if err == nil {
 		var states []fleet.State
 		if states, err = r.store.States(ctx, FleetKind); err == nil {

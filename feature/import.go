@@ -75,6 +75,9 @@ func (r *Registry) Import(u DayUsage) error {
 	}
 	markAll(u.Tenants, false)
 	markAll(u.FailingTenants, true)
+	if look != nil {
+		look.changed()
+	}
 	first := d * 24 * 60
 	last := min(first+24*60-1, r.curMinute)
 	db.uses += u.Uses

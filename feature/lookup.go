@@ -94,8 +94,42 @@ func (b *bloom) empty() bool {
 	return true
 }
 
-// lookPair is one day's filters of one feature.
-type lookPair struct{ used, failed bloom }
+// lookPair is one day's filters of one feature. dirty is set after a
+// mark changed a filter, so a capture copies only the filters that
+// changed since the last one.
+type lookPair struct {
+	used, failed bloom
+	dirty        atomic.Bool
+}
+
+// changed notes that the pair was marked; the write is skipped when the
+// flag is already set.
+func (l *lookPair) changed() {
+	if !l.dirty.Load() {
+		l.dirty.Store(true)
+	}
+}
+
+// lookCopy is a capture's copy of a lookPair, kept so that the next
+// capture can reuse it when the pair has not changed. Guarded by r.mu.
+type lookCopy struct {
+	day   int64
+	valid bool
+	state *lookState // nil: both filters empty
+}
+
+// copyOf returns the pair's filters as of now for day, reusing the last
+// copy when nothing was marked since. The returned state is shared and
+// must not be modified. Requires r.mu.
+func (c *lookCopy) copyOf(l *lookPair, day int64) *lookState {
+	// Clear the flag before copying: a mark racing with the copy sets it
+	// again, so the next capture copies again.
+	dirty := l.dirty.Load() && l.dirty.Swap(false)
+	if dirty || !c.valid || c.day != day {
+		c.day, c.valid, c.state = day, true, l.load()
+	}
+	return c.state
+}
 
 // load copies the pair, or returns nil when both are empty.
 func (l *lookPair) load() *lookState {
@@ -111,6 +145,7 @@ func (l *lookPair) load() *lookState {
 }
 
 func (l *lookPair) or(s *lookState) {
+	defer l.changed()
 	for i := range s.Used {
 		if w := s.Used[i]; w != 0 {
 			l.used.word(i).Or(w)

@@ -96,3 +96,47 @@ func TestSaturationIsStated(t *testing.T) {
 		t.Errorf("stated standard error at %d is %.1f%%, too small for what is measured", n, 100*se)
 	}
 }
+
+// TestCaptureReusesUnchangedFilters: a capture copies a day's filters only
+// when a tenant was marked since the last capture, and merging a captured
+// state (reports) never changes the copy the next capture reuses.
+func TestCaptureReusesUnchangedFilters(t *testing.T) {
+	r, err := New(WithTenantKey([]byte("0123456789abcdef")), WithInstance("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown(t.Context())
+	f := r.MustDefine("x", "o", r.clock.Now().AddDate(0, -1, 0), "d")
+	today := dayOf(unixMinute(r.clock.Now()))
+	f.Use(r.WithTenant(t.Context(), "a"))
+	look := func() *lookState { return r.capture().Features["x"].Days[today].Look }
+	first := look()
+	if first == nil || look() != first {
+		t.Fatal("an unchanged filter was copied again")
+	}
+	f.Use(r.WithTenant(t.Context(), "a")) // already marked: no change
+	if look() != first {
+		t.Fatal("a use by a known tenant made a new copy")
+	}
+	f.Use(r.WithTenant(t.Context(), "b"))
+	second := look()
+	hb := sipHash(r.key, "b")
+	if second == first {
+		t.Fatal("a new tenant did not make a new copy")
+	}
+	if ok, _ := test(&second.Used, probeOf(hb)); !ok {
+		t.Fatal("the new copy misses the new tenant")
+	}
+	before := *second
+	st := r.capture()
+	other := newState("o", r.clock.Now())
+	other.Features["x"] = &featState{Name: "x", Days: map[int64]*dayState{today: {Uses: 1, Look: &lookState{}}}}
+	other.Features["x"].Days[today].Look.Used[5] = ^uint64(0)
+	st.merge(other)
+	if *look() != before {
+		t.Fatal("merging into a captured state changed the registry's kept copy")
+	}
+	if st.Features["x"].Days[today].Look.Used[5] != ^uint64(0) {
+		t.Fatal("the merge lost the other instance's filter")
+	}
+}

@@ -72,6 +72,7 @@ type Registry struct {
 	store     fleet.Store
 	storeErr  atomic.Pointer[string] // the last publish failure, nil after a success
 	lock      *os.File               // this instance's lock in dir
+	snapSize  atomic.Int64           // bytes of the last encoded snapshot: the next one's buffer size
 
 	byName           atomic.Pointer[map[string]*Feature] // copy-on-write, replaced by Define
 	drift            *lru.Cache[string, *driftEntry]

@@ -60,7 +60,7 @@ func (r *Registry) Save() error {
 	if r.dir == "" {
 		return nil
 	}
-	data := encodeState(r.capture())
+	data := r.encodeNow()
 	if err := writeFile(r.snapshotPath(), func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 		return fmt.Errorf("feature: save snapshot: %w", err)
 	}
@@ -79,14 +79,26 @@ func writeFile(path string, fill func(io.Writer) error) error {
 // WriteSnapshot writes the registry's counts in the snapshot format to w,
 // for backups or for shipping to a host that merges instances.
 func (r *Registry) WriteSnapshot(w io.Writer) error {
-	if _, err := w.Write(encodeState(r.capture())); err != nil {
+	if _, err := w.Write(r.encodeNow()); err != nil {
 		return fmt.Errorf("feature: write snapshot: %w", err)
 	}
 	return nil
 }
 
-func encodeState(st *state) []byte {
-	b := []byte(snapMagic)
+// encodeNow captures and encodes the registry's state, sizing the buffer
+// from the last snapshot so that it is not regrown on every save.
+func (r *Registry) encodeNow() []byte {
+	b := appendState(make([]byte, 0, r.snapSize.Load()+r.snapSize.Load()/8), r.capture())
+	r.snapSize.Store(int64(len(b)))
+	return b
+}
+
+func encodeState(st *state) []byte { return appendState(nil, st) }
+
+// appendState appends the encoded snapshot of st to b.
+func appendState(b []byte, st *state) []byte {
+	start := len(b)
+	b = append(b, snapMagic...)
 	b = binary.AppendVarint(b, st.Saved.Unix())
 	b = appendString(b, st.Instance)
 	b = binary.AppendUvarint(b, uint64(len(st.Features)))
@@ -157,7 +169,7 @@ func encodeState(st *state) []byte {
 		b = binary.AppendVarint(b, d.First)
 		b = binary.AppendVarint(b, d.Last)
 	}
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
 }
 
 // appendSparse writes the non-zero words of ws with their indexes.

@@ -93,7 +93,8 @@ func (f *featState) trimmed(cut int64) *featState {
 	c.Days = map[int64]*dayState{}
 	for d, ds := range f.Days {
 		if d >= cut {
-			c.Days[d] = ds
+			cp := *ds // merges add into the copy, never into the pending state
+			c.Days[d] = &cp
 		}
 	}
 	return &c
@@ -167,13 +168,17 @@ func (ds *dayState) add(o *dayState) {
 		ds.FailBits[i] |= o.FailBits[i]
 	}
 	if o.Look != nil {
-		if ds.Look == nil {
-			ds.Look = &lookState{}
+		// A captured Look may be shared with the registry's copy for the
+		// next capture: merge into a new one.
+		l := &lookState{}
+		if ds.Look != nil {
+			*l = *ds.Look
 		}
-		for i := range ds.Look.Used {
-			ds.Look.Used[i] |= o.Look.Used[i]
-			ds.Look.Failed[i] |= o.Look.Failed[i]
+		for i := range l.Used {
+			l.Used[i] |= o.Look.Used[i]
+			l.Failed[i] |= o.Look.Failed[i]
 		}
+		ds.Look = l
 	}
 }
 

@@ -27,6 +27,7 @@ type Feature struct {
 	minutes [minuteSlots]minuteBucket
 	days    [daySlots]dayBucket
 	look    [lookSlots]lookPair
+	lookCpy [lookSlots]lookCopy // guarded by r.mu
 	reasons reasonTable
 	swMu    sync.Mutex
 	sw      switchVal // guarded by swMu
@@ -166,6 +167,7 @@ func (f *Feature) record(ctx context.Context, n int64, failed bool, latency time
 			mark(&d.failBits, t.hash)
 			l.failed.mark(t)
 		}
+		l.changed()
 	}
 	if rec := f.track.Load(); rec != nil {
 		(*rec)(!failed)

@@ -167,6 +167,16 @@ func (d *dayBucket) failSeen(mi int64) {
 	d.lastFail = max(d.lastFail, mi)
 }
 
+// noBits reports whether no tenant is marked in the day's bitmaps.
+func (d *dayBucket) noBits() bool {
+	for i := range d.bits {
+		if d.bits[i].Load()|d.failBits[i].Load() != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func (d *dayBucket) reset() {
 	d.uses, d.fails, d.latNs, d.latN, d.firstFail, d.lastFail = 0, 0, 0, 0, 0, 0
 	for i := range d.bits {
@@ -190,25 +200,21 @@ func (r *Registry) liveLocked(f *Feature) *featState {
 	st := &featState{Name: f.name, Owner: f.owner, Description: f.desc, Since: f.since,
 		Total: f.total, First: f.first, Last: f.last, Days: map[int64]*dayState{}}
 	for s := range daySlots {
-		d := r.slotDay[s]
 		b := &f.days[s]
+		if b.uses == 0 && b.fails == 0 && b.noBits() {
+			continue // an empty day: no copy
+		}
 		ds := &dayState{Uses: b.uses, Fails: b.fails, LatNs: b.latNs, LatN: b.latN, FirstFail: b.firstFail, LastFail: b.lastFail}
-		any := ds.Uses != 0 || ds.Fails != 0
 		for i := range b.bits {
 			ds.Bits[i] = b.bits[i].Load()
 			ds.FailBits[i] = b.failBits[i].Load()
-			any = any || ds.Bits[i] != 0 || ds.FailBits[i] != 0
 		}
-		if any {
-			st.Days[d] = ds
-		}
+		st.Days[r.slotDay[s]] = ds
 	}
 	for s := range lookSlots {
 		d := r.slotLook[s]
-		if lk := f.look[s].load(); lk != nil {
-			if ds := st.Days[d]; ds != nil {
-				ds.Look = lk
-			}
+		if ds := st.Days[d]; ds != nil {
+			ds.Look = f.lookCpy[s].copyOf(&f.look[s], d) // shared with later captures: never modified
 		}
 	}
 	for s := range minuteSlots {
