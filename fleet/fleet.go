@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Store is what the replicas of one service share. Every method is safe
@@ -41,7 +42,8 @@ type Store interface {
 	// the store's clock), and reports whether instance holds it. A holder
 	// renews by calling Lead again well within ttl; a holder that dies
 	// loses the lease ttl after its last renewal, and the next caller
-	// takes it.
+	// takes it. A holder that shuts down gives the lease up by renewing
+	// it for the shortest ttl (a millisecond).
 	Lead(ctx context.Context, name, instance string, ttl time.Duration) (bool, error)
 }
 
@@ -78,6 +80,9 @@ func Check(field, value string) error {
 	}
 	if len(value) > MaxName {
 		return fmt.Errorf("%w: %s %.20q… is %d bytes (max %d)", ErrInvalid, field, value, len(value), MaxName)
+	}
+	if !utf8.ValidString(value) {
+		return fmt.Errorf("%w: %s %q is not valid UTF-8", ErrInvalid, field, value)
 	}
 	for _, r := range value {
 		if r < 0x20 || r == 0x7f {

@@ -187,6 +187,7 @@ func Run(t *testing.T, store fleet.Store, wait func(d time.Duration)) {
 			{"empty instance", store.Put(ctx, name("k"), "", nil)},
 			{"long kind", store.Put(ctx, string(make([]byte, fleet.MaxName+1)), "a", nil)},
 			{"control character", store.Put(ctx, "a\nb", "a", nil)},
+			{"invalid UTF-8", store.Put(ctx, name("k"), "a\xff", nil)},
 			{"too much data", store.Put(ctx, name("k"), "a", make([]byte, fleet.MaxData+1))},
 		}
 		_, errKey := store.Key(ctx, name("k"), nil)
