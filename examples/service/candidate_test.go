@@ -12,14 +12,14 @@ import (
 // release verdict on order-fulfilment (GET /slo?objective=&candidate=)
 // must become no-go once both releases have the minimum of events, and
 // never say go on the way; /slo and /metrics show the candidate's own
-// series.
+// series, and the weekly report (the week so far) lists its verdict.
 func TestCandidateStoryGetsNoGo(t *testing.T) {
 	const phase = 8 * time.Second
 	// 8 slots of 20ms: 400 orders a second of capacity, offered at half
 	// of it, so each release reaches the 500 events a verdict needs within
 	// the candidate's phase.
 	base, _, logs := startService(t, "-demo-story", "candidate", "-demo-phase", phase.String(),
-		"-order-slots", "8", "-order-time", "20ms")
+		"-order-slots", "8", "-order-time", "20ms", "-operator-token", testToken)
 	logs.find(t, 2*phase, "candidate release serves half of the orders")
 
 	url := base + "/slo?objective=" + fulfilmentObjective.Name + "&candidate=" + candidateID + "&format=json"
@@ -70,6 +70,24 @@ func TestCandidateStoryGetsNoGo(t *testing.T) {
 	_, m := get(t, base+"/metrics")
 	if metricSum(m, "opskit_slo_events_total", `release="`+candidateID+`"`) == 0 {
 		t.Errorf("/metrics has no opskit_slo_events_total series for release %q", candidateID)
+	}
+
+	// The weekly report of the week so far carries the same verdict.
+	code, body := get(t, base+"/report?week=current&format=json", "Authorization", "Bearer "+testToken)
+	var rep struct {
+		Releases struct {
+			Verdicts []struct{ Objective, Release, Decision string }
+		}
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &rep) != nil {
+		t.Fatalf("/report?week=current&format=json = %d %.300s", code, body)
+	}
+	reported := false
+	for _, v := range rep.Releases.Verdicts {
+		reported = reported || (v.Objective == fulfilmentObjective.Name && v.Release == candidateID && v.Decision == "no-go")
+	}
+	if !reported {
+		t.Errorf("the weekly report's verdicts %+v lack %s no-go on %s", rep.Releases.Verdicts, candidateID, fulfilmentObjective.Name)
 	}
 }
 
