@@ -190,8 +190,8 @@ func (n *Notifier) run(ctx context.Context, s *slot, a slo.Alert) {
 		}
 		mon := n.mon
 		n.mu.Unlock()
-		n.log.Warn("remedy: action not run", "objective", a.Objective, "action", name, "incident", a.Incident, "why", skip)
-		n.note(mon, a.Incident, fmt.Sprintf("%s: not run: %s", name, skip))
+		n.report(ctx, mon, a.Incident, nil, fmt.Sprintf("%s: not run: %s", name, skip),
+			slog.LevelWarn, "remedy: action not run", "objective", a.Objective, "action", name, "incident", a.Incident, "why", skip)
 		return
 	}
 	s.busy = true
@@ -203,9 +203,8 @@ func (n *Notifier) run(ctx context.Context, s *slot, a slo.Alert) {
 		n.mu.Lock()
 		s.busy, s.last, s.lastIn = false, "dry run, nothing done: would "+name, a.Incident
 		n.mu.Unlock()
-		n.log.Info("remedy: dry run: would "+name, "objective", a.Objective, "action", name, "incident", a.Incident)
-		n.note(mon, a.Incident, "dry run: would "+name)
-		n.audit(ctx, audit.Record{Action: ActionRun, Target: name, Result: "dry run", Detail: "would " + name + "; " + where})
+		n.report(ctx, mon, a.Incident, &audit.Record{Action: ActionRun, Target: name, Result: "dry run", Detail: "would " + name + "; " + where},
+			"dry run: would "+name, slog.LevelInfo, "remedy: dry run: would "+name, "objective", a.Objective, "action", name, "incident", a.Incident)
 		return
 	}
 	err := call(ctx, func(ctx context.Context) error { return s.act.Do(ctx, a) })
@@ -225,25 +224,24 @@ func (n *Notifier) run(ctx context.Context, s *slot, a slo.Alert) {
 		s.last, s.lastIn = fmt.Sprintf("done automatically: %s (%s)", name, stamp(at)), a.Incident
 	}
 	n.mu.Unlock()
-	result := "ok"
+	rec := &audit.Record{Action: ActionRun, Target: name, Result: "ok", Detail: where}
+	attrs := []any{"objective", a.Objective, "action", name, "incident", a.Incident}
 	switch {
 	case errors.Is(err, ErrAlready):
-		result = "skipped: " + err.Error()
-		n.log.Info("remedy: nothing to do", "objective", a.Objective, "action", name, "incident", a.Incident, "why", err)
-		n.note(mon, a.Incident, fmt.Sprintf("%s: nothing to do: %v", name, err))
+		rec.Result = "skipped: " + err.Error()
+		n.report(ctx, mon, a.Incident, rec, fmt.Sprintf("%s: nothing to do: %v", name, err),
+			slog.LevelInfo, "remedy: nothing to do", append(attrs, "why", err)...)
 	case err != nil:
-		result = err.Error()
-		n.log.Error("remedy: action failed", "objective", a.Objective, "action", name, "incident", a.Incident, "err", err)
-		n.note(mon, a.Incident, fmt.Sprintf("%s: failed: %v", name, err))
+		rec.Result = err.Error()
+		n.report(ctx, mon, a.Incident, rec, fmt.Sprintf("%s: failed: %v", name, err),
+			slog.LevelError, "remedy: action failed", append(attrs, "err", err)...)
 	default:
-		n.log.Info("remedy: action done", "objective", a.Objective, "action", name, "incident", a.Incident)
 		text := name + ": done"
 		if s.act.Undo != nil {
 			text += fmt.Sprintf("; undone once %s passes (checked every %s)", signal(s.act), s.rule.CheckEvery)
 		}
-		n.note(mon, a.Incident, text)
+		n.report(ctx, mon, a.Incident, rec, text, slog.LevelInfo, "remedy: action done", attrs...)
 	}
-	n.audit(ctx, audit.Record{Action: ActionRun, Target: name, Result: result, Detail: where})
 }
 
 // admit decides whether s runs now for a and, if so, counts the run; it
@@ -325,22 +323,23 @@ func rewrite(a slo.Alert, done []string) slo.Alert {
 	return a
 }
 
-// note adds text to incident id, by "automation"; a failure is logged.
-func (n *Notifier) note(m *slo.Monitor, id, text string) {
-	if m == nil || id == "" {
-		return
+// report records one outcome: the audit record (when rec is not nil)
+// first, as the durable trail, then the note in incident id, then the log
+// line, so whoever sees the log line finds the rest. Failures to record
+// are logged.
+func (n *Notifier) report(ctx context.Context, m *slo.Monitor, id string, rec *audit.Record, note string, level slog.Level, msg string, attrs ...any) {
+	if rec != nil {
+		rec.Time, rec.Actor, rec.From = n.clock.Now(), Actor, "remedy"
+		if err := n.sink.Append(ctx, *rec); err != nil {
+			n.log.Error("remedy: audit record not written", "action", rec.Action, "target", rec.Target, "err", err)
+		}
 	}
-	if err := m.Note(id, Actor, "remedy: "+text); err != nil {
-		n.log.Error("remedy: incident note not written", "incident", id, "text", text, "err", err)
+	if m != nil && id != "" {
+		if err := m.Note(id, Actor, "remedy: "+note); err != nil {
+			n.log.Error("remedy: incident note not written", "incident", id, "text", note, "err", err)
+		}
 	}
-}
-
-// audit appends rec as automation's; a failure is logged.
-func (n *Notifier) audit(ctx context.Context, rec audit.Record) {
-	rec.Time, rec.Actor, rec.From = n.clock.Now(), Actor, "remedy"
-	if err := n.sink.Append(ctx, rec); err != nil {
-		n.log.Error("remedy: audit record not written", "action", rec.Action, "target", rec.Target, "err", err)
-	}
+	n.log.Log(ctx, level, msg, attrs...)
 }
 
 // call runs f, turning a panic into an error.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -129,21 +130,21 @@ func (n *Notifier) recover(s *slot) {
 	if incident != "" {
 		detail += " (incident " + incident + ")"
 	}
-	result := "ok"
+	rec := &audit.Record{Action: ActionUndo, Target: name, Result: "ok", Detail: detail}
+	attrs := []any{"action", name, "incident", incident}
 	switch {
 	case errors.Is(err, ErrAlready):
-		result = "skipped: " + err.Error()
-		n.log.Info("remedy: taken over, not undone", "action", name, "incident", incident, "why", err)
-		n.note(mon, incident, fmt.Sprintf("undo %s: not needed: %v", name, err))
+		rec.Result = "skipped: " + err.Error()
+		n.report(ctx, mon, incident, rec, fmt.Sprintf("undo %s: not needed: %v", name, err),
+			slog.LevelInfo, "remedy: taken over, not undone", append(attrs, "why", err)...)
 	case err != nil:
-		result = err.Error()
-		n.log.Error("remedy: undo failed", "action", name, "incident", incident, "err", err)
-		n.note(mon, incident, fmt.Sprintf("undo %s: failed: %v; retried at the next check in %s", name, err, s.rule.CheckEvery))
+		rec.Result = err.Error()
+		n.report(ctx, mon, incident, rec, fmt.Sprintf("undo %s: failed: %v; retried at the next check in %s", name, err, s.rule.CheckEvery),
+			slog.LevelError, "remedy: undo failed", append(attrs, "err", err)...)
 	default:
-		n.log.Info("remedy: undone", "action", name, "incident", incident, "after", now.Sub(since))
-		n.note(mon, incident, fmt.Sprintf("undo %s: done after %s: %s passed", name, now.Sub(since), signal(s.act)))
+		n.report(ctx, mon, incident, rec, fmt.Sprintf("undo %s: done after %s: %s passed", name, now.Sub(since), signal(s.act)),
+			slog.LevelInfo, "remedy: undone", append(attrs, "after", now.Sub(since))...)
 	}
-	n.audit(ctx, audit.Record{Action: ActionUndo, Target: name, Result: result, Detail: detail})
 }
 
 // bounded calls f with a context that ends after checkTimeout or at
