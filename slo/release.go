@@ -23,6 +23,10 @@ const MaxReleases = 8
 // maxReleaseID bounds a release id, in bytes.
 const maxReleaseID = 64
 
+// maxReleaseEvents bounds one release's restored events, so sums cannot
+// overflow: 2^52 is far beyond any real traffic.
+const maxReleaseEvents = 1 << 52
+
 // ErrNoRelease is returned by Verdict for a release the objective has not
 // counted (or has dropped).
 var ErrNoRelease = errors.New("slo: no such release")
@@ -226,18 +230,27 @@ func (r *releases) states() []releaseState {
 // already counted gets them as restored events and the older start; others
 // are created, within MaxReleases. Call it before the series records.
 func (r *releases) restore(saved []releaseState, now time.Time) {
+	valid := func(total, bad int64) bool {
+		return total >= 0 && bad >= 0 && bad <= total && total <= maxReleaseEvents
+	}
 	for _, st := range saved {
-		if checkReleaseID(st.ID) != nil && st.ID != "" || st.Total < 0 || st.Bad < 0 || st.Bad > st.Total {
+		if checkReleaseID(st.ID) != nil && st.ID != "" || !valid(st.Total, st.Bad) {
 			continue
 		}
 		c := r.get(st.ID, now)
 		r.mu.Lock()
+		if !valid(c.restored.Total+st.Total, c.restored.Bad+st.Bad) {
+			r.mu.Unlock()
+			continue
+		}
 		c.restored.add(counts{st.Total, st.Bad})
 		if first := time.Unix(0, st.First); st.First > 0 && first.Before(c.first) {
 			c.first = first
 			c.base = map[string]counts{}
 			for id, b := range st.Base {
-				c.base[id] = counts{b[0], b[1]}
+				if valid(b[0], b[1]) {
+					c.base[id] = counts{b[0], b[1]}
+				}
 			}
 		}
 		if st.Last > c.lastSec.Load() {

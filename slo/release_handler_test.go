@@ -1,12 +1,16 @@
 package slo_test
 
 import (
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/release"
@@ -154,4 +158,46 @@ func TestReleasesInChromium(t *testing.T) {
 	}{{"slo-releases-1280", srv.URL + "/slo", 1280}, {"slo-releases-390", srv.URL + "/slo", 390}, {"slo-verdict-390", verdictURL, 390}} {
 		screenshot(t, shot.name, shot.url, shot.width, 2400)
 	}
+}
+
+// FuzzVerdictQuery sends the verdict view any objective, candidate and
+// baseline (and ForRelease any id): never a panic, a 200 only for a known
+// pair, otherwise a 400 or 404 naming the problem.
+func FuzzVerdictQuery(f *testing.F) {
+	f.Add("checkout", "v1.5.0", "")
+	f.Add("checkout", "v1.4.2", "v1.5.0")
+	f.Add("", "v1", "x")
+	f.Add("checkout", "\x00\xff", strings.Repeat("v", 80))
+	m, err := slo.New(slo.WithClock(clock.NewFake(start)), slo.WithEvaluationInterval(-1), slo.WithLogger(quietLog),
+		slo.WithMeterProvider(noop.NewMeterProvider()), slo.WithRelease(release.Info{ID: "v1.4.2"}))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	tr := m.MustAdd(slo.Objective{Name: "checkout", Target: 0.99})
+	if _, err := tr.ForRelease("v1.5.0"); err != nil {
+		f.Fatal(err)
+	}
+	h := m.Handler()
+	f.Fuzz(func(t *testing.T, objective, candidate, baseline string) {
+		if c, err := tr.ForRelease(candidate); err == nil {
+			if c.Release() != candidate || len(candidate) > 64 {
+				t.Fatalf("ForRelease(%q) accepted as %q", candidate, c.Release())
+			}
+		}
+		q := url.Values{"objective": {objective}, "candidate": {candidate}, "baseline": {baseline}, "format": {"json"}}
+		rec := get(t, h, "/slo?"+q.Encode())
+		switch rec.Code {
+		case 200:
+			if objective != "checkout" {
+				t.Fatalf("200 for objective %q", objective)
+			}
+		case 400, 404:
+			if !strings.HasPrefix(rec.Body.String(), "slo: ") {
+				t.Fatalf("%d: %q", rec.Code, rec.Body.String())
+			}
+		default:
+			t.Fatalf("status %d for %v", rec.Code, q)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -55,4 +56,43 @@ func TestReleaseStatesRestoreAndMerge(t *testing.T) {
 	if !reflect.DeepEqual(merged, want) {
 		t.Errorf("merged:\n%+v\nwant\n%+v", merged, want)
 	}
+}
+
+// FuzzReleaseRestore feeds restore per-release states as a snapshot file
+// might hold them (decoded JSON): it never panics, keeps at most
+// MaxReleases, and never holds more bad events than events.
+func FuzzReleaseRestore(f *testing.F) {
+	f.Add([]byte(`[{"id":"v1","first":1,"last":2,"total":10,"bad":1,"base":{"v0":[5,1]}}]`))
+	f.Add([]byte(`[{"id":"","total":-1,"bad":2},{"id":"a\u0000","total":1}]`))
+	f.Add([]byte(`[{"id":"a","total":9223372036854775807,"bad":9223372036854775807},{"id":"a","total":1}]`))
+	f.Add([]byte(`[{"id":"1"},{"id":"2"},{"id":"3"},{"id":"4"},{"id":"5"},{"id":"6"},{"id":"7"},{"id":"8"},{"id":"9"}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var saved []releaseState
+		if json.Unmarshal(data, &saved) != nil {
+			return
+		}
+		var r releases
+		r.own = "v1"
+		now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		r.restore(saved, now)
+		states := r.states()
+		if len(states) > MaxReleases {
+			t.Fatalf("%d releases kept", len(states))
+		}
+		for _, st := range states {
+			if st.Bad < 0 || st.Total < 0 || st.Bad > st.Total {
+				t.Fatalf("restored %+v", st)
+			}
+		}
+		for _, a := range states {
+			for _, b := range states {
+				if a.ID != b.ID {
+					v, _ := sameSpan(a, b)
+					if v.Bad > v.Total || v.Total < 0 {
+						t.Fatalf("span counts %+v of %+v against %+v", v, a, b)
+					}
+				}
+			}
+		}
+	})
 }
