@@ -83,9 +83,12 @@
 // (Status, and Range for exact counts over the week and over the period
 // ending with it; Releases and Verdict for the releases), a queue.Backend
 // for the queue (Stats), a *feature.Registry for the features (Report) —
-// and two readers of the logs: IncidentLog (the slo incident log holds
-// every incident; a Monitor keeps only the last 50) and AuditLog (the audit
-// trail, verified against its key). Tests pass fakes.
+// and readers of the logs: IncidentLog (the slo incident log holds every
+// incident; a Monitor keeps only the last 50) and AuditLog (the audit
+// trail, verified against its key), or for a fleet sharing a fleet.Store,
+// IncidentFleet and AuditFleet (the fleet's incident log and audit trail:
+// with a *slo.Monitor made WithStore, the report is fleet-wide). Tests
+// pass fakes.
 //
 // A source that fails does not stop the report: its section has Status
 // Failed and says why, with the figures read before the failure. Every
@@ -122,8 +125,8 @@
 // New creates the directory (0700) and a state file, and writes at once
 // every week that ended since the last one written there — or since the
 // week of the first start — at most WithCatchUp (8) of the newest; then
-// it writes each week when it ends, in three files (0600, replaced
-// atomically). A week starts Monday 00:00 UTC, or in WithLocation's zone.
+// it writes each week Settle (a minute) after it ends, in three files
+// (0600, replaced atomically). A week starts Monday 00:00 UTC, or in WithLocation's zone.
 // A week is written once: the state records the last one, so a restart
 // neither skips a week nor writes one twice. With WithLeader only the
 // fleet's leader writes (pass slo.Monitor.Leader); the others check again

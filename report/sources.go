@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/feature"
+	"github.com/opskit/opskit/fleet"
 	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/release"
 	"github.com/opskit/opskit/slo"
@@ -121,5 +123,57 @@ func AuditLog(path string, key []byte) AuditSource {
 				out = append(out, e.Record)
 			}
 		}
+	}
+}
+
+// maxFleetIncidentRecords bounds what IncidentFleet reads.
+const maxFleetIncidentRecords = 100_000
+
+// IncidentFleet reads the fleet's incident log from store (slo.WithStore
+// writes it under slo.FleetIncidentKind) and folds it into incidents, as
+// IncidentLog does for a file. It reads the log from its start, at most
+// 100,000 records; a malformed record is an error, the others' incidents
+// are still returned.
+func IncidentFleet(store fleet.Store) IncidentSource {
+	return func(ctx context.Context, from, to time.Time) ([]slo.Incident, error) {
+		var lines bytes.Buffer
+		var after uint64
+		for n := 0; n < maxFleetIncidentRecords; {
+			recs, err := store.Records(ctx, slo.FleetIncidentKind, after, fleet.MaxRecords)
+			if err != nil {
+				return nil, fmt.Errorf("report: fleet incident log: %w", err)
+			}
+			if len(recs) == 0 {
+				break
+			}
+			for _, r := range recs {
+				lines.Write(bytes.ReplaceAll(r.Data, []byte("\n"), []byte(" ")))
+				lines.WriteByte('\n')
+			}
+			after, n = recs[len(recs)-1].Seq, n+len(recs)
+		}
+		recs, err := slo.ReadIncidentLog(&lines)
+		if err != nil {
+			err = fmt.Errorf("report: fleet incident log: %w", err)
+		}
+		return slo.Incidents(recs), err
+	}
+}
+
+// AuditFleet reads the fleet's audit trail from store (audit.FleetSink),
+// verified with key: the records in [from, to), by audit.ReadFleetRange.
+// On a record that does not verify it returns the records before it and
+// the error.
+func AuditFleet(store fleet.Store, key []byte) AuditSource {
+	return func(ctx context.Context, from, to time.Time) ([]audit.Record, error) {
+		es, err := audit.ReadFleetRange(ctx, store, key, from, to)
+		out := make([]audit.Record, len(es))
+		for i, e := range es {
+			out[i] = e.Record
+		}
+		if err != nil {
+			err = fmt.Errorf("report: fleet audit trail: %w", err)
+		}
+		return out, err
 	}
 }

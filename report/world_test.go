@@ -215,11 +215,13 @@ func (w *world) script() {
 }
 
 // toWeekEnd steps with steady traffic until the week's end (the next
-// Monday 00:00), where a Writer on the clock writes the week.
+// Monday 00:00), then waits report.Settle, when a Writer on the clock
+// writes the week.
 func (w *world) toWeekEnd() {
 	for w.fc.Now().Before(monday.AddDate(0, 0, 7)) {
 		w.step(10*time.Minute, 100, 0)
 	}
+	w.fc.Advance(report.Settle)
 }
 
 // scriptedWeek plays the script with a Writer running from the week's

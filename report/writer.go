@@ -57,6 +57,13 @@ type queueMark struct {
 	stats queue.Stats
 }
 
+// Settle is how long after a week ends its report is written: in a fleet,
+// long enough for the other replicas' last counts to reach the store
+// (slo.Monitor publishes them at each evaluation, every 10 seconds by
+// default). The queue's counts then run from Settle after one week's start
+// to Settle after its end, as the report says.
+const Settle = time.Minute
+
 // passTimeout bounds the sources' reads in one pass.
 const passTimeout = 2 * time.Minute
 
@@ -167,8 +174,9 @@ func (w *Writer) pass() {
 	w.passMu.Lock()
 	defer w.passMu.Unlock()
 	now := w.cfg.clock.Now()
-	current := WeekOf(now.In(w.cfg.loc))
-	next := current.End(w.cfg.loc)
+	current := WeekOf(now.In(w.cfg.loc)) // the queue's sample now starts its count
+	settled := WeekOf(now.Add(-Settle).In(w.cfg.loc))
+	next := settled.End(w.cfg.loc).Add(Settle) // the weeks before settled are due
 	ctx, cancel := timer.WithTimeout(w.ctx, w.cfg.clock, passTimeout)
 	defer cancel()
 
@@ -196,7 +204,7 @@ func (w *Writer) pass() {
 		return
 	}
 	failed := false
-	for _, wk := range w.due(current) {
+	for _, wk := range w.due(settled) {
 		var qc *queueCount
 		if ended != nil && ended.week == wk {
 			qc = ended
@@ -223,9 +231,9 @@ func (w *Writer) pass() {
 	w.schedule(now, at)
 }
 
-// due lists the weeks to write now, oldest first: every week after the
-// last written (or from the week of the first start) that has ended, at
-// most catchUp of the newest.
+// due lists the weeks to write now, oldest first: every week before
+// current after the last written (or from the week of the first start),
+// at most catchUp of the newest.
 func (w *Writer) due(current Week) []Week {
 	w.mu.Lock()
 	st := w.st

@@ -53,8 +53,8 @@ func TestWebhookFailsThenSucceeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wr.Shutdown(context.Background())
-	fc.Advance(time.Hour) // the week ends: written, then delivered
-	fc.WaitForTimers(3)   // the next week's pass, the delivery's deadline, the retry's wait
+	fc.Advance(time.Hour + report.Settle) // the week ends: written, then delivered
+	fc.WaitForTimers(3)                   // the next week's pass, the delivery's deadline, the retry's wait
 	fc.Advance(time.Second)
 	if err := <-results; err == nil || !strings.Contains(err.Error(), "500") {
 		t.Fatalf("first delivery: %v, want the 500", err)
@@ -96,7 +96,7 @@ func TestWebhookFinalStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wr.Shutdown(context.Background())
-	fc.Advance(time.Hour)
+	fc.Advance(time.Hour + report.Settle)
 	if err := <-results; err == nil || !strings.Contains(err.Error(), "400") {
 		t.Fatalf("delivery: %v, want the 400 at once", err)
 	}

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/opskit/opskit/audit"
+	"github.com/opskit/opskit/fleet"
 	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/report"
-	"github.com/opskit/opskit/slo"
 )
 
 // reports writes the weekly ops report under <data>/reports (one HTML,
@@ -24,18 +24,18 @@ type reports struct {
 }
 
 // newReports gathers the sources: the objectives (compliance, releases and
-// verdicts), the incidents (the incident log, or with a fleet store the
-// monitor's recent ones: the store holds the log), the audit trail, the
+// verdicts; fleet-wide with a store), the incidents (the incident log, in
+// the fleet store when there is one), this replica's audit trail, the
 // order queue and the features.
-func newReports(cfg config, a *app, q queue.Backend, fleetStore bool, log *slog.Logger) (*reports, error) {
+func newReports(cfg config, a *app, q queue.Backend, store fleet.Store, log *slog.Logger) (*reports, error) {
 	key, err := audit.LoadKey(filepath.Join(cfg.dataDir, "audit.key"))
 	if err != nil {
 		return nil, err
 	}
 	mon := a.objectives.mon
 	incidents := report.IncidentLog(filepath.Join(cfg.dataDir, "incidents.jsonl"))
-	if fleetStore {
-		incidents = recentIncidents(mon)
+	if store != nil {
+		incidents = report.IncidentFleet(store) // the fleet's incident log, in the store
 	}
 	src := report.Sources{
 		Objectives: mon,
@@ -58,12 +58,6 @@ func newReports(cfg config, a *app, q queue.Backend, fleetStore bool, log *slog.
 		return nil, err
 	}
 	return &reports{w: w}, nil
-}
-
-// recentIncidents reads the monitor's open and recent incidents (the last
-// 50), for a fleet whose incident log is in the store.
-func recentIncidents(m *slo.Monitor) report.IncidentSource {
-	return func(context.Context, time.Time, time.Time) ([]slo.Incident, error) { return m.Incidents(), nil }
 }
 
 // checkReportWebhook accepts an empty URL or an http(s) one.
