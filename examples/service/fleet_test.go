@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -98,6 +100,8 @@ func TestServiceRejectsBadFleetFlags(t *testing.T) {
 		{[]string{"-downstream-url", "http://"}, "-downstream-url"},
 		{[]string{"-downstream-url", "http://a:1", "-downstream-only"}, "one of them"},
 		{[]string{"-alert-webhook", "localhost:9"}, "-alert-webhook"},
+		{[]string{"-slo-evaluate-every", "10ms"}, "-slo-evaluate-every"},
+		{[]string{"-fleet-url", "mysql://x"}, "-fleet-url"},
 	} {
 		err := run(t.Context(), tc.args, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -110,6 +114,7 @@ func TestServiceRejectsBadFleetFlags(t *testing.T) {
 type fleetProcess struct {
 	name string
 	base string
+	cmd  *exec.Cmd
 	logs *logTail
 }
 
@@ -130,8 +135,8 @@ func startReplica(t *testing.T, name, pg, downstream string, extra ...string) fl
 	t.Helper()
 	args := append([]string{"-demo-traffic=false", "-instance", name, "-queue-url", pg,
 		"-downstream-url", downstream, "-operator-token", testToken}, extra...)
-	base, _, logs := startService(t, args...)
-	return fleetProcess{name: name, base: base, logs: logs}
+	base, cmd, logs := startService(t, args...)
+	return fleetProcess{name: name, base: base, cmd: cmd, logs: logs}
 }
 
 // placeOrders places n orders through p, in parallel with the other
@@ -170,22 +175,161 @@ func queueStats(t *testing.T, base string) (depth int, acked int64) {
 	return qs.Depth, qs.Acked
 }
 
-// Three replicas (real processes) on one PostgreSQL database, sharing one
-// standalone downstream and no directory, and a blue/green shadow started
-// with -worker=false. During a downstream outage orders are taken by
-// every replica (the shadow too) and queued; when the downstream is back
-// every order is delivered exactly once — the downstream saw each
-// Idempotency-Key once and no call without one — and only the replicas
-// with a worker delivered them.
-func TestFleetDeliversEveryOrderOnceThroughOneDownstream(t *testing.T) {
+// alertReceiver stands in for Alertmanager: it records every alert the
+// services' -alert-webhook posts.
+type alertReceiver struct {
+	url    string
+	mu     sync.Mutex
+	alerts []receivedAlert
+}
+
+type receivedAlert struct {
+	Objective string            `json:"objective"`
+	Severity  string            `json:"severity"`
+	State     string            `json:"state"`
+	Repeat    bool              `json:"repeat"`
+	Incident  string            `json:"incident"`
+	Labels    map[string]string `json:"labels"`
+}
+
+func newAlertReceiver(t *testing.T) *alertReceiver {
+	r := &alertReceiver{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var a receivedAlert
+		if err := json.NewDecoder(req.Body).Decode(&a); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		r.alerts = append(r.alerts, a)
+		r.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	r.url = srv.URL
+	return r
+}
+
+// pages returns the firing page notifications of objective: new ones
+// (Repeat false) and resends.
+func (r *alertReceiver) pages(objective string) (firsts, repeats []receivedAlert) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range r.alerts {
+		if a.Objective == objective && a.Severity == "page" && a.State == "firing" {
+			if a.Repeat {
+				repeats = append(repeats, a)
+			} else {
+				firsts = append(firsts, a)
+			}
+		}
+	}
+	return firsts, repeats
+}
+
+// fleetSLO reads what /slo?format=json says of objective: the period's
+// budget and the incidents listed.
+func fleetSLO(t *testing.T, base, objective string) (total, bad int64, incidents []string) {
+	t.Helper()
+	var doc struct {
+		Objectives []struct {
+			Objective string
+			Windows   []struct{ Total, Bad int64 }
+			Incidents []struct{ ID string }
+		}
+	}
+	_, body := get(t, base+"/slo?format=json")
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatalf("/slo?format=json: %v\n%.500s", err, body)
+	}
+	for _, o := range doc.Objectives {
+		if o.Objective == objective && len(o.Windows) > 0 {
+			for _, inc := range o.Incidents {
+				incidents = append(incidents, inc.ID)
+			}
+			w := o.Windows[len(o.Windows)-1]
+			return w.Total, w.Bad, incidents
+		}
+	}
+	t.Fatalf("/slo has no objective %s: %.500s", objective, body)
+	return 0, 0, nil
+}
+
+// fleetLeader reads GET /fleet.
+func fleetLeader(t *testing.T, base string) (fleetStatus, bool) {
+	t.Helper()
+	resp, err := http.Get(base + "/fleet")
+	if err != nil {
+		return fleetStatus{}, false // a killed replica
+	}
+	defer resp.Body.Close()
+	var st fleetStatus
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		t.Fatalf("GET %s/fleet: not JSON", base)
+	}
+	return st, true
+}
+
+// evaluateEvery is the fleet test's -slo-evaluate-every: the replicas
+// publish their counts and the leader renews its lease this often.
+const evaluateEvery = 2 * time.Second
+
+// takeoverBound is how soon another replica leads after the leader dies:
+// the slo.alerts lease (three evaluation intervals) plus one interval
+// (slo.WithStore's doc), plus a second of polling and process start.
+const takeoverBound = 4*evaluateEvery + time.Second
+
+// featureReport reads orders.place from /features?format=json: its uses and
+// distinct tenants with the stated standard error.
+func featureReport(t *testing.T, base string) (uses, tenants int64, tenantsErr float64) {
+	t.Helper()
+	var rep struct {
+		Features []struct {
+			Name       string
+			Uses       int64
+			Tenants    int64
+			TenantsErr float64 `json:"tenants_err"`
+		}
+	}
+	_, body := get(t, base+"/features?format=json")
+	if err := json.Unmarshal([]byte(body), &rep); err != nil {
+		t.Fatalf("/features?format=json: %v", err)
+	}
+	for _, f := range rep.Features {
+		if f.Name == "orders.place" {
+			return f.Uses, f.Tenants, f.TenantsErr
+		}
+	}
+	return 0, 0, 0
+}
+
+// Three replicas (real processes) on one PostgreSQL database — queue and
+// fleet store — sharing one standalone downstream and no directory, with a
+// blue/green shadow (-worker=false) in the same fleet. A downstream
+// outage: every process takes orders from tenants of its own and queues
+// them; their delivery bound passes and the fleet counts each order once,
+// late, pages once, and opens one incident, which every replica's /slo
+// lists beside the same budget; /features on every replica shows the
+// fleet's uses exactly and its tenants within the stated error. The
+// leader is SIGKILLed during the outage: another process leads within
+// takeoverBound and the page is neither lost nor sent again. When the
+// downstream is back every order is delivered exactly once — the
+// downstream saw each Idempotency-Key once and no call without one — and
+// the shadow delivered none.
+func TestFleetOnPostgresPagesOnceAndDeliversEveryOrderOnce(t *testing.T) {
 	t.Parallel() // mostly waiting on the processes' timers
 	pg := freshDatabase(t)
-	perReplica := 8
+	start := time.Now()
+	phase := func(what string) { t.Logf("%5.1fs %s", time.Since(start).Seconds(), what) }
+	perProcess := 8
 	if os.Getenv("OPSKIT_LONG") != "" {
-		perReplica = 40
+		perProcess = 60
 	}
-	downstream, replicas := startFleet(t, pg, 3)
-	shadow := startReplica(t, "shadow", pg, downstream, "-worker=false")
+	alerts := newAlertReceiver(t)
+	fleetArgs := []string{"-fleet-url", pg, "-delivery-bound", "3s", "-alert-webhook", alerts.url,
+		"-slo-evaluate-every", evaluateEvery.String()}
+	downstream, replicas := startFleet(t, pg, 3, fleetArgs...)
+	shadow := startReplica(t, "shadow", pg, downstream, append(fleetArgs, "-worker=false")...)
+	all := append(replicas[:len(replicas):len(replicas)], shadow)
 	if code, body := do(t, "POST", downstream+"/demo/downstream?mode=down", ""); code != 200 {
 		t.Fatalf("set the downstream down: %d %s", code, body)
 	}
@@ -193,16 +337,16 @@ func TestFleetDeliversEveryOrderOnceThroughOneDownstream(t *testing.T) {
 		t.Errorf("the shadow's readiness has a delivery-worker check: %s", body)
 	}
 
-	// Every process takes orders at once, from tenants of its own.
+	// Every process takes orders at once, each order from a tenant of its own.
 	var (
 		mu     sync.Mutex
 		queued []string
 		wg     sync.WaitGroup
-		errs   = make(chan error, 4)
+		errs   = make(chan error, len(all))
 	)
-	for _, p := range append(replicas[:len(replicas):len(replicas)], shadow) {
+	for _, p := range all {
 		wg.Go(func() {
-			ids, err := placeOrders(p, perReplica, func(i int) string { return fmt.Sprintf("%s-t%02d", p.name, i) })
+			ids, err := placeOrders(p, perProcess, func(i int) string { return fmt.Sprintf("%s-t%02d", p.name, i) })
 			if err != nil {
 				errs <- err
 				return
@@ -220,37 +364,130 @@ func TestFleetDeliversEveryOrderOnceThroughOneDownstream(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	orders := int64(len(queued))
+	phase("orders placed")
 	if d, _ := queueStats(t, shadow.base); d != len(queued) {
 		t.Fatalf("/queue depth %d on the shadow, want the %d queued orders", d, len(queued))
 	}
 
+	// The orders' bound (3s) passes: the fleet counts each once, late, the
+	// same on every replica, and pages once.
+	var seen []string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last seen on the processes' /slo (events bad incidents): %q; %d orders", seen, orders)
+		}
+	}()
+	waitForWithin(t, 30*time.Second, "every process to show the fleet's budget: each order once, late", func() bool {
+		seen = seen[:0]
+		same := true
+		for _, p := range all {
+			total, bad, inc := fleetSLO(t, p.base, "order-fulfilment")
+			seen = append(seen, fmt.Sprint(total, " ", bad, " ", inc))
+			same = same && total == orders && bad == orders
+		}
+		return same
+	})
+	phase("budget counted on every process")
+	waitForWithin(t, 10*time.Second, "the fleet to page", func() bool { firsts, _ := alerts.pages("order-fulfilment"); return len(firsts) > 0 })
+	for _, p := range all {
+		if _, _, inc := fleetSLO(t, p.base, "order-fulfilment"); len(inc) != 1 {
+			t.Errorf("%s's /slo lists incidents %q, want the fleet's one", p.name, inc)
+		}
+	}
+	phase("paged")
+	// Feature usage: every process shows the fleet's uses, exactly, and its
+	// tenants (one per order) within the stated error (3 standard errors).
+	for _, p := range all {
+		var uses, tenants int64
+		var tenantsErr float64
+		waitForWithin(t, 15*time.Second, p.name+"'s /features to show the fleet's uses", func() bool {
+			uses, tenants, tenantsErr = featureReport(t, p.base)
+			return uses >= orders
+		})
+		if uses != orders || math.Abs(float64(tenants-orders)) > 3*tenantsErr {
+			t.Errorf("%s: /features shows orders.place with %d uses, %d ± %.2f tenants; want %d uses and %d tenants",
+				p.name, uses, tenants, tenantsErr, orders, orders)
+		}
+	}
+
+	phase("features checked")
+	// SIGKILL the leader during the outage; another process leads within
+	// the bound. The downstream comes back meanwhile.
+	leader := -1
+	for i, p := range all {
+		if st, _ := fleetLeader(t, p.base); st.Leader {
+			if leader >= 0 {
+				t.Fatalf("%s and %s both say they lead", all[leader].name, p.name)
+			}
+			leader = i
+		}
+	}
+	if leader < 0 {
+		t.Fatal("no process says it leads, though the fleet paged")
+	}
+	all[leader].cmd.Process.Kill()
+	all[leader].cmd.Wait()
+	killed := time.Now()
 	if code, body := do(t, "POST", downstream+"/demo/downstream?mode=up", ""); code != 200 {
 		t.Fatalf("set the downstream up: %d %s", code, body)
 	}
+	survivors := append(all[:leader:leader], all[leader+1:]...)
+	var newLeader fleetProcess
+	waitForWithin(t, takeoverBound, "another process to lead", func() bool {
+		for _, p := range survivors {
+			if st, _ := fleetLeader(t, p.base); st.Leader {
+				newLeader = p
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("%s killed; %s leads %v later", all[leader].name, newLeader.name, time.Since(killed).Round(100*time.Millisecond))
+
 	// The replicas' breakers let a probe through after their open timeout
-	// (30s); then the workers drain the queue.
+	// (30s); then the workers drain the queue, the killed replica's leases
+	// once they lapse (30s).
+	phase("taken over")
 	var st downstreamStatus
 	waitForWithin(t, 90*time.Second, "every order to reach the downstream", func() bool {
 		st = demoStatus(t, downstream)
-		return st.Received >= int64(len(queued))
+		return st.Received >= orders
 	})
-	if st.Received != int64(len(queued)) || st.Duplicates != 0 || st.Unkeyed != 0 {
+	if st.Received != orders || st.Duplicates != 0 || st.Unkeyed != 0 {
 		t.Errorf("downstream: %d received, %d duplicates, %d without a key; want each of the %d orders once, by key",
-			st.Received, st.Duplicates, st.Unkeyed, len(queued))
+			st.Received, st.Duplicates, st.Unkeyed, orders)
 	}
-	var acked int64
-	for _, p := range replicas {
+	phase("delivered")
+	for _, p := range survivors {
 		waitFor(t, p.name+"'s queue to be empty", func() bool { d, _ := queueStats(t, p.base); return d == 0 })
-		_, a := queueStats(t, p.base)
-		acked += a
 	}
-	if _, a := queueStats(t, shadow.base); a != 0 {
-		t.Errorf("the shadow (-worker=false) acknowledged %d orders, want 0", a)
+	if leader != len(all)-1 {
+		if _, a := queueStats(t, shadow.base); a != 0 {
+			t.Errorf("the shadow (-worker=false) acknowledged %d orders, want 0", a)
+		}
 	}
-	if acked != int64(len(queued)) {
-		t.Errorf("the replicas acknowledged %d orders, want the %d queued", acked, len(queued))
+	if st := demoStatus(t, survivors[0].base); st.Received != orders {
+		t.Errorf("GET /demo/downstream on a replica shows %d received, want the shared downstream's %d", st.Received, orders)
 	}
-	if st := demoStatus(t, replicas[0].base); st.Received != int64(len(queued)) {
-		t.Errorf("GET /demo/downstream on a replica shows %d received, want the shared downstream's %d", st.Received, len(queued))
+
+	// One page for the whole outage, across the hand-over: the new leader
+	// sent it again only as a resend, of the same incident, and no
+	// notification names an instance. The budget still counts each order
+	// once: the killed leader's published counts stay.
+	firsts, repeats := alerts.pages("order-fulfilment")
+	if len(firsts) != 1 {
+		t.Fatalf("%d new page notifications for order-fulfilment, want 1: %+v", len(firsts), firsts)
+	}
+	for _, a := range append(firsts, repeats...) {
+		if a.Incident != firsts[0].Incident || a.Labels["instance"] != "" {
+			t.Errorf("page notification %+v: want incident %s and no instance label", a, firsts[0].Incident)
+		}
+	}
+	for _, p := range survivors {
+		if _, bad, inc := fleetSLO(t, p.base, "order-fulfilment"); bad != orders || len(inc) != 1 {
+			t.Errorf("%s's /slo after the hand-over: %d bad, incidents %q; want %d and the one incident",
+				p.name, bad, inc, orders)
+		}
 	}
 }

@@ -70,6 +70,7 @@ type config struct {
 	fleetURL        string       // the PostgreSQL fleet store ("" = off)
 	reportWebhook   string       // POST each weekly report's JSON here
 	reportLocation  string       // the time zone whose Monday 00:00 starts a report's week
+	evaluateEvery   time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -100,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.worker, "worker", true, "run the worker that delivers queued orders; -worker=false serves and enqueues only (a blue/green shadow on the live -queue-url must not consume it)")
 	fs.StringVar(&c.instance, "instance", "", "this replica's name, recorded with its alerts (and its fleet data); default: the host name")
 	fs.StringVar(&c.fleetURL, "fleet-url", "", "postgres://... of the fleet store: replicas that name the same database share feature usage, SLO counts and alerting, incidents and the audit trail (the same URL as -queue-url shares its pool); empty: each replica keeps them under -data")
+	fs.DurationVar(&c.evaluateEvery, "slo-evaluate-every", 10*time.Second, "how often the objectives' alerts are evaluated; with -fleet-url also how often each replica publishes its counts and the leader renews its lease (a dead leader is replaced within four of these)")
 	fs.StringVar(&c.alertWebhook, "alert-webhook", "", "http(s) URL to POST every SLO alert to as JSON")
 	fs.StringVar(&c.alertmanager, "alertmanager", "", "http(s) base URL of an Alertmanager to send SLO alerts to (its v2 API)")
 	fs.StringVar(&c.reportWebhook, "report-webhook", "", "http(s) URL to POST each weekly ops report to as JSON (report.go)")
@@ -126,6 +128,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.deliveryBound <= 0 {
 		return c, fmt.Errorf("-delivery-bound must be positive, got %v", c.deliveryBound)
+	}
+	if c.evaluateEvery < time.Second {
+		return c, fmt.Errorf("-slo-evaluate-every must be at least 1s, got %v", c.evaluateEvery)
 	}
 	if c.drainDelay < 0 {
 		return c, fmt.Errorf("-drain-delay must not be negative, got %v", c.drainDelay)
@@ -247,7 +252,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer closeLogged(log, "downstream client", client)
 	a.client = client
 	a.queue = queueAPI{q: q, ops: a.ops}
-	if a.reports, err = newReports(cfg, a, q, store, log); err != nil { // report.go
+	if a.reports, err = newReports(cfg, a, q, store != nil, log); err != nil { // report.go
 		return err
 	}
 	defer closeLogged(log, "weekly reports", a.reports) // before the queue closes: it reads it

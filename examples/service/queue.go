@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/opskit/opskit/postgres"
 	"github.com/opskit/opskit/fleet"
+	"github.com/opskit/opskit/postgres"
 	"github.com/opskit/opskit/queue"
 	"github.com/opskit/opskit/retry"
 	"go.opentelemetry.io/otel/metric"

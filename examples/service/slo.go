@@ -63,6 +63,7 @@ func newObjectives(cfg config, store fleet.Store, mp metric.MeterProvider, log *
 		slo.WithMeterProvider(mp),
 		slo.WithLogger(log),
 		slo.WithInstance(cfg.instance),
+		slo.WithEvaluationInterval(cfg.evaluateEvery),
 		slo.WithRelease(cfg.release), // incidents and notifications name the release
 		slo.WithNotifier(auto.notifier(notify...)),
 		slo.WithSnapshotFile(filepath.Join(cfg.dataDir, "slo-snapshot.json"), 0), // every 10s: a SIGKILL loses seconds
