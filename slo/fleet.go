@@ -111,9 +111,10 @@ type replicaState struct {
 // fleetView is what an indicator reads of the other replicas; replaced
 // whole by every evaluation.
 type fleetView struct {
-	self     string         // this replica's instance
-	replicas []remoteSeries // the others, by instance
-	units    []*unitsState  // the others' Pending journals of this series
+	self     string           // this replica's instance
+	replicas []remoteSeries   // the others, by instance
+	units    []*unitsState    // the others' Pending journals of this series
+	releases [][]releaseState // the others' events per release of this series
 }
 
 type remoteSeries struct {
@@ -271,6 +272,9 @@ func (f *fleetMode) refresh(m *Monitor, states []fleet.State, now time.Time) {
 			}
 			if u := rs.snap.units(in.name); u != nil {
 				v.units = append(v.units, u) // a stopped replica's too: its units are the fleet's
+			}
+			if r := rs.snap.releasesOf(in.name); r != nil {
+				v.releases = append(v.releases, r)
 			}
 			s := rs.seriesFor(in, now)
 			if s == nil {

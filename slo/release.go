@@ -289,9 +289,25 @@ func mergeReleaseStates(replicas ...[]releaseState) []releaseState {
 }
 
 // releaseStates returns the per-release counts Releases and Verdict read
-// for in: this process's.
+// for in: this process's, plus with a fleet store every other replica's
+// latest published ones.
 func (m *Monitor) releaseStates(in *indicator) []releaseState {
-	return in.rel.states()
+	own := in.rel.states()
+	if v := in.fleet.Load(); v != nil && len(v.releases) > 0 {
+		return mergeReleaseStates(append([][]releaseState{own}, v.releases...)...)
+	}
+	return own
+}
+
+// releasesOf returns the per-release counts the snapshot holds for the
+// series name, nil if none.
+func (snap *snapshot) releasesOf(name string) []releaseState {
+	for _, ss := range snap.Series {
+		if ss.Name == name {
+			return ss.Releases
+		}
+	}
+	return nil
 }
 
 // Releases returns the releases objective (a series name) counts apart,

@@ -37,6 +37,9 @@ type snapshotSeries struct {
 	Hour   [][3]int64 `json:"hour"`
 	// Units is a Pending's journal, published to a fleet store only.
 	Units *unitsState `json:"units,omitempty"`
+	// Releases are the events per release (ForRelease), restored by
+	// Verdict's side and merged across replicas.
+	Releases []releaseState `json:"releases,omitempty"`
 }
 
 // maxBucket bounds one saved bucket so that sums over a period cannot
@@ -84,7 +87,7 @@ func decodeSnapshot(r io.Reader) (*snapshot, error) {
 // snapshotOf copies the history of in. It folds first, so the fine buckets
 // it saves are already in the coarse ones.
 func snapshotOf(in *indicator, now time.Time) snapshotSeries {
-	ss := snapshotSeries{Name: in.name}
+	ss := snapshotSeries{Name: in.name, Releases: in.rel.states()}
 	s := in.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -115,6 +118,7 @@ func (snap *snapshot) apply(in *indicator, now time.Time) {
 	for _, ss := range snap.Series {
 		if ss.Name == in.name {
 			restoreSeries(in.s, ss, snap.Version, now)
+			in.rel.restore(ss.Releases, now)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/opskit/opskit/clock"
+	"github.com/opskit/opskit/fleet"
 	"github.com/opskit/opskit/release"
 	"github.com/opskit/opskit/slo"
 )
@@ -275,5 +278,51 @@ func TestReleaseRecordAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Record under a release: %v allocs per call, want 0", allocs)
+	}
+}
+
+// Per-release counts survive a restart through the snapshot file, and in
+// a fleet a replica's verdict sees the candidate another replica runs.
+func TestReleasesSnapshotAndFleet(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slo.json")
+	fc := clock.NewFake(start)
+	m1, _ := newMonitorOn(t, fc, slo.WithSnapshotFile(path, time.Minute), slo.WithRelease(release.Info{ID: "v1"}))
+	tr := m1.MustAdd(slo.Objective{Name: "api", Target: 0.99})
+	cand, _ := tr.ForRelease("v2")
+	tr.RecordN(1000, 10)
+	cand.RecordN(600, 30)
+	fc.Advance(time.Minute)
+	before, err := m1.Verdict("api", "v2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := newMonitorOn(t, fc, slo.WithSnapshotFile(path, time.Minute), slo.WithRelease(release.Info{ID: "v1"}))
+	m2.MustAdd(slo.Objective{Name: "api", Target: 0.99})
+	after, err := m2.Verdict("api", "v2", "")
+	if err != nil || after != before || after.Candidate != (release.Counts{Good: 570, Bad: 30}) {
+		t.Errorf("after a restart: %+v, %v; before: %+v", after, err, before)
+	}
+
+	store := fleet.NewMemory(fc)
+	a, _ := newMonitorOn(t, fc, slo.WithStore(store), slo.WithInstance("a"), slo.WithRelease(release.Info{ID: "v1"}))
+	b, _ := newMonitorOn(t, fc, slo.WithStore(store), slo.WithInstance("b"), slo.WithRelease(release.Info{ID: "v2"}))
+	ta := a.MustAdd(slo.Objective{Name: "api", Target: 0.99})
+	tb := b.MustAdd(slo.Objective{Name: "api", Target: 0.99})
+	ta.RecordN(900, 9)
+	tb.RecordN(100, 3)
+	fc.Advance(10 * time.Second)
+	a.Evaluate()
+	b.Evaluate()
+	a.Evaluate()
+	v, err := a.Verdict("api", "v2", "")
+	if err != nil || v.Baseline != (release.Counts{Good: 891, Bad: 9}) || v.Candidate != (release.Counts{Good: 97, Bad: 3}) {
+		t.Errorf("fleet verdict on a: %+v, %v", v, err)
+	}
+	rcs, _, _ := a.Releases("api")
+	if len(rcs) != 2 || !rcs[0].Own || rcs[1].Own || rcs[1].Release != "v2" {
+		t.Errorf("fleet releases on a: %+v", rcs)
 	}
 }
