@@ -147,7 +147,8 @@
 // HTML is one self-contained page made for mail clients: layout tables,
 // inline styles only, no script, no image, no link, every value escaped;
 // tables scroll sideways on a phone. Markdown escapes every value. JSON
-// has stable snake_case field names; durations are given in seconds
+// has stable snake_case field names (a release keeps release.Info's
+// health-check names: serviceId, version, releaseId); durations are given in seconds
 // (fields ending in _seconds), and a budget overspent by a target of 1 (no
 // bad event allowed) is -1.
 //

@@ -32,7 +32,7 @@ var key = []byte("0123456789abcdef0123456789abcdef")
 // incident log, an audit log, a queue and a feature registry — the real
 // types — plus the truth the script put into them.
 type world struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	fc    *clock.Fake
 	mon   *slo.Monitor
@@ -52,7 +52,7 @@ type world struct {
 	ackAt               time.Time
 }
 
-func newWorld(t *testing.T, dir string, fc *clock.Fake) *world {
+func newWorld(t testing.TB, dir string, fc *clock.Fake) *world {
 	t.Helper()
 	w := &world{t: t, dir: dir, fc: fc}
 	var err error
@@ -227,7 +227,7 @@ func (w *world) toWeekEnd() {
 // scriptedWeek plays the script with a Writer running from the week's
 // start, then extra (if not nil), then steps to the week's end, where the
 // Writer writes the week; it returns the world and the reports directory.
-func scriptedWeek(t *testing.T, extra func(*world)) (*world, string) {
+func scriptedWeek(t testing.TB, extra func(*world)) (*world, string) {
 	t.Helper()
 	dir := t.TempDir()
 	fc := clock.NewFake(monday)
