@@ -21,9 +21,9 @@ var styles = map[string]template.CSS{
 	"sum":    "margin:10px 0 0 0;padding:10px 12px;background:#f6f8fa;border:1px solid #d8dbe0;",
 	"scroll": "overflow-x:auto;max-width:100%;",
 	"table":  "border-collapse:collapse;width:100%;font-size:13px;",
-	"th":     "text-align:left;padding:5px 8px;border-bottom:2px solid #d8dbe0;background:#f6f8fa;white-space:nowrap;",
-	"td":     "text-align:left;padding:5px 8px;border-bottom:1px solid #eaeef2;vertical-align:top;overflow-wrap:break-word;",
-	"num":    "text-align:right;padding:5px 8px;border-bottom:1px solid #eaeef2;vertical-align:top;white-space:nowrap;",
+	"th":     "text-align:left;padding:4px 6px;border-bottom:2px solid #d8dbe0;background:#f6f8fa;white-space:nowrap;",
+	"td":     "text-align:left;padding:4px 6px;border-bottom:1px solid #eaeef2;vertical-align:top;overflow-wrap:break-word;",
+	"num":    "text-align:right;padding:4px 6px;border-bottom:1px solid #eaeef2;vertical-align:top;white-space:nowrap;",
 	"good":   "color:#1a7f37;font-weight:bold;",
 	"bad":    "color:#cf222e;font-weight:bold;",
 	"note":   "margin:6px 0;color:#57606a;font-style:italic;",
@@ -92,12 +92,11 @@ const pageHTML = `<!DOCTYPE html>
 {{- with empty .Compliance.Section "objective source (slo.Monitor)"}}<p style="{{css "note"}}">{{.}}</p>{{end}}
 {{- if .Compliance.Objectives}}
 <div style="{{css "scroll"}}"><table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
-<tr><th style="{{css "th"}}">Objective</th><th style="{{css "th"}}">Target</th><th style="{{css "th"}}">Week</th><th style="{{css "th"}}">Events (bad)</th><th style="{{css "th"}}">Budget spent</th><th style="{{css "th"}}">Period</th><th style="{{css "th"}}">Period compliance</th><th style="{{css "th"}}">Budget spent</th></tr>
+<tr><th style="{{css "th"}}">Objective</th><th style="{{css "th"}}">Target</th><th style="{{css "th"}}">This week<br>events (bad)</th><th style="{{css "th"}}">Budget<br>spent</th><th style="{{css "th"}}">Period</th><th style="{{css "th"}}">Over the period<br>events (bad)</th><th style="{{css "th"}}">Budget<br>spent</th></tr>
 {{- range .Compliance.Objectives}}
 <tr><td style="{{css "td"}}">{{.Name}}{{with .Error}}<br><span style="{{css "bad"}}">{{.}}</span>{{end}}</td>
 <td style="{{css "num"}}">{{pct .Target}}</td>
-<td style="{{css "num"}}"><span style="{{if .Week.Met}}{{css "good"}}{{else}}{{css "bad"}}{{end}}">{{compliance .Week.Compliance}}</span></td>
-<td style="{{css "num"}}">{{.Week.Events}} ({{.Week.Bad}})</td>
+<td style="{{css "num"}}"><span style="{{if .Week.Met}}{{css "good"}}{{else}}{{css "bad"}}{{end}}">{{compliance .Week.Compliance}}</span><br>{{.Week.Events}} ({{.Week.Bad}})</td>
 <td style="{{css "num"}}">{{pct .Week.BudgetSpent}}</td>
 <td style="{{css "num"}}">{{human .Period}}</td>
 <td style="{{css "num"}}"><span style="{{if .PeriodToDate.Met}}{{css "good"}}{{else}}{{css "bad"}}{{end}}">{{compliance .PeriodToDate.Compliance}}</span><br>{{.PeriodToDate.Events}} ({{.PeriodToDate.Bad}})</td>
@@ -113,7 +112,7 @@ const pageHTML = `<!DOCTYPE html>
 <p style="{{css "p"}}">{{.Incidents.Opened}} opened, {{.Incidents.Resolved}} resolved, {{.Incidents.OpenAtEnd}} open at the end of the week.{{if .Incidents.Resolved}} Time to resolve: mean {{human .Incidents.MeanTimeToResolve}}, longest {{human .Incidents.MaxTimeToResolve}}.{{end}}</p>
 {{- if .Incidents.List}}
 <div style="{{css "scroll"}}"><table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">
-<tr><th style="{{css "th"}}">Incident</th><th style="{{css "th"}}">Severity</th><th style="{{css "th"}}">Started</th><th style="{{css "th"}}">Resolved</th><th style="{{css "th"}}">Duration</th><th style="{{css "th"}}">Acknowledged</th><th style="{{css "th"}}">Release</th></tr>
+<tr><th style="{{css "th"}}">Incident</th><th style="{{css "th"}}">Severity</th><th style="{{css "th"}}">Started</th><th style="{{css "th"}}">Resolved</th><th style="{{css "th"}}">Duration</th><th style="{{css "th"}}">Ack</th><th style="{{css "th"}}">Release</th></tr>
 {{- range .Incidents.List}}
 <tr><td style="{{css "td"}}">{{.ID}}{{if .BudgetExhausted}}<br><span style="{{css "bad"}}">error budget exhausted</span>{{end}}</td>
 <td style="{{css "td"}}">{{.Severity}}</td>
