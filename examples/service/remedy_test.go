@@ -79,3 +79,44 @@ func TestSelfHealingSwitchesBulkOffAndBackOn(t *testing.T) {
 		t.Errorf("incident notes by automation = %q, want the switch and its undo", notes)
 	}
 }
+
+// In the other stories remediation is a dry run: the failing-feature
+// story's page says what automation would do, and nothing switches.
+func TestFailingFeatureStoryRemediationIsADryRun(t *testing.T) {
+	t.Parallel()
+	base, _, logs := startService(t, "-demo-story", storyFailing, "-operator-token", testToken)
+	logs.find(t, 60*time.Second, "remedy: dry run: would switch off orders.bulk")
+	_, trail := get(t, base+"/audit", "Authorization", "Bearer "+testToken)
+	if !strings.Contains(trail, `"result":"dry run"`) || strings.Contains(trail, `"feature.switch"`) {
+		t.Errorf("audit trail: want a dry run and no switch:\n%s", trail)
+	}
+	code, body := do(t, http.MethodPost, base+"/api/orders", `{"item": "book", "quantity": 5}`, "X-Tenant", "tenant-09")
+	if code != http.StatusOK && code != http.StatusAccepted {
+		t.Errorf("a bulk order of a tenant the story spares: %d %s; want it taken", code, body)
+	}
+}
+
+func TestRemedyFlags(t *testing.T) {
+	for _, tc := range []struct {
+		mode, story string
+		check       time.Duration
+		wantMode    string
+		wantCheck   time.Duration
+		wantErr     string
+	}{
+		{"", storySelfHealing, 0, remedyOn, 30 * time.Second, ""},
+		{"", storyOutage, 0, remedyDryRun, 10 * time.Minute, ""},
+		{remedyOff, storySelfHealing, time.Minute, remedyOff, time.Minute, ""},
+		{"yes", storyOutage, 0, "", 0, `-remedy "yes"`},
+		{remedyOn, storyOutage, 10 * time.Millisecond, "", 0, "-remedy-check 10ms"},
+	} {
+		c := remedyConfig{remedyMode: tc.mode, remedyCheck: tc.check}
+		err := c.validate(tc.story)
+		switch {
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%+v: err %v, want one naming %s", tc, err, tc.wantErr)
+		case tc.wantErr == "" && (err != nil || c.remedyMode != tc.wantMode || c.remedyCheck != tc.wantCheck):
+			t.Errorf("%+v: got %q %v %v, want %q %v", tc, c.remedyMode, c.remedyCheck, err, tc.wantMode, tc.wantCheck)
+		}
+	}
+}
