@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -396,6 +397,35 @@ func TestFleetOnPostgresPagesOnceAndDeliversEveryOrderOnce(t *testing.T) {
 		}
 	}
 	phase("paged")
+	// Operators act on the incident from two replicas; the fleet's one
+	// audit trail, read on a third, has both, each naming its replica.
+	firsts, _ := alerts.pages("order-fulfilment")
+	form := func(action string) string {
+		return "action=" + action + "&text=seen&id=" + url.QueryEscape(firsts[0].Incident)
+	}
+	for i, action := range []string{"ack", "note"} {
+		if code, body := do(t, "POST", replicas[i].base+"/slo/incident", form(action), "Content-Type", "application/x-www-form-urlencoded",
+			"Authorization", "Bearer "+testToken); code != 204 {
+			t.Errorf("%s on %s = %d %s, want 204", action, replicas[i].name, code, body)
+		}
+	}
+	var trail struct {
+		Records []struct{ Instance, Action, Target string }
+	}
+	_, body := get(t, replicas[2].base+"/audit", "Authorization", "Bearer "+testToken)
+	if err := json.Unmarshal([]byte(body), &trail); err != nil {
+		t.Fatalf("/audit: %v: %s", err, body)
+	}
+	var acted []string
+	for _, r := range trail.Records {
+		if r.Target == firsts[0].Incident {
+			acted = append(acted, r.Instance+" "+r.Action)
+		}
+	}
+	if want := []string{"replica-1 incident.ack", "replica-2 incident.note"}; strings.Join(acted, ", ") != strings.Join(want, ", ") {
+		t.Errorf("the fleet trail on replica-3 has %q for the incident, want %q", acted, want)
+	}
+
 	// Feature usage: every process shows the fleet's uses, exactly, and its
 	// tenants (one per order) within the stated error (3 standard errors).
 	for _, p := range all {

@@ -218,7 +218,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if a.ops, err = newOperators(cfg.dataDir, cfg.operatorToken, cfg.release.ID, telemetry, log, a.countAction); err != nil {
+	if a.ops, err = newOperators(cfg.dataDir, cfg.operatorToken, cfg.release.ID, store, cfg.instance, telemetry, log, a.countAction); err != nil {
 		return err
 	}
 	defer closeLogged(log, "audit trail", a.ops)
@@ -417,7 +417,7 @@ func (a *app) routes() http.Handler {
 	dead := a.queue.deadLetters()
 	mux.Handle("/queue/dead", dead)
 	mux.Handle("/queue/dead/", dead)
-	mux.Handle("GET /audit", a.ops.trail.Handler(a.ops.admin))
+	mux.Handle("GET /audit", a.ops.handler())
 	mux.Handle("GET /report", a.reports.w.Handler(a.ops.admin)) // the weekly ops report, operator token, audited
 	mux.Handle("POST /slo/incident", a.objectives.mon.IncidentHandler(a.ops.admin))
 	switch {
