@@ -67,6 +67,18 @@ func (s *shop) traffic() {
 	}
 }
 
+// probe is a probe of payments that counts its calls.
+func (s *shop) probe() (*atomic.Int64, func(context.Context) error) {
+	var n atomic.Int64
+	return &n, func(context.Context) error {
+		n.Add(1)
+		if s.broken.Load() {
+			return errors.New("payments: 502")
+		}
+		return nil
+	}
+}
+
 // switches returns the feature switches in the audit trail (written by
 // the feature package) as "off by automation", "on by automation", ...
 func (s *shop) switches() []string {
@@ -212,14 +224,7 @@ func TestLiveSwitchOffUntilRecovered(t *testing.T) {
 func TestProbeIsAskedAtMostOncePerCheck(t *testing.T) {
 	h := newHarness(t, nil)
 	s := newShop(t, h)
-	var probes atomic.Int64
-	probe := func(context.Context) error {
-		probes.Add(1)
-		if s.broken.Load() {
-			return errors.New("payments: 502")
-		}
-		return nil
-	}
+	probes, probe := s.probe()
 	if err := h.rem.Add(remedy.Rule{Objective: "checkout", CheckEvery: 15 * time.Minute,
 		Actions: []remedy.Action{remedy.SwitchOff(s.f, remedy.Recovery{Probe: probe})}}); err != nil {
 		t.Fatal(err)

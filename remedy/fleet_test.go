@@ -2,7 +2,6 @@ package remedy_test
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -17,10 +16,10 @@ import (
 	"github.com/opskit/opskit/slo"
 )
 
-// In a fleet only the leader acts: a follower's Monitor sends no
-// notifications, and its Notifier runs nothing even if given one.
-func TestOnlyTheLeaderActs(t *testing.T) {
-	fc := clock.NewFake(start)
+// replicas returns two Monitors of one fleet (a shared fleet.Memory), each
+// with the checkout objective, evaluated once in order: the first leads.
+func replicas(t *testing.T, fc *clock.Fake, first, second string) (*slo.Monitor, *slo.Monitor) {
+	t.Helper()
 	store := fleet.NewMemory(fc)
 	replica := func(name string) *slo.Monitor {
 		m, err := slo.New(slo.WithClock(fc), slo.WithEvaluationInterval(-1), slo.WithStore(store), slo.WithInstance(name),
@@ -33,7 +32,15 @@ func TestOnlyTheLeaderActs(t *testing.T) {
 		m.Evaluate()
 		return m
 	}
-	leader, follower := replica("a"), replica("b")
+	a := replica(first)
+	return a, replica(second)
+}
+
+// In a fleet only the leader acts: a follower's Monitor sends no
+// notifications, and its Notifier runs nothing even if given one.
+func TestOnlyTheLeaderActs(t *testing.T) {
+	fc := clock.NewFake(start)
+	leader, follower := replicas(t, fc, "a", "b")
 	if !leader.Leader() || follower.Leader() {
 		t.Fatalf("Leader: a %v, b %v; want a only", leader.Leader(), follower.Leader())
 	}
@@ -69,14 +76,7 @@ func TestSwitchFoundAfterRestartIsUndone(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.broken.Store(true)
-	var probes atomic.Int64
-	probe := func(context.Context) error {
-		probes.Add(1)
-		if s.broken.Load() {
-			return errors.New("payments: 502")
-		}
-		return nil
-	}
+	probes, probe := s.probe()
 	if err := h.rem.Add(remedy.Rule{Objective: "checkout", CheckEvery: 10 * time.Minute,
 		Actions: []remedy.Action{remedy.SwitchOff(s.f, remedy.Recovery{Probe: probe})}}); err != nil {
 		t.Fatal(err)
@@ -120,19 +120,7 @@ func TestPersonsSwitchFoundAtStartIsLeftAlone(t *testing.T) {
 // leads, it undoes after the signal passes.
 func TestNewLeaderTakesUpTheSwitch(t *testing.T) {
 	fc := clock.NewFake(start)
-	store := fleet.NewMemory(fc)
-	replica := func(name string) *slo.Monitor {
-		m, err := slo.New(slo.WithClock(fc), slo.WithEvaluationInterval(-1), slo.WithStore(store), slo.WithInstance(name),
-			slo.WithLogger(slog.New(slog.DiscardHandler)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
-		m.MustAdd(slo.Objective{Name: "checkout", Target: 0.99})
-		m.Evaluate()
-		return m
-	}
-	old, next := replica("a"), replica("b")
+	old, next := replicas(t, fc, "a", "b")
 	trail := &audittest.Recorder{}
 	reg, err := feature.New(feature.WithClock(fc), feature.WithAudit(trail), feature.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
