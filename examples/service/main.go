@@ -252,7 +252,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer closeLogged(log, "downstream client", client)
 	a.client = client
 	a.queue = queueAPI{q: q, ops: a.ops}
-	if a.reports, err = newReports(cfg, a, q, store != nil, log); err != nil { // report.go
+	if a.reports, err = newReports(cfg, a, q, store, log); err != nil { // report.go
 		return err
 	}
 	defer closeLogged(log, "weekly reports", a.reports) // before the queue closes: it reads it

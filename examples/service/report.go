@@ -24,9 +24,9 @@ type reports struct {
 }
 
 // newReports gathers the sources: the objectives (compliance, releases and
-// verdicts; fleet-wide with a store), the incidents (the incident log, in
-// the fleet store when there is one), this replica's audit trail, the
-// order queue and the features.
+// verdicts; fleet-wide with a store), the incidents and the audit trail
+// (this replica's files, or the fleet's logs in the store), the order
+// queue and the features.
 func newReports(cfg config, a *app, q queue.Backend, store fleet.Store, log *slog.Logger) (*reports, error) {
 	key, err := audit.LoadKey(filepath.Join(cfg.dataDir, "audit.key"))
 	if err != nil {
@@ -34,13 +34,14 @@ func newReports(cfg config, a *app, q queue.Backend, store fleet.Store, log *slo
 	}
 	mon := a.objectives.mon
 	incidents := report.IncidentLog(filepath.Join(cfg.dataDir, "incidents.jsonl"))
-	if store != nil {
-		incidents = report.IncidentFleet(store) // the fleet's incident log, in the store
+	trail := report.AuditLog(filepath.Join(cfg.dataDir, "audit.jsonl"), key)
+	if store != nil { // the fleet's incident log and audit trail, in the store
+		incidents, trail = report.IncidentFleet(store), report.AuditFleet(store, a.ops.fleetKey)
 	}
 	src := report.Sources{
 		Objectives: mon,
 		Incidents:  incidents,
-		Audit:      report.AuditLog(filepath.Join(cfg.dataDir, "audit.jsonl"), key),
+		Audit:      trail,
 		Queue:      q,
 		Features:   a.features.reg,
 		Release:    cfg.release,
