@@ -150,3 +150,80 @@ func BenchmarkFeatureFailWith(b *testing.B) {
 		runSerialParallel(b, func() { f.FailWith(tctx, reasons[i.Add(1)%int64(len(reasons))]) })
 	})
 }
+
+// BenchmarkFeatureUseRatio measures the cost goal directly on a busy
+// machine: blocks of 1,000 bare atomic adds and 1,000 opskit calls (with a
+// tenant on the context) alternate inside one benchmark, so that load from
+// other processes falls on both alike, and the ratio is reported
+// (x-atomic; the goal: ok ≤ 2, failed ≤ 4), over all blocks and over the
+// fastest block of each (x-atomic-min: a block that no other process
+// interrupted). Serial and parallel.
+func BenchmarkFeatureUseRatio(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		op   func(f *feature.Feature, ctx context.Context)
+	}{
+		{"tenant-ok", func(f *feature.Feature, ctx context.Context) { f.Use(ctx) }},
+		{"tenant-failed", func(f *feature.Feature, ctx context.Context) { f.Fail(ctx) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r, f := newFeatureRegistry(b)
+			tctx := r.WithTenant(context.Background(), "acme")
+			var n atomic.Int64
+			const block = 1000
+			var atomicNs, opNs, blocks, minAtomic, minOp atomic.Int64
+			lower := func(m *atomic.Int64, v int64) {
+				for old := m.Load(); v < old && !m.CompareAndSwap(old, v); old = m.Load() {
+				}
+			}
+			reset := func() {
+				atomicNs.Store(0)
+				opNs.Store(0)
+				blocks.Store(0)
+				minAtomic.Store(1 << 62)
+				minOp.Store(1 << 62)
+			}
+			pair := func() {
+				t0 := time.Now()
+				for range block {
+					n.Add(1)
+				}
+				t1 := time.Now()
+				for range block {
+					tc.op(f, tctx)
+				}
+				t2 := time.Now()
+				atomicNs.Add(int64(t1.Sub(t0)))
+				opNs.Add(int64(t2.Sub(t1)))
+				blocks.Add(1)
+				lower(&minAtomic, int64(t1.Sub(t0)))
+				lower(&minOp, int64(t2.Sub(t1)))
+			}
+			report := func(b *testing.B) {
+				calls := float64(blocks.Load() * block)
+				b.ReportMetric(float64(atomicNs.Load())/calls, "atomic-ns/op")
+				b.ReportMetric(float64(opNs.Load())/calls, "opskit-ns/op")
+				b.ReportMetric(float64(opNs.Load())/float64(atomicNs.Load()), "x-atomic")
+				b.ReportMetric(float64(minAtomic.Load())/block, "atomic-min-ns/op")
+				b.ReportMetric(float64(minOp.Load())/block, "opskit-min-ns/op")
+				b.ReportMetric(float64(minOp.Load())/float64(minAtomic.Load()), "x-atomic-min")
+			}
+			b.Run("serial", func(b *testing.B) {
+				reset()
+				for b.Loop() {
+					pair()
+				}
+				report(b)
+			})
+			b.Run("parallel", func(b *testing.B) {
+				reset()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						pair()
+					}
+				})
+				report(b)
+			})
+		})
+	}
+}
