@@ -13,10 +13,10 @@ import (
 // history whose windows stay consistent; it never panics, and its units
 // decide without panicking.
 func FuzzDecodeFleetState(f *testing.F) {
-	f.Add("r2", []byte(`{"version":2,"instance":"r2","saved":"2026-03-01T00:00:00Z","series":[{"name":"a","first":1772323200000000000,"fine":[[177232320,10,1]],"hour":[[492312,10,1]],"units":{"accepted":[{"id":"o1","at":1772323200000000000}],"completed":[{"id":"o2","at":1772323200000000000,"ok":true}],"decided_to":1}}]}`))
+	f.Add("r2", []byte(`{"version":2,"instance":"r2","saved":"2026-03-01T00:00:00Z","series":[{"name":"a","first":1772323200000000000,"fine":[[177232320,10,1]],"hour":[[492312,10,1]],"units":{"accepted":[{"id":"o1","at":1772323200000000000}],"completed":[{"id":"o2","at":1772323200000000000,"ok":true}],"decided":[{"id":"o1","at":1772323100000000000}]}}]}`))
 	f.Add("r2", []byte(`{"version":2,"instance":"r3","series":[]}`))
 	f.Add("r2", []byte(`{"version":2,"instance":"r2","series":[{"name":"a","units":{"accepted":[{"id":"","at":0}]}}]}`))
-	f.Add("r2", []byte(`{"version":2,"instance":"r2","series":[{"name":"a","units":{"decided_to":-5}}]}`))
+	f.Add("r2", []byte(`{"version":2,"instance":"r2","series":[{"name":"a","units":{"decided":[{"id":"o3","at":-5,"ok":true}]}}]}`))
 	f.Add("r2", []byte(`{"version":2,"instance":"r2","series":[{"name":"a","fine":[[1,5,9]]}]}`))
 	f.Add("r2", []byte(`not json`))
 	f.Fuzz(func(t *testing.T, instance string, data []byte) {

@@ -427,14 +427,25 @@ func TestFleetPendingCountsOnce(t *testing.T) {
 	ps["r1"].Accept("b", t0)
 	ps["r2"].Accept("c", t0)
 	ps["r3"].Complete("d", false) // never accepted anywhere: counts as it says
+	ps["r2"].Accept("f", t0)      // late, completed on another replica afterwards
+	ps["r2"].Accept("g", t0)      // completed in time on another replica
 	if n := ps["r1"].Len(); n != 2 {
 		t.Errorf("r1 holds %d units, want 2", n)
+	}
+	live := func() *slo.Pending {
+		for _, r := range rs {
+			if !r.down {
+				return ps[r.name]
+			}
+		}
+		return nil
 	}
 	var dead *replica
 	for elapsed := time.Duration(0); elapsed < 12*time.Minute; elapsed += 10 * time.Second {
 		switch fc.Now().Sub(t0) {
 		case time.Minute:
 			ps["r2"].Complete("a", true)
+			ps["r3"].Complete("g", true)
 		case 6 * time.Minute: // b and c were late at 5m and decided since
 			l := leaders(rs)
 			for _, r := range rs {
@@ -444,13 +455,11 @@ func TestFleetPendingCountsOnce(t *testing.T) {
 				}
 			}
 		case 7 * time.Minute:
-			for _, r := range rs {
-				if !r.down {
-					ps[r.name].Complete("b", true) // late: already counted bad
-					ps[r.name].Complete("e", true) // the dead replica accepted it
-					break
-				}
-			}
+			live().Complete("b", true) // late: already counted bad
+			live().Complete("e", true) // the dead replica accepted it
+			ps["r3"].Complete("f", true)
+		case 8 * time.Minute:
+			live().Accept("h", t0.Add(-time.Hour)) // first seen long after its deadline
 		}
 		round(fc, rs, 0, 0)
 	}
@@ -462,8 +471,8 @@ func TestFleetPendingCountsOnce(t *testing.T) {
 			continue
 		}
 		b := orders(t, r.m).Budget
-		if b.Total != 5 || b.Bad != 3 {
-			t.Errorf("%s: fleet counts %d units, %d bad; want 5 units (a, b, c, d, e), 3 bad (b, c late, d failed)", r.name, b.Total, b.Bad)
+		if b.Total != 8 || b.Bad != 5 {
+			t.Errorf("%s: fleet counts %d units, %d bad; want 8 units (a to h), 5 bad (b, c, f, h late, d failed)", r.name, b.Total, b.Bad)
 		}
 	}
 }

@@ -12,35 +12,40 @@ import (
 //   - Accept and Complete only write this replica's journal: the units it
 //     accepted (id, acceptance time) and those it completed (id, time,
 //     outcome). The journal travels with the replica's published counts.
-//   - The leader decides each unit from the journals of every replica (a
-//     stopped one's included): good or bad when it completed within its
-//     bound, bad at its deadline otherwise. It decides the units whose
-//     decision time lies between the last decision time any replica
-//     published and now minus a lag of three evaluation intervals (30s by
-//     default: time for the others' journals to arrive), and counts them
-//     in its own counts, which it publishes together with that time. A new
-//     leader therefore goes on where the last published decision left off:
-//     no unit is counted twice, and one the old leader decided but never
-//     published is decided again by the new one, its count lost with the
-//     old leader's unpublished counts.
+//   - The leader decides each unit once from the journals of every replica
+//     (a stopped one's included): good or bad at its completion when it
+//     completed within its bound, bad at its deadline otherwise. It
+//     decides a unit once its decision time is a lag of three evaluation
+//     intervals old (30s by default: time for the others' journals to
+//     arrive), counts it in its own counts and adds it to its decided
+//     units, published with those counts. Every replica's decided units
+//     together are the fleet's: a unit in them is never counted again (a
+//     late one that completes afterwards only becomes done), so a new
+//     leader goes on where the published decisions end; a decision the
+//     old leader never published is made again by the new one, its count
+//     lost with the old leader's unpublished counts.
 //   - The same id accepted on several replicas (each replica re-accepting
 //     a shared queue's units after a restart) is one unit, accepted at the
-//     earliest time given. A replica drops an accepted unit from its journal
-//     once some replica's journal completes it, and a completion three
-//     lease periods after it happened.
+//     earliest time given. A unit first seen after its deadline (accepted
+//     again after the whole fleet was down) is counted bad at once, unless
+//     it was decided before.
+//   - A replica keeps a unit in its journal until the fleet's decided
+//     units say it is done; the leader forgets a done unit no journal
+//     mentions a lag of three leases after its decision.
 //
 // All replicas must give the objective's Pending the same bound (the
 // leader's counts). Fleet outcomes appear in the counts the lag later
-// than in a single process.
+// than in a single process, and count under the leader's release.
 
 // unitsState is one replica's journal of one objective's units, as it
 // publishes it.
 type unitsState struct {
 	Accepted  []unitAt `json:"accepted,omitempty"`
 	Completed []unitAt `json:"completed,omitempty"`
-	// DecidedTo is the unix nanosecond time up to which the leader (this
-	// replica, when it led) counted the units.
-	DecidedTo int64 `json:"decided_to,omitempty"`
+	// Decided are the units this replica counted while it led: At is the
+	// decision time, OK says the unit is done (completed or failed), not
+	// only late.
+	Decided []unitAt `json:"decided,omitempty"`
 }
 
 type unitAt struct {
@@ -53,15 +58,12 @@ type unitAt struct {
 const maxUnitID = 256
 
 func (u *unitsState) validate(series string) error {
-	for _, list := range [][]unitAt{u.Accepted, u.Completed} {
+	for _, list := range [][]unitAt{u.Accepted, u.Completed, u.Decided} {
 		for _, x := range list {
 			if x.ID == "" || len(x.ID) > maxUnitID || x.At <= 0 {
 				return fmt.Errorf("%w: series %q: bad unit %.40q at %d", ErrSnapshot, series, x.ID, x.At)
 			}
 		}
-	}
-	if u.DecidedTo < 0 {
-		return fmt.Errorf("%w: series %q: decided_to %d is negative", ErrSnapshot, series, u.DecidedTo)
 	}
 	return nil
 }
@@ -69,19 +71,20 @@ func (u *unitsState) validate(series string) error {
 // journal is a replica's record of the units of one objective, in fleet
 // mode.
 type journal struct {
-	p         *Pending      // counts the units the leader decides
-	bound     time.Duration // the Pending's
-	keep      time.Duration // how long a completion stays in the journal
-	lag       time.Duration // how far behind now the leader decides
+	p     *Pending      // counts the units the leader decides
+	bound time.Duration // the Pending's
+	keep  time.Duration // how long a done unit no journal mentions stays decided
+	lag   time.Duration // how old a decision time must be before the leader decides
+
 	mu        sync.Mutex
 	accepted  map[string]int64  // id -> unix nanos accepted
 	completed map[string]unitAt // id -> when and how it completed
-	decidedTo int64             // see unitsState.DecidedTo
+	decided   map[string]unitAt // id -> decision time; OK: done
 }
 
 func newJournal(p *Pending, f *fleetMode, saved *unitsState) *journal {
 	j := &journal{p: p, bound: p.bound, keep: 3 * f.ttl, lag: f.ttl,
-		accepted: map[string]int64{}, completed: map[string]unitAt{}}
+		accepted: map[string]int64{}, completed: map[string]unitAt{}, decided: map[string]unitAt{}}
 	if saved != nil {
 		for _, a := range saved.Accepted {
 			j.accept(a.ID, a.At)
@@ -89,7 +92,9 @@ func newJournal(p *Pending, f *fleetMode, saved *unitsState) *journal {
 		for _, c := range saved.Completed {
 			j.complete(c.ID, c.At, c.OK)
 		}
-		j.decidedTo = saved.DecidedTo
+		for _, d := range saved.Decided {
+			j.decided[d.ID] = d
+		}
 	}
 	return j
 }
@@ -110,7 +115,7 @@ func (j *journal) complete(id string, at int64, ok bool) {
 	}
 }
 
-// open counts the units accepted here and not known to be completed.
+// open counts the units accepted here and not completed here.
 func (j *journal) open() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -123,95 +128,140 @@ func (j *journal) open() int {
 	return n
 }
 
-// state copies the journal for publication, first dropping what is no
-// longer needed: accepted units some replica completed, completions older
-// than keep.
+// fleetDecided is the union of every replica's decided units: a unit is
+// done when any says so, decided at the earliest time given.
+func fleetDecided(own map[string]unitAt, others []*unitsState) map[string]unitAt {
+	out := make(map[string]unitAt, len(own))
+	add := func(d unitAt) {
+		if old, ok := out[d.ID]; ok {
+			d.OK = d.OK || old.OK
+			d.At = min(d.At, old.At)
+		}
+		out[d.ID] = d
+	}
+	for _, d := range own {
+		add(d)
+	}
+	for _, o := range others {
+		for _, d := range o.Decided {
+			add(d)
+		}
+	}
+	return out
+}
+
+// state copies the journal for publication, first dropping the units the
+// fleet has decided and done, and the decided units no journal needs.
 func (j *journal) state(now int64, others []*unitsState) *unitsState {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for id, c := range j.completed {
-		if now-c.At > int64(j.keep) {
-			delete(j.completed, id)
-		}
-	}
+	decided := fleetDecided(j.decided, others)
 	for id := range j.accepted {
-		if _, done := j.completed[id]; done {
+		if decided[id].OK {
 			delete(j.accepted, id)
 		}
 	}
-	for _, o := range others {
-		for _, c := range o.Completed {
-			delete(j.accepted, c.ID)
+	for id := range j.completed {
+		if decided[id].OK {
+			delete(j.completed, id)
 		}
 	}
-	st := &unitsState{DecidedTo: j.decidedTo}
+	mentioned := map[string]bool{}
+	for _, o := range others {
+		for _, list := range [][]unitAt{o.Accepted, o.Completed} {
+			for _, x := range list {
+				mentioned[x.ID] = true
+			}
+		}
+	}
+	for id, d := range j.decided {
+		_, acc := j.accepted[id]
+		_, comp := j.completed[id]
+		if d.OK && !acc && !comp && !mentioned[id] && now-d.At > int64(j.keep) {
+			delete(j.decided, id)
+		}
+	}
+	st := &unitsState{}
 	for id, at := range j.accepted {
 		st.Accepted = append(st.Accepted, unitAt{ID: id, At: at})
 	}
 	for _, c := range j.completed {
 		st.Completed = append(st.Completed, c)
 	}
+	for _, d := range j.decided {
+		st.Decided = append(st.Decided, d)
+	}
 	return st
 }
 
-// decide counts, once for the fleet, the units whose outcome was decided
-// after the last published decision and by now minus the lag. Only the
-// leader calls it.
+// decide counts, once for the fleet, every unit whose outcome is known
+// and at least the lag old. Only the leader calls it.
 func (j *journal) decide(now time.Time, others []*unitsState) {
-	j.mu.Lock()
-	from := j.decidedTo
-	for _, o := range others {
-		from = max(from, o.DecidedTo)
-	}
 	to := now.Add(-j.lag).UnixNano()
-	if to <= from {
-		j.mu.Unlock()
-		return
+	type decision struct {
+		at   int64
+		good bool
 	}
+	var counted []decision
+	j.mu.Lock()
+	decided := fleetDecided(j.decided, others)
 	accepted := map[string]int64{}
 	completed := map[string]unitAt{}
-	add := func(acc []unitAt, comp []unitAt) {
-		for _, a := range acc {
-			if old, ok := accepted[a.ID]; !ok || a.At < old {
-				accepted[a.ID] = a.At
-			}
-		}
-		for _, c := range comp {
-			if old, ok := completed[c.ID]; !ok || c.At < old.At {
-				completed[c.ID] = c
-			}
+	addAcc := func(id string, at int64) {
+		if old, ok := accepted[id]; !ok || at < old {
+			accepted[id] = at
 		}
 	}
-	own := &unitsState{}
+	addComp := func(c unitAt) {
+		if old, ok := completed[c.ID]; !ok || c.At < old.At {
+			completed[c.ID] = c
+		}
+	}
 	for id, at := range j.accepted {
-		own.Accepted = append(own.Accepted, unitAt{ID: id, At: at})
+		addAcc(id, at)
 	}
 	for _, c := range j.completed {
-		own.Completed = append(own.Completed, c)
+		addComp(c)
 	}
-	add(own.Accepted, own.Completed)
 	for _, o := range others {
-		add(o.Accepted, o.Completed)
+		for _, a := range o.Accepted {
+			addAcc(a.ID, a.At)
+		}
+		for _, c := range o.Completed {
+			addComp(c)
+		}
 	}
-	j.decidedTo = to
-	j.mu.Unlock()
 	bound := int64(j.bound)
-	decideOne := func(at int64, good bool) {
-		if at > from && at <= to {
-			j.p.count(time.Unix(0, at), now, good)
+	judge := func(id string) {
+		d, isDecided := decided[id]
+		acc, hasAcc := accepted[id]
+		comp, hasComp := completed[id]
+		switch {
+		case isDecided && d.OK:
+		case isDecided: // counted late; now it is done
+			if hasComp {
+				j.decided[id] = unitAt{ID: id, At: d.At, OK: true}
+			}
+		case hasComp && (!hasAcc || comp.At <= acc+bound):
+			if comp.At <= to {
+				counted = append(counted, decision{comp.At, comp.OK})
+				j.decided[id] = unitAt{ID: id, At: comp.At, OK: true}
+			}
+		case acc+bound <= to:
+			counted = append(counted, decision{acc + bound, false})
+			j.decided[id] = unitAt{ID: id, At: acc + bound, OK: hasComp}
 		}
 	}
-	for id, c := range completed {
-		acc, known := accepted[id]
-		if !known || c.At <= acc+bound {
-			decideOne(c.At, c.OK)
-		} else {
-			decideOne(acc+bound, false)
+	for id := range accepted {
+		judge(id)
+	}
+	for id := range completed {
+		if _, ok := accepted[id]; !ok {
+			judge(id)
 		}
 	}
-	for id, acc := range accepted {
-		if _, done := completed[id]; !done {
-			decideOne(acc+bound, false)
-		}
+	j.mu.Unlock()
+	for _, d := range counted {
+		j.p.count(time.Unix(0, d.at), now, d.good)
 	}
 }

@@ -41,8 +41,8 @@ import (
 // and Complete then only record it in this replica's journal, published
 // with its counts; the leader decides each unit from every replica's
 // journal, three evaluation intervals behind now (so outcomes reach the
-// fleet's counts that much later), and a new leader continues where the
-// last published decision ended. Every replica must give the objective the
+// fleet's counts that much later), once: the units decided are published
+// with the leader's counts, so a new leader never counts them again. Every replica must give the objective the
 // same bound; an objective has one Pending.
 type Pending struct {
 	t     *Tracker
