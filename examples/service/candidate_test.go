@@ -50,7 +50,7 @@ func TestCandidateStoryGetsNoGo(t *testing.T) {
 			}
 		}
 	}
-	if _, page := get(t, base+"/slo?format=json"); json.Unmarshal([]byte(page), &doc) != nil {
+	if _, page := getAdmitted(t, base+"/slo?format=json"); json.Unmarshal([]byte(page), &doc) != nil {
 		t.Fatalf("/slo?format=json: %.300s", page)
 	}
 	found := false
@@ -73,7 +73,7 @@ func TestCandidateStoryGetsNoGo(t *testing.T) {
 	}
 
 	// The weekly report of the week so far carries the same verdict.
-	code, body := get(t, base+"/report?week=current&format=json", "Authorization", "Bearer "+testToken)
+	code, body := getAdmitted(t, base+"/report?week=current&format=json", "Authorization", "Bearer "+testToken)
 	var rep struct {
 		Releases struct {
 			Verdicts []struct{ Objective, Release, Decision string }
@@ -103,7 +103,7 @@ type verdictDoc struct {
 
 func readVerdict(t *testing.T, url string) verdictDoc {
 	t.Helper()
-	code, body := get(t, url)
+	code, body := getAdmitted(t, url)
 	var d verdictDoc
 	if code == 404 { // before the candidate's first event
 		return d

@@ -28,7 +28,7 @@ func TestOverloadStoryShedsTheExcessAndKeepsProbesFast(t *testing.T) {
 	base, _, logs := startService(t, "-demo-story", "overload", "-demo-phase", phase.String(),
 		"-order-slots", strconv.Itoa(slots), "-order-time", orderTime.String())
 	logs.find(t, 2*phase, `overload story: overload phase"`)
-	if _, page := get(t, base+"/"); !strings.Contains(page, "story <b>overload</b>") || !strings.Contains(page, `href="/metrics"`) {
+	if _, page := getAdmitted(t, base+"/"); !strings.Contains(page, "story <b>overload</b>") || !strings.Contains(page, `href="/metrics"`) {
 		t.Errorf("the index does not name the overload story and where to watch it: %.400s", page)
 	}
 	_, before := get(t, base+"/metrics")
@@ -91,6 +91,21 @@ wait:
 	if admitted < 0.5*capacity*phase.Seconds() {
 		t.Errorf("%v orders admitted during a %v overload of a %v/s service, want at least half its capacity", admitted, phase, capacity)
 	}
+}
+
+// getAdmitted is get for a page the limiter may shed while the service is
+// loaded: it honours a 503 from the limiter by asking again, as a client
+// told Retry-After would (sooner: the test has its own deadline), for at
+// most 20s.
+func getAdmitted(t *testing.T, url string, header ...string) (int, string) {
+	t.Helper()
+	var code int
+	var body string
+	waitFor(t, "GET "+url+" to be admitted", func() bool {
+		code, body = get(t, url, header...)
+		return code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "overload:")
+	})
+	return code, body
 }
 
 // checkShedAnswer places one order; if it is shed, the answer must be 503
