@@ -63,7 +63,10 @@
 // run on the clock's timer, bounded by 10 seconds each. None is called
 // under a lock of this package; a panic is a failed run, recorded, and
 // does not stop the notifier. Shutdown stops the checks and waits for one
-// in flight until its context ends. Rule zero fields mean: Severity page,
+// in flight until its context ends. Metrics (WithMeterProvider), read at
+// collection time: opskit.remedy.runs and opskit.remedy.undos by
+// objective, action and outcome (done, failed, dry_run, skipped), and
+// opskit.remedy.in_effect. Rule zero fields mean: Severity page,
 // PerHour 2, PerEpisode 1, CheckEvery 10 minutes. Bad rules are refused by
 // Add with an error naming the field and its value.
 //

@@ -10,6 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/internal/timer"
@@ -37,9 +40,10 @@ type Notifier struct {
 	clock clock.Clock
 	log   *slog.Logger
 
-	ctx    context.Context // ends at Shutdown: recovery checks and undos in flight
-	cancel context.CancelFunc
-	checks sync.WaitGroup // recovery checks running
+	ctx     context.Context // ends at Shutdown: recovery checks and undos in flight
+	cancel  context.CancelFunc
+	metrics metric.Registration
+	checks  sync.WaitGroup // recovery checks running
 
 	mu     sync.Mutex // guards everything below and every slot's state
 	mon    *slo.Monitor
@@ -56,13 +60,14 @@ type slot struct {
 	runs        []time.Time // attempted runs in the last hour, oldest first
 	episode     string      // incident of the last attempted run
 	episodeRuns int
-	busy        bool        // Do, Recovered or Undo is running
-	active      bool        // Do succeeded and Undo has not yet
-	since       time.Time   // when it became active
-	incident    string      // the incident it became active in
-	check       clock.Timer // the next recovery check while active
-	last        string      // what the last run did, as DO text
-	lastIn      string      // the incident of last
+	busy        bool                // Do, Recovered or Undo is running
+	active      bool                // Do succeeded and Undo has not yet
+	since       time.Time           // when it became active
+	incident    string              // the incident it became active in
+	check       clock.Timer         // the next recovery check while active
+	last        string              // what the last run did, as DO text
+	lastIn      string              // the incident of last
+	counts      map[[2]string]int64 // outcomes by {"run" or "undo", outcome}, for the metrics
 }
 
 // New returns a Notifier that passes every alert on to next (nil: to
@@ -80,9 +85,18 @@ func New(next slo.Notifier, opts ...Option) (*Notifier, error) {
 	if cfg.log == nil {
 		cfg.log = slog.Default()
 	}
+	if cfg.mp == nil {
+		cfg.mp = otel.GetMeterProvider()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Notifier{next: next, sink: cfg.sink, clock: timer.Or(cfg.clock), log: cfg.log,
-		ctx: ctx, cancel: cancel, slots: map[string][]*slot{}}, nil
+	n := &Notifier{next: next, sink: cfg.sink, clock: timer.Or(cfg.clock), log: cfg.log,
+		ctx: ctx, cancel: cancel, slots: map[string][]*slot{}}
+	var err error
+	if n.metrics, err = n.newMetrics(cfg.mp); err != nil {
+		cancel()
+		return nil, err
+	}
+	return n, nil
 }
 
 // Attach names the Monitor whose incidents runs are noted in (with
@@ -188,6 +202,7 @@ func (n *Notifier) run(ctx context.Context, s *slot, a slo.Alert) {
 		} else {
 			s.last, s.lastIn = fmt.Sprintf("not done automatically: %s (%s)", name, skip), a.Incident
 		}
+		s.tally(false, outcomeSkipped)
 		mon := n.mon
 		n.mu.Unlock()
 		n.report(ctx, mon, a.Incident, nil, fmt.Sprintf("%s: not run: %s", name, skip),
@@ -202,6 +217,7 @@ func (n *Notifier) run(ctx context.Context, s *slot, a slo.Alert) {
 	if dry {
 		n.mu.Lock()
 		s.busy, s.last, s.lastIn = false, "dry run, nothing done: would "+name, a.Incident
+		s.tally(false, outcomeDryRun)
 		n.mu.Unlock()
 		n.report(ctx, mon, a.Incident, &audit.Record{Action: ActionRun, Target: name, Result: "dry run", Detail: "would " + name + "; " + where},
 			"dry run: would "+name, slog.LevelInfo, "remedy: dry run: would "+name, "objective", a.Objective, "action", name, "incident", a.Incident)
@@ -214,14 +230,18 @@ func (n *Notifier) run(ctx context.Context, s *slot, a slo.Alert) {
 	switch {
 	case errors.Is(err, ErrAlready):
 		s.last, s.lastIn = fmt.Sprintf("not done automatically: %s (%v)", name, err), a.Incident
+		s.tally(false, outcomeSkipped)
 	case err != nil:
 		s.last, s.lastIn = fmt.Sprintf("tried automatically and failed: %s (%v)", name, err), a.Incident
+		s.tally(false, outcomeFailed)
 	case s.act.Undo != nil:
 		s.active, s.since, s.incident = true, at, a.Incident
 		s.last, s.lastIn = n.inEffect(s), a.Incident
+		s.tally(false, outcomeDone)
 		n.restart(s)
 	default:
 		s.last, s.lastIn = fmt.Sprintf("done automatically: %s (%s)", name, stamp(at)), a.Incident
+		s.tally(false, outcomeDone)
 	}
 	n.mu.Unlock()
 	rec := &audit.Record{Action: ActionRun, Target: name, Result: "ok", Detail: where}

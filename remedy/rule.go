@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/slo"
@@ -158,6 +160,7 @@ type config struct {
 	sink  audit.Sink
 	clock clock.Clock
 	log   *slog.Logger
+	mp    metric.MeterProvider
 }
 
 // WithAudit is the audit trail every run and undo is appended to, with
@@ -167,6 +170,14 @@ func WithAudit(s audit.Sink) Option { return optionFunc(func(c *config) { c.sink
 // WithClock sets the clock of rate limits and recovery checks. Default:
 // the real clock.
 func WithClock(c clock.Clock) Option { return optionFunc(func(cfg *config) { cfg.clock = c }) }
+
+// WithMeterProvider sets where the metrics go: opskit.remedy.runs and
+// opskit.remedy.undos by objective, action and outcome, and
+// opskit.remedy.in_effect, read at collection time. Default:
+// otel.GetMeterProvider().
+func WithMeterProvider(p metric.MeterProvider) Option {
+	return optionFunc(func(c *config) { c.mp = p })
+}
 
 // WithLogger sets where runs, skips and failures are logged. Default:
 // slog.Default().

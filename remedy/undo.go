@@ -118,8 +118,11 @@ func (n *Notifier) recover(s *slot) {
 		s.active = false
 		s.last = fmt.Sprintf("done automatically, then taken over: %s (%v)", name, err)
 		s.lastIn = incident
+		s.tally(true, outcomeSkipped)
 	case err != nil:
+		s.tally(true, outcomeFailed)
 	default:
+		s.tally(true, outcomeDone)
 		s.active = false
 		s.last = fmt.Sprintf("done automatically and undone after recovery: %s (%s to %s)", name, stamp(since), stamp(now))
 		s.lastIn = incident
@@ -161,6 +164,7 @@ func (n *Notifier) bounded(f func(context.Context) error) error {
 // without their recovery signal is what remediation must not do.
 func (n *Notifier) Shutdown(ctx context.Context) error {
 	n.mu.Lock()
+	first := !n.closed
 	n.closed = true
 	var inEffect []string
 	for _, slots := range n.slots {
@@ -175,6 +179,11 @@ func (n *Notifier) Shutdown(ctx context.Context) error {
 		}
 	}
 	n.mu.Unlock()
+	if first {
+		if err := n.metrics.Unregister(); err != nil {
+			n.log.Error("remedy: unregistering metrics", "err", err)
+		}
+	}
 	if len(inEffect) > 0 {
 		n.log.Warn("remedy: shutting down with actions in effect", "actions", strings.Join(inEffect, "; "))
 	}
