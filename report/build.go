@@ -276,11 +276,11 @@ func queueSection(ctx context.Context, q QueueSource, now time.Time, qc *queueCo
 		var err error
 		st, err = q.Stats(ctx)
 		s.SampledAt = now
-		if err != nil {
-			s.Section = failed(err)
-		}
 		s.Note = "the week's counts were not sampled: the queue counts from when it was opened, " +
 			"and no sample of this process run marks the week's start"
+		if err != nil {
+			s.Section = Section{Status: Failed, Note: err.Error() + "; " + s.Note}
+		}
 	}
 	s.Depth, s.DeadHeld, s.OldestAge, s.OldestAgeSeconds = st.Depth, st.Dead, st.OldestAge, st.OldestAge.Seconds()
 	return s

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +122,27 @@ func TestFleetReport(t *testing.T) {
 	o := rep.Compliance.Objectives[0]
 	if o.Week.Events != events || o.Week.Bad != bad {
 		t.Errorf("fleet compliance: %d events %d bad, want the fleet's %d and %d", o.Week.Events, o.Week.Bad, events, bad)
+	}
+}
+
+// TestFleetSourcesReportDamage: a malformed incident record in the store
+// fails the incidents section, naming it, while the other records still
+// count.
+func TestFleetSourcesReportDamage(t *testing.T) {
+	fc := clock.NewFake(monday.Add(2 * time.Hour))
+	store := fleet.NewMemory(fc)
+	ctx := context.Background()
+	good := `{"v":2,"change":"opened","at":"2026-11-30T01:00:00Z","incident":{"id":"orders/1","objective":"orders","severity":"page","started":"2026-11-30T01:00:00Z","pages":1,"tickets":0}}`
+	for _, rec := range []string{good, `{"v":2,"change":"opened"`} {
+		if _, err := store.Append(ctx, slo.FleetIncidentKind, []byte(rec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := report.Build(ctx, report.Sources{Incidents: report.IncidentFleet(store)}, report.WeekOf(monday), nil, fc.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Incidents.Status != report.Failed || !strings.Contains(r.Incidents.Note, "line 2") || r.Incidents.Opened != 1 || r.Noise.Pages != 1 {
+		t.Errorf("incidents: %+v, noise %+v", r.Incidents, r.Noise)
 	}
 }
