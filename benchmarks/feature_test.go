@@ -165,6 +165,12 @@ func BenchmarkFeatureUseRatio(b *testing.B) {
 	}{
 		{"tenant-ok", func(f *feature.Feature, ctx context.Context) { f.Use(ctx) }},
 		{"tenant-failed", func(f *feature.Feature, ctx context.Context) { f.Fail(ctx) }},
+		{"enabled", func(f *feature.Feature, ctx context.Context) { f.Enabled(ctx) }},
+		{"enabled+use", func(f *feature.Feature, ctx context.Context) {
+			if f.Enabled(ctx) {
+				f.Use(ctx)
+			}
+		}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			r, f := newFeatureRegistry(b)
