@@ -3,7 +3,11 @@ package slo_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -548,5 +552,44 @@ func TestFleetRange(t *testing.T) {
 		if got.Good+got.Bad != 200 || got.Bad != 20 {
 			t.Errorf("%s: Range %d good, %d bad; want the fleet's 180 good, 20 bad", r.name, got.Good, got.Bad)
 		}
+	}
+}
+
+// /slo shows the fleet's figures and every replica's share, in HTML and JSON.
+func TestFleetPage(t *testing.T) {
+	rs, fc, _ := newFleet(t, 2, &sink{})
+	round(fc, rs, 10, 1)
+	round(fc, rs, 0, 0)
+	srv := httptest.NewServer(rs[1].m.Handler())
+	defer srv.Close()
+	var v struct {
+		Objectives []struct {
+			Budget   slo.Budget `json:"budget"`
+			Replicas []struct {
+				Instance string     `json:"instance"`
+				Self     bool       `json:"self"`
+				Budget   slo.Budget `json:"budget"`
+			} `json:"replicas"`
+		} `json:"objectives"`
+	}
+	get := func(q string) []byte {
+		res, err := http.Get(srv.URL + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return b
+	}
+	if err := json.Unmarshal(get("?format=json"), &v); err != nil {
+		t.Fatal(err)
+	}
+	o := v.Objectives[0]
+	if o.Budget.Total != 200 || len(o.Replicas) != 2 || o.Replicas[0].Instance != "r1" || o.Replicas[0].Budget.Total != 100 ||
+		!o.Replicas[1].Self || o.Replicas[1].Budget.Bad != 10 {
+		t.Errorf("JSON: %+v", o)
+	}
+	if html := string(get("")); !strings.Contains(html, "<h3>Replicas") || !strings.Contains(html, "r2 (this one)") {
+		t.Error("the page lacks the replicas table")
 	}
 }

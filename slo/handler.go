@@ -45,6 +45,9 @@ type jsonStatus struct {
 	BurnDown         burnDown     `json:"burn_down"`
 	// Incidents are the open and recently resolved ones, newest first.
 	Incidents []Incident `json:"incidents"`
+	// Replicas are each replica's share of a fleet's events (WithStore);
+	// Windows and Budget are their sum.
+	Replicas []Share `json:"replicas,omitempty"`
 	// Releases are the releases counted apart, oldest first, each but the
 	// process's own with its verdict against the process's own;
 	// ReleasesDropped counts those dropped past MaxReleases.
@@ -100,7 +103,7 @@ func (m *Monitor) view(rng time.Duration, label string) pageView {
 		in.fill(&st)
 		v := jsonStatus{Objective: st.Objective, Target: st.Target, Period: fmtDuration(st.Period),
 			Observed: fmtDuration(st.Observed), Runbook: st.Runbook, Outcome: st.Outcome, At: st.At,
-			Budget: st.Budget, BudgetExhausted: st.BudgetExhausted, status: st,
+			Budget: st.Budget, BudgetExhausted: st.BudgetExhausted, status: st, Replicas: st.Replicas,
 			Windows: []jsonWindow{}, Alerts: []jsonAlert{}, Tiers: []jsonTier{}, Incidents: []Incident{}}
 		v.Releases, v.ReleasesDropped = m.releaseView(in)
 		if st.Threshold > 0 {
@@ -324,6 +327,10 @@ var page = template.Must(template.New("slo").Funcs(template.FuncMap{
 <div class="scroll"><table><tr><th>window</th><th>events</th><th>bad</th><th>error ratio</th><th>burn rate</th></tr>
 {{range .Windows}}<tr><td>{{.Window}}</td><td>{{.Total}}</td><td>{{.Bad}}</td><td>{{pct .ErrorRatio}}</td><td>{{rate .BurnRate}}x</td></tr>
 {{end}}</table></div>
+{{if .Replicas}}<h3>Replicas (the figures above are the fleet's: their sum)</h3>
+<div class="scroll"><table><tr><th class="l">replica</th><th>events</th><th>bad</th><th>own budget left</th><th>counts as of</th></tr>
+{{range .Replicas}}<tr><td class="l">{{.Instance}}{{if .Self}} (this one){{end}}{{if .Stale}} (silent: history only){{end}}</td><td>{{.Budget.Total}}</td><td>{{.Budget.Bad}}</td><td>{{pct .Budget.Remaining}}</td><td>{{when .At}}</td></tr>
+{{end}}</table></div>{{end}}
 <h3>Incidents (open and recently resolved)</h3>
 {{if .Incidents}}<div class="scroll"><table><tr><th class="l">incident</th><th>severity</th><th class="l">tier</th><th>started</th><th>resolved</th><th>lasted</th><th>peak burn</th><th class="l">acknowledged</th><th class="l">notes</th></tr>
 {{range .Incidents}}<tr{{if .Open}} class="firing"{{end}}><td class="l">{{.ID}}</td><td>{{.Severity}}</td><td class="l">{{.Tier}}</td><td>{{when .Started}}</td><td>{{if .Open}}open{{else}}{{when .Resolved}}{{end}}</td><td>{{lasted . $.GeneratedAt}}</td><td>{{rate .Peak.BurnRateLong}}x</td>
