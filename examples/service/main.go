@@ -227,7 +227,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeLogged(log, "features", a.features)
-	auto, err := newAutomation(cfg, a.features, a.ops.admin.Sink, log) // acts on alerts before they are told (remedy.go)
+	auto, err := newAutomation(cfg, a.features, a.ops.admin.Sink, telemetry, log) // acts on alerts before they are told (remedy.go)
 	if err != nil {
 		return err
 	}

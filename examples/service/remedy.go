@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/opskit/opskit/audit"
 	"github.com/opskit/opskit/remedy"
 	"github.com/opskit/opskit/slo"
@@ -78,10 +80,10 @@ type automation struct {
 
 // newAutomation builds the automation of cfg for f's features, auditing
 // to sink. Give notifier to the Monitor and attach it once it exists.
-func newAutomation(cfg config, f *features, sink audit.Sink, log *slog.Logger) (*automation, error) {
+func newAutomation(cfg config, f *features, sink audit.Sink, mp metric.MeterProvider, log *slog.Logger) (*automation, error) {
 	a := &automation{}
 	var err error
-	if a.rem, err = remedy.New(&a.tell, remedy.WithAudit(sink), remedy.WithLogger(log)); err != nil {
+	if a.rem, err = remedy.New(&a.tell, remedy.WithAudit(sink), remedy.WithMeterProvider(mp), remedy.WithLogger(log)); err != nil {
 		return nil, err
 	}
 	if cfg.remedyMode == remedyOff {
