@@ -78,9 +78,14 @@
 // bitmap and membership filter and write them only the first time the
 // tenant is seen that day. They take no lock, read no clock, touch no map
 // or channel, never allocate, block or log, and never call OpenTelemetry:
-// with a tenant, the ok path and the failed path each cost about twice a
-// bare atomic add (BenchmarkFeatureUse in the benchmarks module). Tenant ids are hashed once per request with SipHash-2-4 under a
-// secret key; raw ids are never stored.
+// with a tenant on the context, the ok path costs 1.84 times a bare atomic
+// add and the failed path 2.19 times, serial and parallel, with no
+// allocation (BenchmarkFeatureUseRatio in the benchmarks module, fastest
+// uninterrupted blocks on a loaded 2-core host: 10.0 and 11.9 ns against
+// 5.4 ns). The context WithTenant returns is recognised by its type, so
+// finding the tenant costs no walk up the context chain. Tenant ids are
+// hashed once per request with SipHash-2-4 under a secret key; raw ids are
+// never stored.
 //
 // Feature.FailWith also records why: a bounded table per feature of at most
 // MaxReasons normalised reasons (MaxReasonLen bytes; digits-bearing words
@@ -102,7 +107,7 @@
 // # Kill switch
 //
 // Feature.Enabled(ctx) asks whether to serve the feature: while it is on,
-// one atomic load (no allocation; it counts nothing — record the outcome
+// one atomic load (2.5 ns, half an atomic add; no allocation; it counts nothing — record the outcome
 // with Use, Done or Fail as usual). Feature.Switch turns it off or on
 // (Switch{On, Actor, Why, Trial}); every switch is first written to the
 // audit sink of WithAudit (action SwitchAction, "feature.switch", target

@@ -10,8 +10,10 @@ import (
 
 	"go.opentelemetry.io/otel/metric/noop"
 
+	"github.com/opskit/opskit/audit/audittest"
 	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/feature"
+	"github.com/opskit/opskit/fleet"
 )
 
 func ExampleRegistry_Define() {
@@ -176,4 +178,54 @@ func ExampleRegistry_Tenant() {
 	// acme: affected: orders.bulk failed for this tenant in the last 8 days
 	// globex: not affected: used 1 feature(s) in the last 8 days, none failed for this tenant
 	// initech: no use by this tenant in the last 8 days
+}
+
+// A kill switch: the feature is switched off (audited first), refused
+// calls count as failed uses, and a trial share lets some through so that
+// recovery shows.
+func ExampleFeature_Switch() {
+	trail := &audittest.Recorder{} // any audit.Sink: an audit.Log in a service
+	reg, _ := feature.New(feature.WithMeterProvider(noop.NewMeterProvider()), feature.WithAudit(trail))
+	defer reg.Shutdown(context.Background())
+	bulk := reg.MustDefine("orders.bulk", "team-orders", time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC), "Bulk orders")
+	ctx := reg.WithTenant(context.Background(), "acme")
+	err := bulk.Switch(ctx, feature.Switch{Actor: "automation", Why: "bulk pricing down", Trial: 0.25})
+	fmt.Println(err)
+	served := 0
+	for range 8 {
+		if bulk.Enabled(ctx) { // 1 call in 4 gets through while off
+			served++
+			bulk.Use(ctx) // the trial's result
+		}
+	}
+	s := bulk.Switched()
+	fmt.Printf("on=%v served=%d refused=%d trial ok=%d\n", s.On, served, s.Refused, s.TrialOK)
+	fmt.Println(trail.Records()[0].Action, trail.Records()[0].Target, trail.Records()[0].Detail)
+	// Output:
+	// <nil>
+	// on=false served=2 refused=6 trial ok=2
+	// feature.switch orders.bulk off (trial 25 %): bulk pricing down
+}
+
+// Three replicas sharing a fleet store report the fleet's uses and
+// distinct tenants, whichever one is asked.
+func ExampleWithStore() {
+	store := fleet.NewMemory(nil) // the PostgreSQL store in a real fleet
+	var replicas []*feature.Registry
+	for i, name := range []string{"a", "b", "c"} {
+		reg, err := feature.New(feature.WithMeterProvider(noop.NewMeterProvider()), feature.WithStore(store), feature.WithInstance(name))
+		if err != nil {
+			panic(err)
+		}
+		defer reg.Shutdown(context.Background())
+		f := reg.MustDefine("search", "team-find", time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC), "Full-text search")
+		f.Use(reg.WithTenant(context.Background(), "acme"))                   // every replica serves acme
+		f.Use(reg.WithTenant(context.Background(), fmt.Sprint("tenant-", i))) // and one tenant of its own
+		reg.Publish(context.Background())                                     // also every snapshot interval
+		replicas = append(replicas, reg)
+	}
+	rep, _ := replicas[0].Report(feature.Policy{})
+	fmt.Printf("%d uses by %d tenants, from %v\n", rep.Features[0].Uses, rep.Features[0].Tenants, rep.Instances)
+	// Output:
+	// 6 uses by 4 tenants, from [a b c]
 }
