@@ -177,7 +177,7 @@ type indicator struct {
 	rel       releases     // events per release (ForRelease)
 	exhausted bool
 	led       bool                      // with a store: this replica led at the last evaluation
-	units     *journal                  // with a store: the journal of the objective's Pending
+	units     atomic.Pointer[journal]   // with a store: the journal of the objective's Pending
 	published atomic.Pointer[published] // copy for lock-free readers
 	// fleet is the other replicas' history (WithStore), nil without a
 	// store; replaced by every evaluation.
@@ -539,12 +539,12 @@ func (m *Monitor) Evaluate() []Status {
 	}
 	var out []Status
 	for _, in := range m.indicators() {
-		if lead && in.units != nil {
+		if j := in.units.Load(); lead && j != nil {
 			var others []*unitsState
 			if v := in.fleet.Load(); v != nil {
 				others = v.units
 			}
-			in.units.decide(now, others)
+			j.decide(now, others)
 		}
 		st := in.computeStatus(now)
 		in.impact = impacts[in]

@@ -85,11 +85,11 @@ func (t *Tracker) Pending(bound time.Duration) (*Pending, error) {
 	}
 	if m.fleet != nil {
 		in := t.ind[0]
-		if in.units != nil {
+		if in.units.Load() != nil {
 			return nil, fmt.Errorf("slo: objective %q: a second Pending: with a store (WithStore) an objective has one", t.obj.Name)
 		}
 		p.j = newJournal(p, m.fleet, m.restored.units(in.name))
-		in.units = p.j
+		in.units.Store(p.j)
 	}
 	m.pending = append(m.pending, p)
 	return p, nil

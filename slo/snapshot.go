@@ -235,12 +235,12 @@ func (m *Monitor) collect(now time.Time) snapshot {
 	snap := snapshot{Version: snapshotVersion, Saved: now.UTC()}
 	for _, in := range m.indicators() {
 		ss := snapshotOf(in, now)
-		if in.units != nil {
+		if j := in.units.Load(); j != nil {
 			var others []*unitsState
 			if v := in.fleet.Load(); v != nil {
 				others = v.units
 			}
-			ss.Units = in.units.state(now.UnixNano(), others)
+			ss.Units = j.state(now.UnixNano(), others)
 		}
 		snap.Series = append(snap.Series, ss)
 	}
