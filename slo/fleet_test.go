@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -591,5 +592,35 @@ func TestFleetPage(t *testing.T) {
 	}
 	if html := string(get("")); !strings.Contains(html, "<h3>Replicas") || !strings.Contains(html, "r2 (this one)") {
 		t.Error("the page lacks the replicas table")
+	}
+}
+
+// Objectives, Pendings, records and operator reads may come while the
+// replica evaluates (run with -race).
+func TestFleetConcurrentUse(t *testing.T) {
+	rs, fc, _ := newFleet(t, 2, &sink{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			rs[0].m.Evaluate()
+			rs[0].m.Status()
+		}
+	}()
+	p, err := rs[0].tr.Pending(time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		id := fmt.Sprint(i)
+		p.Accept(id, fc.Now())
+		p.Complete(id, true)
+		rs[0].tr.Record(true)
+		rs[0].m.Incidents()
+		rs[1].m.Evaluate()
+	}
+	<-done
+	if err := rs[0].m.SaveSnapshot(); err == nil {
+		t.Error("SaveSnapshot without a snapshot file succeeded")
 	}
 }
