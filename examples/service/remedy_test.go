@@ -51,6 +51,13 @@ func TestSelfHealingSwitchesBulkOffAndBackOn(t *testing.T) {
 		t.Errorf("audit trail: want the runs, the undo and both switches by automation:\n%s", trail)
 	}
 
+	_, metrics := get(t, base+"/metrics")
+	for _, want := range []string{"opskit_remedy_runs_total{", "opskit_remedy_undos_total{", `outcome="done"`, "opskit_remedy_in_effect{"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
 	_, body := get(t, base+"/slo?format=json")
 	var page struct {
 		Objectives []struct {
