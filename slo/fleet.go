@@ -63,8 +63,8 @@ const storeTimeout = 5 * time.Second
 // Each store call an evaluation makes is bounded by 5 seconds; a failed
 // call is logged and the replica goes on with what it last read (a leader
 // that cannot renew its lease steps down one evaluation interval before
-// it expires). Publishing costs one JSON state of about 25 bytes per
-// non-empty bucket (a day of 10-second buckets: about 250 KB per
+// it expires). Publishing costs one JSON state of about 20 bytes per
+// non-empty bucket (a day of 10-second buckets: 190 KB per
 // objective), and reading, a decode per other replica whose state changed.
 //
 // Without WithSnapshotFile a replica restores its own history from its
