@@ -87,7 +87,7 @@ func (n *Notifier) recover(s *slot) {
 		return
 	}
 	mon := n.mon
-	if !mon.Leader() {
+	if mon == nil || !mon.Leader() {
 		n.rearm(s) // the leader checks; this replica may lead later
 		n.mu.Unlock()
 		return
