@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/opskit/opskit/internal/markdown"
 )
 
 // Format is a report's output format.
@@ -178,30 +180,8 @@ func reasonText(r Reason) string {
 	return s
 }
 
-// mdEscape makes s inert inside Markdown table cells and lists: Markdown
-// punctuation is backslash-escaped, HTML is entity-encoded, and line breaks
-// become spaces.
-func mdEscape(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		switch c {
-		case '\\', '`', '*', '_', '{', '}', '[', ']', '(', ')', '#', '+', '-', '!', '|', '~':
-			b.WriteByte('\\')
-			b.WriteRune(c)
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '&':
-			b.WriteString("&amp;")
-		case '\n', '\r', '\t':
-			b.WriteByte(' ')
-		default:
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}
+// mdEscape makes s inert inside Markdown table cells and lists.
+func mdEscape(s string) string { return markdown.Escape(s) }
 
 var sparkRunes = []rune("▁▂▃▄▅▆▇█")
 

@@ -6,36 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// mdText escapes s for Markdown text and table cells: characters that
-// start markup are backslash-escaped, line breaks become spaces, and HTML
-// is shown, not run (< and > become entities).
-func mdText(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '\\', '`', '*', '_', '[', ']', '|', '#', '!', '~', '(', ')':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '&':
-			b.WriteString("&amp;")
-		case '\n', '\r', '\t':
-			b.WriteByte(' ')
-		default:
-			if r < 0x20 || r == 0x7f {
-				b.WriteByte(' ')
-				continue
-			}
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+	"github.com/opskit/opskit/internal/markdown"
+)
 
 // mdWriter writes Markdown, keeping the first write error.
 type mdWriter struct {
@@ -65,7 +38,7 @@ func (m *mdWriter) table(head []string, rows [][]string) {
 
 func (m *mdWriter) empty(s Section, what string) {
 	if t := sectionText(s, what); t != "" {
-		m.line("_%s_", mdText(t))
+		m.line("_%s_", markdown.Escape(t))
 		m.line("")
 	}
 }
@@ -75,17 +48,17 @@ func itoa[T ~int | ~int64](n T) string { return strconv.FormatInt(int64(n), 10) 
 func (r *Report) writeMarkdown(w io.Writer) error {
 	loc := r.location()
 	m := &mdWriter{w: w}
-	m.line("# %s", mdText(r.title()))
+	m.line("# %s", markdown.Escape(r.title()))
 	m.line("")
-	m.line("%s  ", mdText(r.span()))
+	m.line("%s  ", markdown.Escape(r.span()))
 	if r.Release.Version != "" || r.Release.ID != "" {
-		m.line("Running %s. Generated %s.", mdText(releaseText(r.Release.Version, r.Release.ID)), mdText(stamp(r.Generated, loc)))
+		m.line("Running %s. Generated %s.", markdown.Escape(releaseText(r.Release.Version, r.Release.ID)), markdown.Escape(stamp(r.Generated, loc)))
 	} else {
-		m.line("Generated %s.", mdText(stamp(r.Generated, loc)))
+		m.line("Generated %s.", markdown.Escape(stamp(r.Generated, loc)))
 	}
 	m.line("")
 	if h := r.headline(); len(h) > 0 {
-		m.line("**%s**", mdText(strings.Join(h, " · ")))
+		m.line("**%s**", markdown.Escape(strings.Join(h, " · ")))
 		m.line("")
 	}
 
@@ -95,9 +68,9 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 	if len(r.Compliance.Objectives) > 0 {
 		var rows [][]string
 		for _, o := range r.Compliance.Objectives {
-			name := mdText(o.Name)
+			name := markdown.Escape(o.Name)
 			if o.Error != "" {
-				name += " (" + mdText(o.Error) + ")"
+				name += " (" + markdown.Escape(o.Error) + ")"
 			}
 			rows = append(rows, []string{name, percent(o.Target), met(o.Week), itoa(o.Week.Events) + " (" + itoa(o.Week.Bad) + ")",
 				percent(o.Week.BudgetSpent), human(o.Period), met(o.PeriodToDate) + ", " + itoa(o.PeriodToDate.Events) + " (" + itoa(o.PeriodToDate.Bad) + ")",
@@ -121,7 +94,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		if len(r.Incidents.List) > 0 {
 			var rows [][]string
 			for _, i := range r.Incidents.List {
-				id := mdText(i.ID)
+				id := markdown.Escape(i.ID)
 				if i.BudgetExhausted {
 					id += " (error budget exhausted)"
 				}
@@ -131,9 +104,9 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 				}
 				ack := "–"
 				if i.AckedBy != "" {
-					ack = mdText(i.AckedBy) + " after " + human(i.TimeToAck)
+					ack = markdown.Escape(i.AckedBy) + " after " + human(i.TimeToAck)
 				}
-				rows = append(rows, []string{id, mdText(i.Severity), stamp(i.Started, loc), res, dur, ack, dash(mdText(i.Release))})
+				rows = append(rows, []string{id, markdown.Escape(i.Severity), stamp(i.Started, loc), res, dur, ack, dash(markdown.Escape(i.Release))})
 			}
 			m.table([]string{"Incident", "Severity", "Started", "Resolved", "Duration", "Acknowledged", "Release"}, rows)
 		}
@@ -148,7 +121,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		if len(r.Noise.ByObjective) > 0 {
 			var rows [][]string
 			for _, n := range r.Noise.ByObjective {
-				rows = append(rows, []string{mdText(n.Objective), itoa(n.Incidents), itoa(n.Pages), itoa(n.Tickets)})
+				rows = append(rows, []string{markdown.Escape(n.Objective), itoa(n.Incidents), itoa(n.Pages), itoa(n.Tickets)})
 			}
 			m.table([]string{"Objective", "Incidents", "Pages", "Tickets"}, rows)
 		}
@@ -164,16 +137,16 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		if len(mt.ByAction) > 0 {
 			var rows [][]string
 			for _, a := range mt.ByAction {
-				rows = append(rows, []string{mdText(a.Action), itoa(a.Count), itoa(a.OK), itoa(a.Denied), itoa(a.Failed)})
+				rows = append(rows, []string{markdown.Escape(a.Action), itoa(a.Count), itoa(a.OK), itoa(a.Denied), itoa(a.Failed)})
 			}
 			m.table([]string{"Action", "Count", "Done", "Denied", "Failed"}, rows)
 			rows = nil
 			for _, a := range mt.List {
-				on := mdText(a.Target)
+				on := markdown.Escape(a.Target)
 				if a.Detail != "" {
-					on += " — " + mdText(a.Detail)
+					on += " — " + markdown.Escape(a.Detail)
 				}
-				rows = append(rows, []string{stamp(a.Time, loc), mdText(a.Actor), mdText(a.Action), on, mdText(resultText(a.Result))})
+				rows = append(rows, []string{stamp(a.Time, loc), markdown.Escape(a.Actor), markdown.Escape(a.Action), on, markdown.Escape(resultText(a.Result))})
 			}
 			m.table([]string{"When", "Who", "Action", "On", "Result"}, rows)
 			if mt.Omitted > 0 {
@@ -196,7 +169,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 			m.line("From %s to %s: %d accepted, %d delivered, %d retried, %d dead-lettered.", stamp(q.CountedFrom, loc), stamp(q.CountedTo, loc),
 				q.Accepted, q.Delivered, q.Retried, q.DeadLettered)
 		} else {
-			m.line("_Accepted, delivered and dead-lettered this week: not recorded (%s)._", mdText(q.Note))
+			m.line("_Accepted, delivered and dead-lettered this week: not recorded (%s)._", markdown.Escape(q.Note))
 		}
 		m.line("")
 		m.line("At %s: %d waiting, oldest %s; %d dead letters held.", stamp(q.SampledAt, loc), q.Depth, human(q.OldestAge), q.DeadHeld)
@@ -208,7 +181,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 	f := r.Features
 	m.empty(f.Section, "feature registry")
 	if f.Status == OK {
-		m.line("**%s**", mdText(f.Headline))
+		m.line("**%s**", markdown.Escape(f.Headline))
 		m.line("")
 		m.line("Usage from %s to %s (UTC days), compared with the period before; %d of %d declared features used.",
 			day(f.From, time.UTC), day(lastDay(f.To), time.UTC), f.Used, f.Declared)
@@ -216,7 +189,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		if len(f.Failing) > 0 {
 			var rows [][]string
 			for _, x := range f.Failing {
-				rows = append(rows, []string{mdText(x.Name), itoa(x.Failures), percent(x.Ratio), mdText(x.Summary)})
+				rows = append(rows, []string{markdown.Escape(x.Name), itoa(x.Failures), percent(x.Ratio), markdown.Escape(x.Summary)})
 			}
 			m.line("Failing:")
 			m.line("")
@@ -228,7 +201,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		if len(f.Changes) > 0 {
 			var rows [][]string
 			for _, c := range f.Changes {
-				rows = append(rows, []string{mdText(c.Name), itoa(c.Uses), itoa(c.PrevUses), changeText(c)})
+				rows = append(rows, []string{markdown.Escape(c.Name), itoa(c.Uses), itoa(c.PrevUses), changeText(c)})
 			}
 			m.table([]string{"Biggest changes", "Uses", "Before", "Change"}, rows)
 		}
@@ -262,7 +235,7 @@ func list(names []string) string {
 	}
 	out := make([]string, len(names))
 	for i, n := range names {
-		out[i] = mdText(n)
+		out[i] = markdown.Escape(n)
 	}
 	return strings.Join(out, ", ")
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/opskit/opskit/audit"
+	"github.com/opskit/opskit/internal/markdown"
 	"github.com/opskit/opskit/release"
 	"github.com/opskit/opskit/slo"
 )
@@ -181,7 +182,7 @@ func (r *Report) releasesMarkdown(m *mdWriter, loc *time.Location) {
 		return
 	}
 	if s.Running.Version != "" || s.Running.ID != "" {
-		m.line("Running now: %s.", mdText(releaseText(s.Running.Version, s.Running.ID)))
+		m.line("Running now: %s.", markdown.Escape(releaseText(s.Running.Version, s.Running.ID)))
 		m.line("")
 	}
 	if len(s.Releases) == 0 {
@@ -190,7 +191,7 @@ func (r *Report) releasesMarkdown(m *mdWriter, loc *time.Location) {
 	} else {
 		var rows [][]string
 		for _, l := range s.Releases {
-			rows = append(rows, []string{mdText(l.ID), stamp(l.FirstSeen, loc), stamp(l.LastSeen, loc), itoa(l.Incidents), itoa(l.Actions)})
+			rows = append(rows, []string{markdown.Escape(l.ID), stamp(l.FirstSeen, loc), stamp(l.LastSeen, loc), itoa(l.Incidents), itoa(l.Actions)})
 		}
 		m.table([]string{"Release", "First seen", "Last seen", "Incidents opened", "Audit records"}, rows)
 	}
@@ -201,18 +202,18 @@ func (r *Report) releasesMarkdown(m *mdWriter, loc *time.Location) {
 	m.line("")
 	var rows [][]string
 	for _, v := range s.Verdicts {
-		rel := mdText(v.Release)
+		rel := markdown.Escape(v.Release)
 		if v.WentLive {
 			rel += " (went live this week)"
 		}
-		verdict := "**" + mdText(v.Decision) + "**: " + mdText(v.Reason)
+		verdict := "**" + markdown.Escape(v.Decision) + "**: " + markdown.Escape(v.Reason)
 		switch {
 		case v.Own:
 			verdict = "baseline (running here)"
 		case v.Error != "":
-			verdict = "no verdict: " + mdText(v.Error)
+			verdict = "no verdict: " + markdown.Escape(v.Error)
 		}
-		rows = append(rows, []string{mdText(v.Objective), rel, stamp(v.Since, loc), events(v.Good, v.Bad), percent(v.ErrorRatio), verdict})
+		rows = append(rows, []string{markdown.Escape(v.Objective), rel, stamp(v.Since, loc), events(v.Good, v.Bad), percent(v.ErrorRatio), verdict})
 	}
 	m.table([]string{"Objective", "Release", "Counted since", "Events (bad)", "Error ratio", "Verdict"}, rows)
 }

@@ -54,20 +54,3 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Fatalf("%+v, %v", got, err)
 	}
 }
-
-// TestMarkdownEscapes: values cannot start markup, break a table row or
-// carry HTML into a Markdown renderer.
-func TestMarkdownEscapes(t *testing.T) {
-	for in, want := range map[string]string{
-		"a|b":                      `a\|b`,
-		"<script>x</script>":       "&lt;script&gt;x&lt;/script&gt;",
-		"[link](http://evil)":      `\[link\]\(http://evil\)`,
-		"*bold* _it_ `code` # h !": "\\*bold\\* \\_it\\_ \\`code\\` \\# h \\!",
-		"two\nlines\r\tand\x00nul": "two lines  and nul",
-		`back\slash & amp`:         `back\\slash &amp; amp`,
-	} {
-		if got := mdText(in); got != want {
-			t.Errorf("mdText(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

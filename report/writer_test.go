@@ -223,7 +223,7 @@ func TestHandler(t *testing.T) {
 	q.set(150, 111)
 	for _, tc := range []struct{ query, ctype, want string }{
 		{"", "text/html; charset=utf-8", "Weekly ops report 2026-W49, shop"},
-		{"?week=2026-W49&format=md", "text/markdown; charset=utf-8", "# Weekly ops report 2026-W49, shop"},
+		{"?week=2026-W49&format=md", "text/markdown; charset=utf-8", "# Weekly ops report 2026\\-W49, shop"},
 		{"?week=2026-w49&format=JSON", "application/json", `"week": "2026-W49"`},
 		{"?week=current&format=json", "application/json", `"week": "2026-W50"`},
 		{"?week=2026-W50", "text/html; charset=utf-8", "the week is still running"},
