@@ -110,5 +110,7 @@ func WithAudit(s audit.Sink) Option { return optionFunc(func(cfg *config) { cfg.
 // bitmaps and filters ORed, so distinct tenants are fleet-wide within the
 // stated error. A store failure after start is logged and shown as a
 // warning on reports; local counts are kept and published at the next
-// success. New fails when the store cannot give the key.
+// success. New fails when the store cannot give the key. With a store,
+// reports read the other replicas from it, not from WithDir's directory
+// (which then only keeps this replica's own snapshot).
 func WithStore(s fleet.Store) Option { return optionFunc(func(cfg *config) { cfg.store = s }) }
