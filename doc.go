@@ -23,6 +23,9 @@
 //     the fake they already use in three lines.
 //   - audit: the vocabulary of operator actions (who may act, the record of
 //     what they did) and a tamper-evident log of them.
+//   - report: the weekly ops report for stakeholders, gathered from what the
+//     others record (compliance, incidents, pages, operator actions,
+//     releases, the queue, features): HTML for mail, Markdown and JSON.
 //
 // # How the packages fit
 //
@@ -30,7 +33,9 @@
 // which health registers as a check. Every component takes a
 // metric.MeterProvider (the OpenTelemetry API; otel.GetMeterProvider() by
 // default), so one exporter shows all of opskit's metrics. The queue takes
-// retry's backoff policy for redelivery. Nothing else crosses packages.
+// retry's backoff policy for redelivery. Nothing else crosses packages,
+// except report, which reads the others' records through the methods they
+// already have (none of them imports it).
 //
 // A service wires them like this (the package Example has it whole, with
 // the shutdown):
