@@ -68,8 +68,10 @@ func WithSnapshotEvery(d time.Duration) Option {
 
 // WithTenantKey sets the 16-byte secret that tenant ids are hashed with.
 // Instances whose snapshots are merged must share it. Without it a registry
-// with a directory keeps a random key in DIR/feature-tenant.key (mode 0600);
-// without a directory the key is random per process.
+// with a fleet store takes the store's key (WithStore); one with a
+// directory keeps a random key in DIR/feature-tenant.key (mode 0600),
+// created by the first process to start; without either the key is random
+// per process.
 func WithTenantKey(key []byte) Option {
 	key = append([]byte{}, key...) // the caller may reuse its slice
 	return optionFunc(func(cfg *config) { cfg.key = key })
