@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/release"
 )
 
@@ -32,34 +33,69 @@ const maxReleaseEvents = 1 << 52
 var ErrNoRelease = errors.New("slo: no such release")
 
 // relCounts is one release's events on one series. Recorders add with
-// atomics; the rest is guarded by releases.mu.
+// atomics; the rest is guarded by releases.mu. The process's own release
+// is not counted by recorders (its Trackers cost nothing extra): its
+// events are the series' less every other release's (releases.countsLocked).
 type relCounts struct {
-	id         string
-	total, bad atomic.Int64 // counted by this process
-	lastSec    atomic.Int64 // unix seconds of the last event; 0 before any
-	dropped    atomic.Bool
-	first      time.Time // when this process began counting it (or the restored start)
-	restored   counts    // counted before a restart (snapshot), not in the metric
+	// Read by every event, written about once a second: apart from the
+	// counters, so recorders do not invalidate them for each other.
+	lastSec  atomic.Int64 // unix seconds of the last event; 0 before any
+	dropped  atomic.Bool
+	id       string
+	first    time.Time // when this process began counting it (or the restored start)
+	restored counts    // counted before a restart (snapshot), not in the metric
+	seen     counts    // the own release: its live counts when last read
 	// base holds the other releases' counts when this one began, so that
 	// a comparison counts both over the same time.
-	base map[string]counts
+	base       map[string]counts
+	_          [64]byte
+	total, bad atomic.Int64 // counted by this process
+	_          [48]byte
 }
 
-// counts returns every event of the release: restored plus counted.
-// restored is read under releases.mu or before the series records.
-func (c *relCounts) counts() counts {
+// live returns what recorders counted for the release in this process.
+func (c *relCounts) live() counts {
 	b := c.bad.Load() // bad before total: total >= bad in what we read
-	out := counts{c.total.Load(), b}
-	out.add(c.restored)
-	return out
+	return counts{c.total.Load(), b}
 }
 
 // releases are the per-release counts of one series; at most MaxReleases.
 type releases struct {
-	mu      sync.Mutex
-	list    []*relCounts // oldest first
-	own     string       // the process release, never dropped
-	dropped int          // releases dropped so far
+	mu          sync.Mutex
+	list        []*relCounts // oldest first
+	own         string       // the process release, never dropped
+	dropped     int          // releases dropped so far
+	droppedLive counts       // what dropped releases had counted live
+	s           *series      // the series, whose events the own release's are the rest of
+	clock       clock.Clock
+}
+
+// countsLocked returns every event of c: restored plus counted live, or
+// for the own release restored plus the series' events less every other
+// release's. Requires mu held.
+func (r *releases) countsLocked(c *relCounts) counts {
+	if c.id != r.own {
+		out := c.live()
+		out.add(c.restored)
+		return out
+	}
+	var live counts
+	if r.s != nil {
+		now := r.clock.Now()
+		live = r.s.cumulative(now.UnixNano())
+		for _, o := range r.list {
+			if o != c {
+				live = minus(live, o.live())
+			}
+		}
+		live = minus(live, r.droppedLive)
+		if live.Total > c.seen.Total {
+			c.seen = live
+			c.lastSec.Store(now.Unix())
+		}
+	}
+	live.add(c.restored)
+	return live
 }
 
 // get returns id's counts, creating them at now (dropping the release
@@ -80,12 +116,13 @@ func (r *releases) get(id string, now time.Time) *relCounts {
 			}
 		}
 		r.list[victim].dropped.Store(true)
+		r.droppedLive.add(r.list[victim].live())
 		r.list = slices.Delete(r.list, victim, victim+1)
 		r.dropped++
 	}
 	c := &relCounts{id: id, first: now, base: make(map[string]counts, len(r.list))}
 	for _, o := range r.list {
-		c.base[o.id] = o.counts()
+		c.base[o.id] = r.countsLocked(o)
 	}
 	r.list = append(r.list, c)
 	return c
@@ -118,18 +155,40 @@ type relView struct {
 	c  []atomic.Pointer[relCounts] // parallel to Tracker.ind
 }
 
-// newRelView makes the counts of release id on every series of t.
+// newRelView makes the counts of release id on every series of t. The
+// view of the process's own release holds none: recording under it
+// counts nothing apart.
 func newRelView(t *Tracker, id string, now time.Time) *relView {
-	v := &relView{id: id, c: make([]atomic.Pointer[relCounts], len(t.ind))}
+	v := &relView{id: id}
+	for _, in := range t.ind {
+		in.rel.mu.Lock()
+		if in.rel.s == nil {
+			in.rel.s, in.rel.clock = in.s, t.clock
+		}
+		in.rel.mu.Unlock()
+		in.rel.get(id, now)
+	}
+	if len(t.ind) > 0 && id == t.ind[0].rel.own {
+		return v
+	}
+	v.c = make([]atomic.Pointer[relCounts], len(t.ind))
 	for i, in := range t.ind {
 		v.c[i].Store(in.rel.get(id, now))
 	}
 	return v
 }
 
-// countRelease adds events to the release of t on series i: an atomic add
-// or two and a load (a store once a second).
+// countRelease adds events to the release of t on series i: nothing for
+// the process's own release; for another, an atomic add or two and two
+// loads (a store once a second).
 func (t *Tracker) countRelease(i int, now, total, bad int64) {
+	if t.rel.c != nil { // small enough to inline: the own release's Trackers pay one load
+		t.countApart(i, now, total, bad)
+	}
+}
+
+// countApart is countRelease for a release other than the process's own.
+func (t *Tracker) countApart(i int, now, total, bad int64) {
 	p := &t.rel.c[i]
 	c := p.Load()
 	if c.dropped.Load() {
@@ -189,6 +248,9 @@ type ReleaseCounts struct {
 	Own     bool      `json:"own"`   // the process's release (WithRelease)
 	First   time.Time `json:"first"` // when counting began
 	// Last is the time of the last event (to the second); zero before any.
+	// For the process's own release, whose Trackers note no time, it is
+	// when its events were first read as they are now (by /slo, Verdict,
+	// Releases, a snapshot or a metrics collection).
 	Last       time.Time `json:"last,omitzero"`
 	Good       int64     `json:"good"`
 	Bad        int64     `json:"bad"`
@@ -213,7 +275,7 @@ func (r *releases) states() []releaseState {
 	defer r.mu.Unlock()
 	out := make([]releaseState, 0, len(r.list))
 	for _, c := range r.list {
-		n := c.counts()
+		n := r.countsLocked(c)
 		st := releaseState{ID: c.id, First: c.first.UnixNano(), Last: c.lastSec.Load(), Total: n.Total, Bad: n.Bad}
 		for id, b := range c.base {
 			if st.Base == nil {
@@ -427,12 +489,20 @@ func checkVerdictPolicy(p release.Policy) error {
 // a "release" attribute unless the release id is empty. A dropped
 // release's series ends.
 func (in *indicator) observeEvents(report func(release string, good, bad int64)) {
-	in.rel.mu.Lock()
-	list := slices.Clone(in.rel.list)
-	in.rel.mu.Unlock()
-	for _, c := range list {
-		b := c.bad.Load()
-		report(c.id, c.total.Load()-b, b)
+	r := &in.rel
+	type obs struct {
+		id string
+		n  counts
+	}
+	r.mu.Lock()
+	out := make([]obs, 0, len(r.list))
+	for _, c := range r.list {
+		n := r.countsLocked(c)
+		out = append(out, obs{c.id, minus(n, c.restored)})
+	}
+	r.mu.Unlock()
+	for _, o := range out {
+		report(o.id, o.n.Total-o.n.Bad, o.n.Bad)
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 // replicas' counts merge by summing.
 func TestReleaseStatesRestoreAndMerge(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	var r releases
-	r.own = "v1"
+	var r releases // the own release is "own": v1 and v2 count live
+	r.own = "own"
 	v1 := r.get("v1", t0)
 	v1.total.Add(100)
 	v1.bad.Add(3)
@@ -31,7 +31,7 @@ func TestReleaseStatesRestoreAndMerge(t *testing.T) {
 	}
 
 	var back releases
-	back.own = "v1"
+	back.own = "own"
 	later := t0.Add(time.Hour)
 	back.get("v1", later).total.Add(7) // counted by the new process before restore: kept
 	back.restore(append(saved, releaseState{ID: "bad\n", Total: 1}, releaseState{ID: "neg", Total: 1, Bad: 2}), later)
@@ -40,8 +40,8 @@ func TestReleaseStatesRestoreAndMerge(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("restored:\n%+v\nwant\n%+v", got, want)
 	}
-	if c := back.find("v2"); c.total.Load() != 0 || c.counts() != (counts{40, 4}) {
-		t.Errorf("restored events are not this process's (metric) counts: %d, %+v", c.total.Load(), c.counts())
+	if c := back.find("v2"); c.total.Load() != 0 || c.restored != (counts{40, 4}) {
+		t.Errorf("restored events are not this process's (metric) counts: %d, %+v", c.total.Load(), c.restored)
 	}
 
 	merged := mergeReleaseStates(saved, []releaseState{
