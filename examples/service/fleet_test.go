@@ -119,25 +119,32 @@ type fleetProcess struct {
 	logs *logTail
 }
 
-// startFleet starts one -downstream-only process and, on the PostgreSQL
-// database pg, replicas named replica-1 … replica-n that share it, each
-// with a data directory of its own; extra flags go to every replica.
-func startFleet(t *testing.T, pg string, n int, extra ...string) (downstream string, replicas []fleetProcess) {
+// startFleet starts one -downstream-only process and then, at once, on
+// the PostgreSQL database pg, replicas named replica-1 … replica-n and a
+// shadow (-worker=false) that share it, each with a data directory of its
+// own; extra flags go to every one of them.
+func startFleet(t *testing.T, pg string, n int, extra ...string) (downstream string, replicas []fleetProcess, shadow fleetProcess) {
 	t.Helper()
 	downstream, _, _ = startService(t, "-downstream-only")
-	for i := range n {
-		name := fmt.Sprintf("replica-%d", i+1)
-		replicas = append(replicas, startReplica(t, name, pg, downstream, extra...))
+	procs := make([]fleetProcess, n+1)
+	errs := make([]error, n+1)
+	var wg sync.WaitGroup
+	for i := range procs {
+		procs[i].name = fmt.Sprintf("replica-%d", i+1)
+		if i == n {
+			procs[i].name = "shadow"
+		}
+		args := append([]string{"-demo-traffic=false", "-instance", procs[i].name, "-queue-url", pg,
+			"-downstream-url", downstream, "-operator-token", testToken, fmt.Sprintf("-worker=%v", i < n)}, extra...)
+		wg.Go(func() { procs[i].base, procs[i].cmd, procs[i].logs, errs[i] = launchService(t, args...) })
 	}
-	return downstream, replicas
-}
-
-func startReplica(t *testing.T, name, pg, downstream string, extra ...string) fleetProcess {
-	t.Helper()
-	args := append([]string{"-demo-traffic=false", "-instance", name, "-queue-url", pg,
-		"-downstream-url", downstream, "-operator-token", testToken}, extra...)
-	base, cmd, logs := startService(t, args...)
-	return fleetProcess{name: name, base: base, cmd: cmd, logs: logs}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return downstream, procs[:n], procs[n]
 }
 
 // placeOrders places n orders through p, in parallel with the other
@@ -321,15 +328,15 @@ func TestFleetOnPostgresPagesOnceAndDeliversEveryOrderOnce(t *testing.T) {
 	pg := freshDatabase(t)
 	start := time.Now()
 	phase := func(what string) { t.Logf("%5.1fs %s", time.Since(start).Seconds(), what) }
-	perProcess := 8
+	perProcess := 6 // 24 orders: above the objective's minimum events
 	if os.Getenv("OPSKIT_LONG") != "" {
 		perProcess = 60
 	}
 	alerts := newAlertReceiver(t)
 	fleetArgs := []string{"-fleet-url", pg, "-delivery-bound", "3s", "-alert-webhook", alerts.url,
 		"-slo-evaluate-every", evaluateEvery.String()}
-	downstream, replicas := startFleet(t, pg, 3, fleetArgs...)
-	shadow := startReplica(t, "shadow", pg, downstream, append(fleetArgs, "-worker=false")...)
+	downstream, replicas, shadow := startFleet(t, pg, 3, fleetArgs...)
+	phase("started")
 	all := append(replicas[:len(replicas):len(replicas)], shadow)
 	if code, body := do(t, "POST", downstream+"/demo/downstream?mode=down", ""); code != 200 {
 		t.Fatalf("set the downstream down: %d %s", code, body)
@@ -480,7 +487,18 @@ func TestFleetOnPostgresPagesOnceAndDeliversEveryOrderOnce(t *testing.T) {
 	// once they lapse (30s).
 	phase("taken over")
 	var st downstreamStatus
-	waitForWithin(t, 90*time.Second, "every order to reach the downstream", func() bool {
+	defer func() {
+		if t.Failed() {
+			t.Logf("downstream: %+v", st)
+			for _, p := range survivors {
+				depth, acked := queueStats(t, p.base)
+				_, m := get(t, p.base+"/metrics")
+				t.Logf("%s: queue depth %d, acked %d; breaker open %v, throttled %v", p.name, depth, acked,
+					metricLine(m, "opskit_retry_breaker_state", "2"), metricValue(m, "opskit_retry_throttle_rejections_total"))
+			}
+		}
+	}()
+	waitForWithin(t, 2*time.Minute, "every order to reach the downstream", func() bool {
 		st = demoStatus(t, downstream)
 		return st.Received >= orders
 	})

@@ -32,6 +32,16 @@ var serviceBin struct {
 // free port; it returns the base URL and the running command.
 func startService(t *testing.T, args ...string) (string, *exec.Cmd, *logTail) {
 	t.Helper()
+	base, cmd, logs, err := launchService(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base, cmd, logs
+}
+
+// launchService is startService returning its error instead of failing
+// the test, so that several processes can start at once from goroutines.
+func launchService(t *testing.T, args ...string) (string, *exec.Cmd, *logTail, error) {
 	serviceBin.once.Do(func() {
 		dir, err := os.MkdirTemp("", "opskit-service-test-")
 		if err != nil {
@@ -44,17 +54,17 @@ func startService(t *testing.T, args ...string) (string, *exec.Cmd, *logTail) {
 		}
 	})
 	if serviceBin.err != nil {
-		t.Fatal(serviceBin.err)
+		return "", nil, nil, serviceBin.err
 	}
 	args = append([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, args...)
 	cmd := exec.Command(serviceBin.path, args...)
 	cmd.Env = append(os.Environ(), "OPSKIT_OPERATOR_TOKEN=") // only -operator-token in args sets one
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return "", nil, nil, err
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	logs := &logTail{lines: make(chan string, 1024)}
@@ -65,13 +75,13 @@ func startService(t *testing.T, args ...string) (string, *exec.Cmd, *logTail) {
 		select {
 		case line, ok := <-logs.lines:
 			if !ok {
-				t.Fatal("service exited before logging its address")
+				return "", nil, nil, fmt.Errorf("service %q exited before logging its address", args)
 			}
 			if m := addr.FindStringSubmatch(line); m != nil {
-				return m[1], cmd, logs
+				return m[1], cmd, logs, nil
 			}
 		case <-deadline:
-			t.Fatal("service did not log its address within 30s")
+			return "", nil, nil, fmt.Errorf("service %q did not log its address within 30s", args)
 		}
 	}
 }
