@@ -43,10 +43,11 @@ type Writer struct {
 	closed  bool
 	passing sync.WaitGroup // timer passes in flight
 
-	ctx    context.Context // ends at Shutdown: sources, deliveries
-	cancel context.CancelFunc
-	wake   chan struct{} // wakes the delivery goroutine
-	done   chan struct{} // closed when the delivery goroutine has returned
+	ctx      context.Context // ends at Shutdown: sources, deliveries
+	cancel   context.CancelFunc
+	wake     chan struct{} // wakes the delivery goroutine
+	hookOnce sync.Once     // closes hook once
+	done     chan struct{} // closed when the delivery goroutine has returned
 }
 
 // queueMark is the queue's counters sampled when a week began, in this
@@ -406,29 +407,28 @@ func (w *Writer) deliver(wk Week) error {
 
 // Shutdown stops the schedule and the webhook delivery and waits for a
 // pass or a delivery in flight, but not past ctx: then it returns an
-// error saying what was still running. Reports already written stay;
-// a delivery cut short is tried again by the next Writer.
+// error saying what was still running (call it again to wait longer).
+// Reports already written stay; a delivery cut short is tried again by the
+// next Writer.
 func (w *Writer) Shutdown(ctx context.Context) error {
 	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		return nil
-	}
-	w.closed = true
-	if w.timer != nil {
-		w.timer.Stop()
+	if !w.closed {
+		w.closed = true
+		if w.timer != nil {
+			w.timer.Stop()
+		}
 	}
 	w.mu.Unlock()
 	w.cancel()
-	passes := make(chan struct{})
+	stopped := make(chan struct{})
 	go func() {
 		w.passing.Wait()
 		<-w.done
-		close(passes)
+		close(stopped)
 	}()
 	select {
-	case <-passes:
-		w.closeHook()
+	case <-stopped:
+		w.hookOnce.Do(w.closeHook)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("report: Shutdown: a pass or a webhook delivery still running: %w", ctx.Err())

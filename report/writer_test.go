@@ -307,3 +307,76 @@ func TestHandlerWithholdsUnaudited(t *testing.T) {
 		t.Errorf("%d %s", rw.Code, rw.Body)
 	}
 }
+
+// stuckQueue blocks in Stats from its second call until released,
+// ignoring the context: a source that hangs.
+type stuckQueue struct {
+	calls   int
+	mu      sync.Mutex
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (q *stuckQueue) Stats(context.Context) (queue.Stats, error) {
+	q.mu.Lock()
+	q.calls++
+	n := q.calls
+	q.mu.Unlock()
+	if n > 1 {
+		close(q.entered)
+		<-q.release
+	}
+	return queue.Stats{}, nil
+}
+
+// TestShutdownBounded: a pass stuck in a source does not hold Shutdown past
+// its context, which says what was left running; once the source returns
+// a second Shutdown completes.
+func TestShutdownBounded(t *testing.T) {
+	fc := clock.NewFake(monday.Add(time.Hour))
+	q := &stuckQueue{entered: make(chan struct{}), release: make(chan struct{})}
+	wr, err := report.New(t.TempDir(), report.Sources{Queue: q}, report.WithClock(fc), report.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	advanced := make(chan struct{})
+	go func() {
+		defer close(advanced)
+		fc.Advance(7 * 24 * time.Hour) // the week's pass, which gets stuck
+	}()
+	<-q.entered
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := wr.Shutdown(ctx); err == nil || !strings.Contains(err.Error(), "still running") || !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown with a stuck pass: %v", err)
+	}
+	close(q.release)
+	<-advanced
+	if err := wr.Shutdown(context.Background()); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+}
+
+// TestLocation: with WithLocation a week starts Monday 00:00 there; the
+// report names the zone and its times are that zone's.
+func TestLocation(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no time zone data:", err)
+	}
+	dir := t.TempDir()
+	fc := clock.NewFake(monday.AddDate(0, 0, 6).Add(22 * time.Hour)) // Sunday 22:00 UTC, 23:00 in Berlin
+	wr, err := report.New(dir, report.Sources{}, report.WithClock(fc), report.WithLogger(quiet), report.WithLocation(berlin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wr.Shutdown(context.Background())
+	fc.Advance(time.Hour + report.Settle) // Monday 00:01 in Berlin, still Sunday in UTC
+	r := readReport(t, filepath.Join(dir, "2026-W49.json"))
+	if r.Location != "Europe/Berlin" || !r.From.Equal(time.Date(2026, 11, 30, 0, 0, 0, 0, berlin)) || !r.To.Equal(fc.Now().Add(-report.Settle)) {
+		t.Errorf("location %s from %v to %v", r.Location, r.From, r.To)
+	}
+	if md := readFile(t, filepath.Join(dir, "2026-W49.md")); !strings.Contains(md, "Mon 30 Nov 2026 00:00 to Mon 7 Dec 2026 00:00 \\(Europe/Berlin\\)") {
+		t.Errorf("Markdown span: %.300s", md)
+	}
+}
