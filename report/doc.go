@@ -129,8 +129,8 @@
 // (0600, replaced atomically). A week starts Monday 00:00 UTC, or in WithLocation's zone.
 // A week is written once: the state records the last one, so a restart
 // neither skips a week nor writes one twice. With WithLeader only the
-// fleet's leader writes (pass slo.Monitor.Leader); the others check again
-// hourly. WithWebhook POSTs each week's JSON (retried with a retry.Policy,
+// fleet's leader writes (pass slo.Monitor.Leader); the others ask again
+// every minute. WithWebhook POSTs each week's JSON (retried with a retry.Policy,
 // within a bound; a week not delivered stays in the state and is tried
 // again an hour later and after a restart).
 //

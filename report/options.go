@@ -33,9 +33,13 @@ const DefaultCatchUp = 8
 // MaxCatchUp bounds WithCatchUp.
 const MaxCatchUp = 52
 
-// recheck is how often a Writer that is not the leader, or that failed to
-// write or deliver, tries again.
-const recheck = time.Hour
+// recheck is how often a Writer that failed to write or deliver tries
+// again; leaderRecheck how often one that is not the leader asks again
+// (a leader is chosen at the monitors' first evaluations after a start).
+const (
+	recheck       = time.Hour
+	leaderRecheck = time.Minute
+)
 
 // WithClock sets the clock. Default: clock.Real().
 func WithClock(c clock.Clock) Option { return optionFunc(func(cfg *config) { cfg.clock = c }) }
@@ -50,7 +54,7 @@ func WithCatchUp(n int) Option { return optionFunc(func(c *config) { c.catchUp =
 
 // WithLeader makes the Writer write only while leader returns true, for a
 // fleet where every replica runs a Writer over shared records: the others
-// check again hourly. leader is called once per scheduled pass, never
+// ask again every minute. leader is called once per scheduled pass, never
 // under a lock. Default: always write.
 func WithLeader(leader func() bool) Option { return optionFunc(func(c *config) { c.leader = leader }) }
 

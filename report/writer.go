@@ -201,7 +201,7 @@ func (w *Writer) pass() {
 	w.mu.Unlock()
 
 	if w.cfg.leader != nil && !w.cfg.leader() {
-		w.schedule(now, minTime(next, now.Add(recheck)))
+		w.schedule(now, minTime(next, now.Add(leaderRecheck)))
 		return
 	}
 	failed := false
