@@ -26,7 +26,7 @@ const (
 )
 
 // storeTimeout bounds one round of store calls made by an evaluation, an
-// operator action or Incidents.
+// operator action or Incidents, all calls of the round together.
 const storeTimeout = 5 * time.Second
 
 // WithStore makes the Monitor one replica of a fleet that shares s:
@@ -60,8 +60,8 @@ const storeTimeout = 5 * time.Second
 //     Note and the handlers read and write that log from any replica.
 //     WithIncidentLog cannot be combined with a store.
 //
-// Each store call an evaluation makes is bounded by 5 seconds; a failed
-// call is logged and the replica goes on with what it last read (a leader
+// The store calls of one evaluation are bounded by 5 seconds together; a
+// failed call is logged and the replica goes on with what it last read (a leader
 // that cannot renew its lease steps down one evaluation interval before
 // it expires). Publishing costs one JSON state of about 20 bytes per
 // non-empty bucket (a day of 10-second buckets: 190 KB per
