@@ -216,80 +216,93 @@ func TestFleetOneIncidentOnePage(t *testing.T) {
 // store and only resends it (Repeat); the fleet pages once and resolves
 // once, under one incident id. The dead replica's counts still count.
 func TestFleetHandoverKeepsThePage(t *testing.T) {
-	snk := &sink{}
-	rs, fc, _ := newFleet(t, 3, snk)
-	for range 30 {
-		round(fc, rs, 10, 0)
-	}
-	for range 8 {
-		round(fc, rs, 10, 9)
-	}
-	first := leaders(rs)
-	if len(first) != 1 {
-		t.Fatalf("leaders %v", first)
-	}
-	var dead *replica
-	for _, r := range rs {
-		if r.name == first[0] {
-			dead = r
-		}
-	}
-	id := orders(t, dead.m).Alerts[0].Incident
-	if id == "" {
-		t.Fatal("no incident open before the leader dies")
-	}
-	dead.down = true
-	killedAt := fc.Now()
-	var took time.Duration
-	for took == 0 {
-		round(fc, rs, 10, 9)
-		if l := leaders(rs); len(l) == 1 {
-			took = fc.Now().Sub(killedAt)
-		}
-		if fc.Now().Sub(killedAt) > time.Hour {
-			t.Fatal("no replica took over")
-		}
-	}
-	if bound := 30*time.Second + 10*time.Second; took > bound {
-		t.Errorf("hand-over took %v, want at most the lease plus one interval (%v)", took, bound)
-	}
-	for range 6 { // the outage goes on under the new leader
-		round(fc, rs, 10, 9)
-	}
-	for _, r := range rs {
-		if r.down {
-			continue
-		}
-		st := orders(t, r.m)
-		if st.Alerts[0].Incident != id {
-			t.Errorf("%s: incident %q, want the episode's %q", r.name, st.Alerts[0].Incident, id)
-		}
-		for _, sh := range st.Replicas {
-			if sh.Instance == dead.name && (!sh.Stale || sh.Budget.Total == 0) {
-				t.Errorf("%s: dead replica's share %+v: want stale, its events counted", r.name, sh)
+	for _, stop := range []string{"killed", "shut down"} {
+		t.Run(stop, func(t *testing.T) {
+			snk := &sink{}
+			rs, fc, _ := newFleet(t, 3, snk)
+			for range 30 {
+				round(fc, rs, 10, 0)
 			}
-		}
-	}
-	for range 60 {
-		round(fc, rs, 10, 0)
-	}
-	for _, r := range rs {
-		if err := r.m.Shutdown(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := snk.count(slo.Page, slo.Firing, false); n != 1 {
-		t.Errorf("%d new page notifications across the hand-over, want 1", n)
-	}
-	if n := snk.count(slo.Page, slo.Firing, true); n == 0 {
-		t.Error("the new leader did not resend the open page as a Repeat")
-	}
-	if n := snk.count(slo.Page, slo.Resolved, false); n != 1 {
-		t.Errorf("%d resolved pages, want 1", n)
-	}
-	incs := rs[0].m.Incidents()
-	if len(incs) != 1 || incs[0].ID != id || incs[0].Open() || incs[0].Pages != 1 {
-		t.Errorf("incidents after the hand-over: %+v", incs)
+			for range 8 {
+				round(fc, rs, 10, 9)
+			}
+			first := leaders(rs)
+			if len(first) != 1 {
+				t.Fatalf("leaders %v", first)
+			}
+			var dead *replica
+			for _, r := range rs {
+				if r.name == first[0] {
+					dead = r
+				}
+			}
+			id := orders(t, dead.m).Alerts[0].Incident
+			if id == "" {
+				t.Fatal("no incident open before the leader dies")
+			}
+			if stop == "shut down" {
+				if err := dead.m.Shutdown(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dead.down = true
+			killedAt := fc.Now()
+			var took time.Duration
+			for took == 0 {
+				round(fc, rs, 10, 9)
+				if l := leaders(rs); len(l) == 1 {
+					took = fc.Now().Sub(killedAt)
+				}
+				if fc.Now().Sub(killedAt) > time.Hour {
+					t.Fatal("no replica took over")
+				}
+			}
+			bound := 30*time.Second + 10*time.Second // the lease plus one evaluation interval
+			if stop == "shut down" {
+				bound = 10 * time.Second // the lease was given up: the next evaluation
+			}
+			if took > bound {
+				t.Errorf("hand-over took %v, want at most %v", took, bound)
+			}
+			for range 6 { // the outage goes on under the new leader
+				round(fc, rs, 10, 9)
+			}
+			for _, r := range rs {
+				if r.down {
+					continue
+				}
+				st := orders(t, r.m)
+				if st.Alerts[0].Incident != id {
+					t.Errorf("%s: incident %q, want the episode's %q", r.name, st.Alerts[0].Incident, id)
+				}
+				for _, sh := range st.Replicas {
+					if sh.Instance == dead.name && (!sh.Stale || sh.Budget.Total == 0) {
+						t.Errorf("%s: dead replica's share %+v: want stale, its events counted", r.name, sh)
+					}
+				}
+			}
+			for range 60 {
+				round(fc, rs, 10, 0)
+			}
+			for _, r := range rs {
+				if err := r.m.Shutdown(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := snk.count(slo.Page, slo.Firing, false); n != 1 {
+				t.Errorf("%d new page notifications across the hand-over, want 1", n)
+			}
+			if n := snk.count(slo.Page, slo.Firing, true); n == 0 {
+				t.Error("the new leader did not resend the open page as a Repeat")
+			}
+			if n := snk.count(slo.Page, slo.Resolved, false); n != 1 {
+				t.Errorf("%d resolved pages, want 1", n)
+			}
+			incs := rs[0].m.Incidents()
+			if len(incs) != 1 || incs[0].ID != id || incs[0].Open() || incs[0].Pages != 1 {
+				t.Errorf("incidents after the hand-over: %+v", incs)
+			}
+		})
 	}
 }
 
