@@ -264,6 +264,7 @@ func TestFleetHandoverKeepsThePage(t *testing.T) {
 			if took > bound {
 				t.Errorf("hand-over took %v, want at most %v", took, bound)
 			}
+			t.Logf("%s leader: another leads %v later (bound %v)", stop, took, bound)
 			for range 6 { // the outage goes on under the new leader
 				round(fc, rs, 10, 9)
 			}
