@@ -68,7 +68,11 @@
 // objective, action and outcome (done, failed, dry_run, skipped), and
 // opskit.remedy.in_effect. Rule zero fields mean: Severity page,
 // PerHour 2, PerEpisode 1, CheckEvery 10 minutes. Bad rules are refused by
-// Add with an error naming the field and its value.
+// Add with an error naming the field and its value. A failed Undo is
+// recorded and tried again at the next check. An audit record or incident
+// note that cannot be written is logged; it does not undo what was done
+// (SwitchOff's switch itself is made only once feature's own audit record
+// is written).
 //
 // A complete program: a failing payments dependency pages, the checkout
 // feature is switched off with a 5 % trial, and switched back on once the

@@ -290,3 +290,38 @@ func TestRuleValidation(t *testing.T) {
 		t.Errorf("New without an audit sink = %v, want an error naming WithAudit", err)
 	}
 }
+
+// An Undo that fails is recorded and tried again at the next check; the
+// action stays in effect meanwhile.
+func TestFailedUndoIsRetriedAtTheNextCheck(t *testing.T) {
+	var undos atomic.Int64
+	rem, fc, trail, sent := direct(t, remedy.Rule{Objective: "checkout", CheckEvery: time.Minute, Actions: []remedy.Action{{
+		Name: "switch off checkout", Do: func(context.Context, slo.Alert) error { return nil },
+		Undo: func(context.Context) error {
+			if undos.Add(1) == 1 {
+				return errors.New("switch service: 503")
+			}
+			return nil
+		},
+		Recovered: func(context.Context) error { return nil }}}})
+	if err := rem.Notify(context.Background(), firing("inc-1", slo.Page)); err != nil {
+		t.Fatal(err)
+	}
+	fc.Advance(time.Minute)
+	if err := rem.Notify(context.Background(), firing("inc-2", slo.Page)); err != nil {
+		t.Fatal(err)
+	}
+	if got := (*sent)[1].Do; !strings.Contains(got, "done automatically: switch off checkout") {
+		t.Errorf("after the failed undo, Do = %q; want it still in effect", got)
+	}
+	fc.Advance(time.Minute)
+	var results []string
+	for _, r := range trail.Records() {
+		if r.Action == remedy.ActionUndo {
+			results = append(results, r.Result)
+		}
+	}
+	if undos.Load() != 2 || len(results) != 2 || results[0] != "switch service: 503" || results[1] != "ok" {
+		t.Errorf("undos %d, records %q; want a failure, then ok a check later", undos.Load(), results)
+	}
+}
