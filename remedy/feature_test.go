@@ -330,3 +330,34 @@ func TestSwitchOffMistakesReportedByAdd(t *testing.T) {
 		}
 	}
 }
+
+// The alert resolving is no recovery signal: when traffic stops, the page
+// resolves while the cause persists, and the switch stays off until the
+// probe passes. The resolution says what is still in effect.
+func TestResolvedPageDoesNotUndo(t *testing.T) {
+	h := newHarness(t, nil)
+	s := newShop(t, h)
+	_, probe := s.probe()
+	if err := h.rem.Add(remedy.Rule{Objective: "checkout",
+		Actions: []remedy.Action{remedy.SwitchOff(s.f, remedy.Recovery{Probe: probe})}}); err != nil {
+		t.Fatal(err)
+	}
+	s.broken.Store(true)
+	h.untilPage(s.traffic)
+	for i := 0; i < 2*360 && h.prev[slo.Page] == slo.Firing; i++ {
+		h.stepWith(func() {}) // no traffic at all
+	}
+	resolved := h.next(slo.Page, slo.Resolved)
+	if !strings.Contains(resolved.Do, "done automatically: switch off checkout") {
+		t.Errorf("resolved Do = %q, want it to say the switch is still in effect", resolved.Do)
+	}
+	h.fc.Advance(time.Hour)
+	if st := s.f.Switched(); st.On {
+		t.Fatalf("switched back on without its probe passing: %s", st)
+	}
+	s.broken.Store(false)
+	h.fc.Advance(remedy.DefaultCheckEvery)
+	if st := s.f.Switched(); !st.On {
+		t.Errorf("still off after the probe passed: %s", st)
+	}
+}
