@@ -64,7 +64,7 @@ type slot struct {
 	active      bool                // Do succeeded and Undo has not yet
 	since       time.Time           // when it became active
 	incident    string              // the incident it became active in
-	check       clock.Timer         // the next recovery check while active
+	check       clock.Timer         // the next check: of the recovery signal while active, else for a switch to take up
 	last        string              // what the last run did, as DO text
 	lastIn      string              // the incident of last
 	counts      map[[2]string]int64 // outcomes by {"run" or "undo", outcome}, for the metrics
