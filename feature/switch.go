@@ -99,7 +99,7 @@ type switchVal struct {
 	since        time.Time
 	actor, why   string
 	trial        float64
-	trialOK      int64 // restored or folded counts, added to the live ones
+	trialOK      int64 // restored counts, added to the live ones
 	trialFailed  int64
 	refusedTotal int64
 }
@@ -107,10 +107,8 @@ type switchVal struct {
 // offState is what the hot path sees while a feature is off.
 type offState struct {
 	trial   float64
-	since   int64 // Unix seconds, for the refused reason
 	calls   atomic.Int64
-	refused atomic.Int64
-	lastRef atomic.Int64 // Unix minute of the last refusal
+	refused atomic.Int64 // calls refused since this switch
 	ok      atomic.Int64 // outcomes recorded while off
 	failed  atomic.Int64
 }
@@ -140,12 +138,15 @@ func (f *Feature) refuse(ctx context.Context, o *offState) bool {
 	if o.trial > 0 && math.Floor(float64(c)*o.trial) != math.Floor(float64(c-1)*o.trial) {
 		return true // the trial's share: evenly every 1/trial calls
 	}
-	o.refused.Add(1)
-	now := f.r.nowMin.Load()
-	if o.lastRef.Load() != now {
-		o.lastRef.Store(now)
-	}
 	f.record(ctx, 1, true, 0, true)
+	o.refused.Add(1)
+	f.refused.Add(1) // never reset, so no refusal is lost to a racing switch
+	now := f.r.nowMin.Load()
+	if f.refFirst.Load() == 0 {
+		f.refFirst.CompareAndSwap(0, now)
+	}
+	for last := f.refLast.Load(); last < now && !f.refLast.CompareAndSwap(last, now); last = f.refLast.Load() {
+	}
 	return false
 }
 
@@ -214,32 +215,24 @@ func switchDetail(s Switch) string {
 	return d
 }
 
-// apply makes v the feature's switch. The refusals counted while it was
-// off go into the reason table under SwitchedOffReason.
-func (f *Feature) apply(v switchVal) {
+// apply makes v the feature's switch.
+func (f *Feature) apply(v switchVal) { f.applyIf(v, false) }
+
+// applyIf is apply; with onlyLater it does nothing unless v is later than
+// the feature's switch (checked under the same lock, so a racing switch
+// is never overwritten by an older one).
+func (f *Feature) applyIf(v switchVal, onlyLater bool) {
 	f.swMu.Lock()
 	defer f.swMu.Unlock()
-	if old := f.off.Load(); old != nil {
-		f.foldRefused(old)
+	if onlyLater && !v.since.After(f.sw.since) {
+		return
 	}
 	f.sw = v
 	if v.on {
 		f.off.Store(nil)
 		return
 	}
-	o := &offState{trial: v.trial, since: v.since.Unix()}
-	o.lastRef.Store(unixMinute(v.since))
-	f.off.Store(o)
-}
-
-// foldRefused moves the refusals counted in o into the reason table.
-// Requires swMu.
-func (f *Feature) foldRefused(o *offState) {
-	n := o.refused.Swap(0)
-	if n > 0 {
-		f.reasons.merge([]Reason{{Text: SwitchedOffReason, Count: n, First: time.Unix(o.since, 0).UTC(), Last: minuteTime(o.lastRef.Load())}})
-		f.sw.refusedTotal += n
-	}
+	f.off.Store(&offState{trial: v.trial})
 }
 
 // Switched returns the feature's switch in this process.
@@ -265,18 +258,14 @@ func (f *Feature) switchStateLocked() SwitchState {
 	return s
 }
 
-// refusedReason is the not yet folded "switched off" reason, if any.
-// Requires swMu.
+// refusedReason is the SwitchedOffReason of the calls this process
+// refused, if any (restored reasons are in the table already).
 func (f *Feature) refusedReason() (Reason, bool) {
-	o := f.off.Load()
-	if o == nil {
-		return Reason{}, false
-	}
-	n := o.refused.Load()
+	n := f.refused.Load()
 	if n == 0 {
 		return Reason{}, false
 	}
-	return Reason{Text: SwitchedOffReason, Count: n, First: time.Unix(o.since, 0).UTC(), Last: minuteTime(o.lastRef.Load())}, true
+	return Reason{Text: SwitchedOffReason, Count: n, First: minuteTime(f.refFirst.Load()), Last: minuteTime(f.refLast.Load())}, true
 }
 
 // restoreSwitch puts a saved switch back when it is later than the
@@ -287,17 +276,11 @@ func (f *Feature) restoreSwitch(s *SwitchState, withCounts bool) {
 	if s == nil || s.Since.IsZero() {
 		return
 	}
-	f.swMu.Lock()
-	cur := f.sw.since
-	f.swMu.Unlock()
-	if !s.Since.After(cur) {
-		return
-	}
 	v := switchVal{on: s.On, since: s.Since, actor: s.Actor, why: s.Why, trial: s.Trial}
 	if withCounts {
 		v.trialOK, v.trialFailed, v.refusedTotal = s.TrialOK, s.TrialFailed, s.Refused
 	}
-	f.apply(v)
+	f.applyIf(v, true)
 }
 
 // SwitchHandler turns features off and on over HTTP behind g:

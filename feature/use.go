@@ -31,6 +31,9 @@ type Feature struct {
 	reasons reasonTable
 	swMu    sync.Mutex
 	sw      switchVal // guarded by swMu
+	// Calls Enabled refused in this process (the SwitchedOffReason), and
+	// the Unix minutes of the first and the last.
+	refused, refFirst, refLast atomic.Int64
 
 	// Guarded by r.mu.
 	total int64 // uses folded out of the minute slots since the counts began

@@ -257,10 +257,10 @@ func (r *Registry) liveLocked(f *Feature) *featState {
 		sw := f.switchStateLocked()
 		st.Switch = &sw
 	}
+	f.swMu.Unlock()
 	if rr, ok := f.refusedReason(); ok {
 		st.Reasons = mergeReasons(st.Reasons, []Reason{rr})
 	}
-	f.swMu.Unlock()
 	st.EpStart, st.EpLast = f.epStart, f.epLast
 	for i := range int64(minuteSlots) { // the unfolded minutes, oldest first
 		mi := r.curMinute - minuteSlots + 1 + i
