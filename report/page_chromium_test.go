@@ -1,43 +1,18 @@
 package report_test
 
 import (
-	"context"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/opskit/opskit/internal/component"
 )
-
-// chromium runs headless Chromium with args and returns its standard
-// output; it skips (or, in CI, fails) when Chromium is not installed.
-func chromium(t *testing.T, args ...string) string {
-	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		component.Missing(t, "Chromium", "install the Debian package chromium")
-	}
-	profile := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--hide-scrollbars", "--user-data-dir=" + profile}, args...)...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, errOut.String())
-	}
-	return out.String()
-}
 
 // tag matches an HTML tag; external, in a tag, what would make a mail
 // client fetch something or run code: scripts, event handlers, URLs, CSS
@@ -74,7 +49,7 @@ func TestPageInChromium(t *testing.T) {
 
 	srv := httptest.NewServer(http.FileServer(http.Dir(out)))
 	defer srv.Close()
-	dom := chromium(t, "--dump-dom", srv.URL+"/2026-W49.html")
+	dom := component.Chromium(t, "--dump-dom", srv.URL+"/2026-W49.html")
 	for _, want := range []string{"Weekly ops report 2026-W49, shop", "Service levels", "Incidents", "Notifications (the noise)",
 		"Maintenance performed", "Releases", "Queue", "Features", `&lt;script&gt;alert("x")&lt;/script&gt;`,
 		strconv.FormatInt(w.enqueued, 10) + " accepted"} {
@@ -94,7 +69,7 @@ func TestPageInChromium(t *testing.T) {
 	}
 	for _, width := range []int{1024, 390} {
 		file := filepath.Join(shots, "report-"+strconv.Itoa(width)+".png")
-		chromium(t, "--window-size="+strconv.Itoa(width)+",2600", "--screenshot="+file, srv.URL+"/2026-W49.html")
+		component.Chromium(t, "--window-size="+strconv.Itoa(width)+",2600", "--screenshot="+file, srv.URL+"/2026-W49.html")
 		f, err := os.Open(file)
 		if err != nil {
 			t.Fatal(err)

@@ -1,42 +1,22 @@
 package slo_test
 
 import (
-	"context"
 	"image/png"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/opskit/opskit/internal/component"
 )
 
 // chromium runs headless Chromium with args and returns its standard
 // output; it skips (or, in CI, fails) when Chromium is not installed.
 func chromium(t *testing.T, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		componentMissing(t, "chromium not installed (Debian package chromium): skipping the rendered-page checks")
-	}
-	profile, err := os.MkdirTemp("", "opskit-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(profile)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--hide-scrollbars", "--user-data-dir=" + profile}, args...)...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, errOut.String())
-	}
-	return out.String()
+	return component.Chromium(t, args...)
 }
 
 // TestPageInChromium renders /slo in headless Chromium: the rendered DOM
