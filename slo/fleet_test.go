@@ -19,6 +19,7 @@ import (
 
 	"github.com/opskit/opskit/clock"
 	"github.com/opskit/opskit/fleet"
+	"github.com/opskit/opskit/release"
 	"github.com/opskit/opskit/slo"
 )
 
@@ -636,5 +637,50 @@ func TestFleetConcurrentUse(t *testing.T) {
 	<-done
 	if err := rs[0].m.SaveSnapshot(); err == nil {
 		t.Error("SaveSnapshot without a snapshot file succeeded")
+	}
+}
+
+// A unit the leader decides counts under the release of the replica that
+// completed it (or accepted it, when late), not under the leader's.
+func TestFleetPendingRelease(t *testing.T) {
+	fc := clock.NewFake(start)
+	store := fleet.NewMemory(fc)
+	var rs []*replica
+	ps := map[string]*slo.Pending{}
+	for i, id := range []string{"v1", "v2"} {
+		name := fmt.Sprintf("r%d", i+1)
+		m, _ := newMonitorOn(t, fc, slo.WithStore(store), slo.WithInstance(name), slo.WithRelease(release.Info{ID: id}))
+		tr := m.MustAdd(slo.Objective{Name: "orders", Target: 0.99})
+		p, err := tr.Pending(time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, &replica{name: name, m: m, tr: tr})
+		ps[name] = p
+	}
+	ps["r2"].Accept("a", fc.Now())
+	ps["r2"].Complete("a", true)
+	ps["r2"].Accept("b", fc.Now())
+	for range 12 {
+		round(fc, rs, 0, 0)
+	}
+	if l := leaders(rs); len(l) != 1 || l[0] != "r1" {
+		t.Fatalf("leaders %v, want r1", l)
+	}
+	got, _, err := rs[0].m.Releases("orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range got {
+		want := [2]int64{0, 0}
+		if rc.Release == "v2" {
+			want = [2]int64{1, 1}
+		}
+		if [2]int64{rc.Good, rc.Bad} != want {
+			t.Errorf("release %s: %d good, %d bad; want %v", rc.Release, rc.Good, rc.Bad, want)
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("releases %+v, want v1 and v2", got)
 	}
 }

@@ -35,7 +35,8 @@ import (
 //
 // All replicas must give the objective's Pending the same bound (the
 // leader's counts). Fleet outcomes appear in the counts the lag later
-// than in a single process, and count under the leader's release.
+// than in a single process. A unit counts under the release of the
+// replica that completed it, or accepted it when it was late.
 
 // unitsState is one replica's journal of one objective's units, as it
 // publishes it.
@@ -52,6 +53,9 @@ type unitAt struct {
 	ID string `json:"id"`
 	At int64  `json:"at"` // unix nanoseconds
 	OK bool   `json:"ok,omitempty"`
+	// R is the release of the Tracker the replica accepted or completed
+	// the unit on; empty when it has none.
+	R string `json:"r,omitempty"`
 }
 
 // maxUnitID bounds a unit id in a published journal.
@@ -60,7 +64,7 @@ const maxUnitID = 256
 func (u *unitsState) validate(series string) error {
 	for _, list := range [][]unitAt{u.Accepted, u.Completed, u.Decided} {
 		for _, x := range list {
-			if x.ID == "" || len(x.ID) > maxUnitID || x.At <= 0 {
+			if x.ID == "" || len(x.ID) > maxUnitID || x.At <= 0 || len(x.R) > maxUnitID {
 				return fmt.Errorf("%w: series %q: bad unit %.40q at %d", ErrSnapshot, series, x.ID, x.At)
 			}
 		}
@@ -77,20 +81,22 @@ type journal struct {
 	lag   time.Duration // how old a decision time must be before the leader decides
 
 	mu        sync.Mutex
-	accepted  map[string]int64  // id -> unix nanos accepted
-	completed map[string]unitAt // id -> when and how it completed
-	decided   map[string]unitAt // id -> decision time; OK: done
+	accepted  map[string]unitAt   // id -> when accepted, under which release
+	completed map[string]unitAt   // id -> when and how it completed
+	decided   map[string]unitAt   // id -> decision time; OK: done
+	views     map[string]*Tracker // the Pending's Tracker for each release counted; guarded by mu
 }
 
 func newJournal(p *Pending, f *fleetMode, saved *unitsState) *journal {
 	j := &journal{p: p, bound: p.bound, keep: 3 * f.ttl, lag: f.ttl,
-		accepted: map[string]int64{}, completed: map[string]unitAt{}, decided: map[string]unitAt{}}
+		accepted: map[string]unitAt{}, completed: map[string]unitAt{}, decided: map[string]unitAt{},
+		views: map[string]*Tracker{}}
 	if saved != nil {
 		for _, a := range saved.Accepted {
-			j.accept(a.ID, a.At)
+			j.accept(a)
 		}
 		for _, c := range saved.Completed {
-			j.complete(c.ID, c.At, c.OK)
+			j.complete(c)
 		}
 		for _, d := range saved.Decided {
 			j.decided[d.ID] = d
@@ -99,19 +105,19 @@ func newJournal(p *Pending, f *fleetMode, saved *unitsState) *journal {
 	return j
 }
 
-func (j *journal) accept(id string, at int64) {
+func (j *journal) accept(a unitAt) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if old, ok := j.accepted[id]; !ok || at < old {
-		j.accepted[id] = at
+	if old, ok := j.accepted[a.ID]; !ok || a.At < old.At {
+		j.accepted[a.ID] = a
 	}
 }
 
-func (j *journal) complete(id string, at int64, ok bool) {
+func (j *journal) complete(c unitAt) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if _, done := j.completed[id]; !done {
-		j.completed[id] = unitAt{ID: id, At: at, OK: ok}
+	if _, done := j.completed[c.ID]; !done {
+		j.completed[c.ID] = c
 	}
 }
 
@@ -182,8 +188,8 @@ func (j *journal) state(now int64, others []*unitsState) *unitsState {
 		}
 	}
 	st := &unitsState{}
-	for id, at := range j.accepted {
-		st.Accepted = append(st.Accepted, unitAt{ID: id, At: at})
+	for _, a := range j.accepted {
+		st.Accepted = append(st.Accepted, a)
 	}
 	for _, c := range j.completed {
 		st.Completed = append(st.Completed, c)
@@ -199,17 +205,18 @@ func (j *journal) state(now int64, others []*unitsState) *unitsState {
 func (j *journal) decide(now time.Time, others []*unitsState) {
 	to := now.Add(-j.lag).UnixNano()
 	type decision struct {
-		at   int64
-		good bool
+		at      int64
+		good    bool
+		release string
 	}
 	var counted []decision
 	j.mu.Lock()
 	decided := fleetDecided(j.decided, others)
-	accepted := map[string]int64{}
+	accepted := map[string]unitAt{}
 	completed := map[string]unitAt{}
-	addAcc := func(id string, at int64) {
-		if old, ok := accepted[id]; !ok || at < old {
-			accepted[id] = at
+	addAcc := func(a unitAt) {
+		if old, ok := accepted[a.ID]; !ok || a.At < old.At {
+			accepted[a.ID] = a
 		}
 	}
 	addComp := func(c unitAt) {
@@ -217,15 +224,15 @@ func (j *journal) decide(now time.Time, others []*unitsState) {
 			completed[c.ID] = c
 		}
 	}
-	for id, at := range j.accepted {
-		addAcc(id, at)
+	for _, a := range j.accepted {
+		addAcc(a)
 	}
 	for _, c := range j.completed {
 		addComp(c)
 	}
 	for _, o := range others {
 		for _, a := range o.Accepted {
-			addAcc(a.ID, a.At)
+			addAcc(a)
 		}
 		for _, c := range o.Completed {
 			addComp(c)
@@ -242,14 +249,18 @@ func (j *journal) decide(now time.Time, others []*unitsState) {
 			if hasComp {
 				j.decided[id] = unitAt{ID: id, At: d.At, OK: true}
 			}
-		case hasComp && (!hasAcc || comp.At <= acc+bound):
+		case hasComp && (!hasAcc || comp.At <= acc.At+bound):
 			if comp.At <= to {
-				counted = append(counted, decision{comp.At, comp.OK})
+				counted = append(counted, decision{comp.At, comp.OK, comp.R})
 				j.decided[id] = unitAt{ID: id, At: comp.At, OK: true}
 			}
-		case acc+bound <= to:
-			counted = append(counted, decision{acc + bound, false})
-			j.decided[id] = unitAt{ID: id, At: acc + bound, OK: hasComp}
+		case acc.At+bound <= to:
+			release := acc.R
+			if hasComp {
+				release = comp.R
+			}
+			counted = append(counted, decision{acc.At + bound, false, release})
+			j.decided[id] = unitAt{ID: id, At: acc.At + bound, OK: hasComp}
 		}
 	}
 	for id := range accepted {
@@ -260,8 +271,30 @@ func (j *journal) decide(now time.Time, others []*unitsState) {
 			judge(id)
 		}
 	}
-	j.mu.Unlock()
-	for _, d := range counted {
-		j.p.count(time.Unix(0, d.at), now, d.good)
+	views := make([]*Tracker, len(counted))
+	for i, d := range counted {
+		views[i] = j.viewLocked(d.release)
 	}
+	j.mu.Unlock()
+	for i, d := range counted {
+		j.p.countOn(views[i], time.Unix(0, d.at), now, d.good)
+	}
+}
+
+// viewLocked returns the Pending's Tracker recording under release (its
+// own for an empty or unusable id). Requires mu held.
+func (j *journal) viewLocked(release string) *Tracker {
+	t := j.p.t
+	if release == "" || release == t.rel.id {
+		return t
+	}
+	if v, ok := j.views[release]; ok {
+		return v
+	}
+	v, err := t.ForRelease(release)
+	if err != nil {
+		v = t
+	}
+	j.views[release] = v
+	return v
 }

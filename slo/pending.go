@@ -102,7 +102,7 @@ func (p *Pending) Accept(id string, at time.Time) {
 	now := p.t.clock.Now()
 	at = minTime(at, now)
 	if p.j != nil {
-		p.j.accept(id, at.UnixNano())
+		p.j.accept(unitAt{ID: id, At: at.UnixNano(), R: p.t.rel.id})
 		return
 	}
 	p.mu.Lock()
@@ -128,7 +128,7 @@ func (p *Pending) Accept(id string, at time.Time) {
 func (p *Pending) Complete(id string, ok bool) {
 	now := p.t.clock.Now()
 	if p.j != nil {
-		p.j.complete(id, now.UnixNano(), ok)
+		p.j.complete(unitAt{ID: id, At: now.UnixNano(), OK: ok, R: p.t.rel.id})
 		return
 	}
 	p.mu.Lock()
@@ -178,13 +178,17 @@ func (p *Pending) expire(now time.Time) {
 }
 
 // count adds one event at time at. Requires mu held.
-func (p *Pending) count(at, now time.Time, good bool) {
+func (p *Pending) count(at, now time.Time, good bool) { p.countOn(p.t, at, now, good) }
+
+// countOn adds one event at time at through t (the Pending's Tracker or
+// its view of another release).
+func (p *Pending) countOn(t *Tracker, at, now time.Time, good bool) {
 	var bad int64
 	if !good {
 		bad = 1
 	}
-	p.t.ind[0].s.addAt(at.UnixNano(), now.UnixNano(), 1, bad)
-	p.t.countRelease(0, now.UnixNano(), 1, bad)
+	t.ind[0].s.addAt(at.UnixNano(), now.UnixNano(), 1, bad)
+	t.countRelease(0, now.UnixNano(), 1, bad)
 }
 
 func minTime(a, b time.Time) time.Time {
