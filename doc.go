@@ -23,9 +23,20 @@
 //     the fake they already use in three lines.
 //   - audit: the vocabulary of operator actions (who may act, the record of
 //     what they did) and a tamper-evident log of them.
+//   - overload: an adaptive concurrency limit for the service's own
+//     handlers that sheds the excess early (503 and Retry-After), by
+//     priority, never the probes.
+//   - release: what is running (service, version, release id) and the
+//     go/no-go verdict of a candidate release against its baseline.
+//   - fleet: what replicas share (one tenant key, per-replica counts,
+//     fleet-wide logs, a leader lease); in memory here, on PostgreSQL in
+//     the postgres module.
 //   - report: the weekly ops report for stakeholders, gathered from what the
 //     others record (compliance, incidents, pages, operator actions,
 //     releases, the queue, features): HTML for mail, Markdown and JSON.
+//   - remedy: actions that run when an alert fires (switch a failing
+//     feature off, undo it after an independent recovery signal), dry-run,
+//     rate-limited, noted in the incident and audited as automation.
 //
 // # How the packages fit
 //
@@ -33,9 +44,13 @@
 // which health registers as a check. Every component takes a
 // metric.MeterProvider (the OpenTelemetry API; otel.GetMeterProvider() by
 // default), so one exporter shows all of opskit's metrics. The queue takes
-// retry's backoff policy for redelivery. Nothing else crosses packages,
-// except report, which reads the others' records through the methods they
-// already have (none of them imports it).
+// retry's backoff policy for redelivery; release, audit and fleet are
+// vocabulary every package may take as plain values. Nothing else crosses
+// packages, except the two at the top: report reads the others' records
+// and remedy acts through their public methods (a slo.Notifier in front
+// of yours, a feature's switch). They compose the base packages; none of
+// those imports them, so a service that wants only health still gets only
+// health.
 //
 // A service wires them like this (the package Example has it whole, with
 // the shutdown):
