@@ -237,6 +237,9 @@ func (d *downstream) serveOrder(w http.ResponseWriter, r *http.Request) {
 	if !d.behave(w, r) {
 		return
 	}
+	if r.Context().Err() != nil {
+		return // the caller gave up (its attempt timed out): the order is not taken, so its retry is no duplicate
+	}
 	receipt := d.received.Add // a new key's receipt: its place among the orders received
 	if key == "" {
 		d.unkeyed.Add(1)
