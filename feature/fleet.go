@@ -2,6 +2,7 @@ package feature
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -88,12 +89,17 @@ func (r *Registry) Publish(ctx context.Context) error {
 	if r.store == nil {
 		return nil
 	}
+	r.pubMu.Lock() // one publish at a time: the clash check compares with our own last Put
+	defer r.pubMu.Unlock()
 	ctx, cancel := storeCtx(ctx)
 	defer cancel()
-	err := r.store.Put(ctx, FleetKind, r.instance, r.encodeNow())
+	states, err := r.store.States(ctx, FleetKind)
 	if err == nil {
-		var states []fleet.State
-		if states, err = r.store.States(ctx, FleetKind); err == nil {
+		r.checkClash(states)
+		data := r.encodeNow()
+		if err = r.store.Put(ctx, FleetKind, r.instance, data); err == nil {
+			r.lastPut = sumOf(data)
+			r.putDone = true
 			r.takeSwitches(states)
 		}
 	}
@@ -105,6 +111,33 @@ func (r *Registry) Publish(ctx context.Context) error {
 	}
 	r.storeErr.Store(nil)
 	return nil
+}
+
+// sumOf is the CRC-32C a snapshot ends with (0 for a short one).
+func sumOf(data []byte) uint32 {
+	if len(data) < 4 {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(data[len(data)-4:])
+}
+
+// checkClash notices another process publishing under this instance's
+// name: the store's row is no longer what this registry last put. Their
+// counts overwrite each other, so it is logged and shown on reports.
+// Requires pubMu.
+func (r *Registry) checkClash(states []fleet.State) {
+	if !r.putDone {
+		return
+	}
+	for _, s := range states {
+		if s.Instance == r.instance && sumOf(s.Data) != r.lastPut {
+			msg := fmt.Sprintf("another replica publishes as instance %q too (seen %s UTC): their counts overwrite each other; give each replica its own WithInstance",
+				r.instance, r.clock.Now().UTC().Format("2006-01-02 15:04:05"))
+			if r.clash.Swap(&msg) == nil {
+				r.log.Error("feature: "+msg, "instance", r.instance)
+			}
+		}
+	}
 }
 
 // takeSwitches applies every switch another replica made later than this
@@ -133,8 +166,10 @@ func (r *Registry) otherStates() (states []*state, warnings []string) {
 	if r.store == nil {
 		return r.dirStates()
 	}
-	if msg := r.storeErr.Load(); msg != nil {
-		warnings = append(warnings, *msg)
+	for _, msg := range []*string{r.storeErr.Load(), r.clash.Load()} {
+		if msg != nil {
+			warnings = append(warnings, *msg)
+		}
 	}
 	ctx, cancel := storeCtx(context.Background())
 	defer cancel()

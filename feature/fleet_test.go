@@ -271,3 +271,24 @@ func TestSharedDirRefusesASecondWriterOfOneInstance(t *testing.T) {
 	}
 	member(t, fc, "same", feature.WithDir(dir)) // free again after Shutdown
 }
+
+// TestFleetNoticesTwoReplicasWithOneName: a second process publishing
+// under the same instance name overwrites the first one's counts; the
+// first notices at its next publish and says so on its reports.
+func TestFleetNoticesTwoReplicasWithOneName(t *testing.T) {
+	fc := clock.NewFake(start)
+	store := fleet.NewMemory(fc)
+	a := member(t, fc, "service", feature.WithStore(store))
+	b := member(t, fc, "service", feature.WithStore(store))
+	define(t, a, "x", start).UseN(context.Background(), 3)
+	define(t, b, "x", start).UseN(context.Background(), 5)
+	for _, r := range []*feature.Registry{a, b, a} {
+		if err := r.Publish(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := reportOf(t, a, feature.Policy{})
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], `another replica publishes as instance "service"`) {
+		t.Errorf("warnings %q", rep.Warnings)
+	}
+}

@@ -73,6 +73,10 @@ type Registry struct {
 	storeErr  atomic.Pointer[string] // the last publish failure, nil after a success
 	lock      *os.File               // this instance's lock in dir
 	snapSize  atomic.Int64           // bytes of the last encoded snapshot: the next one's buffer size
+	pubMu     sync.Mutex             // serialises Publish; guards lastPut, putDone
+	lastPut   uint32                 // CRC-32C of the state this registry last put in the store
+	putDone   bool
+	clash     atomic.Pointer[string] // another process publishes under this instance's name
 
 	byName           atomic.Pointer[map[string]*Feature] // copy-on-write, replaced by Define
 	drift            *lru.Cache[string, *driftEntry]
