@@ -3,7 +3,10 @@ package feature_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -290,5 +293,64 @@ func TestFleetNoticesTwoReplicasWithOneName(t *testing.T) {
 	rep := reportOf(t, a, feature.Policy{})
 	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], `another replica publishes as instance "service"`) {
 		t.Errorf("warnings %q", rep.Warnings)
+	}
+}
+
+const (
+	keyRaceDirEnv  = "FEATURE_KEYRACE_DIR"
+	keyRaceNameEnv = "FEATURE_KEYRACE_NAME"
+)
+
+// keyRaceChild runs in a child process: it opens a registry on dir as
+// instance name, prints the keyed hash of one tenant id and exits.
+func keyRaceChild(dir, name string) {
+	r, err := feature.New(feature.WithDir(dir), feature.WithInstance(name), feature.WithMeterProvider(noop.NewMeterProvider()))
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(2)
+	}
+	rep, err := r.Tenant("acme")
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(2)
+	}
+	fmt.Println(rep.Tenant)
+	if err := r.Shutdown(context.Background()); err != nil {
+		fmt.Println("error", err)
+		os.Exit(2)
+	}
+	os.Exit(0)
+}
+
+// TestSharedDirFirstStartsOfProcessesAgreeOnOneKey: 30 processes started at
+// once on one fresh directory hash tenants with one key.
+func TestSharedDirFirstStartsOfProcessesAgreeOnOneKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 30 processes")
+	}
+	dir := t.TempDir()
+	const n = 30
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]*strings.Builder, n)
+	for i := range n {
+		cmds[i] = exec.Command(os.Args[0], "-test.run=^$")
+		cmds[i].Env = append(os.Environ(), keyRaceDirEnv+"="+dir, keyRaceNameEnv+"=p"+itoa(i))
+		outs[i] = &strings.Builder{}
+		cmds[i].Stdout = outs[i]
+	}
+	for _, c := range cmds {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hashes := map[string]int{}
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("process %d: %v: %s", i, err, outs[i])
+		}
+		hashes[strings.TrimSpace(outs[i].String())]++
+	}
+	if len(hashes) != 1 {
+		t.Fatalf("%d processes ended with %d different tenant keys: %v", n, len(hashes), hashes)
 	}
 }

@@ -18,6 +18,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(sigkillChildEnv); dir != "" {
 		sigkillChild(dir) // never returns: the parent kills it
 	}
+	if dir := os.Getenv(keyRaceDirEnv); dir != "" {
+		keyRaceChild(dir, os.Getenv(keyRaceNameEnv)) // exits
+	}
 	goleak.VerifyTestMain(m)
 }
 
