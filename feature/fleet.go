@@ -97,7 +97,9 @@ func (r *Registry) Publish(ctx context.Context) error {
 	if err == nil {
 		r.checkClash(states)
 		data := r.encodeNow()
-		if err = r.store.Put(ctx, FleetKind, r.instance, data); err == nil {
+		if len(data) > fleet.MaxData {
+			err = fmt.Errorf("this replica's state is %d bytes, over the store's limit of %d (fleet.MaxData): fewer features or tenants per replica", len(data), fleet.MaxData)
+		} else if err = r.store.Put(ctx, FleetKind, r.instance, data); err == nil {
 			r.lastPut = sumOf(data)
 			r.putDone = true
 			r.takeSwitches(states)
