@@ -412,12 +412,17 @@ func TestFleetOnPostgresPagesOnceAndDeliversEveryOrderOnce(t *testing.T) {
 	if d, _ := queueStats(t, shadow.base); d != len(queued) {
 		t.Fatalf("/queue depth %d on the shadow, want the %d queued orders", d, len(queued))
 	}
+	// unseen bounds the orders the fleet may not count before the
+	// deliveries: those a process accepted in the evaluation interval
+	// before it was SIGKILLed are counted when a worker takes them.
+	unseen := int64(0)
 	if long { // before any order is late: the next leader must page
 		killLeader()
+		unseen = int64(perProcess)
 	}
 
 	// The orders' bound (3s) passes: the fleet counts each once, late, the
-	// same on every replica, and pages once.
+	// same on every process, and pages once.
 	var seen []string
 	defer func() {
 		if t.Failed() {
@@ -430,7 +435,7 @@ func TestFleetOnPostgresPagesOnceAndDeliversEveryOrderOnce(t *testing.T) {
 		for _, p := range alive {
 			total, bad, inc := fleetSLO(t, p.base, "order-fulfilment")
 			seen = append(seen, fmt.Sprint(total, " ", bad, " ", inc))
-			same = same && total == orders && bad == orders
+			same = same && total == bad && total <= orders && total >= orders-unseen && seen[len(seen)-1] == seen[0]
 		}
 		return same
 	})
@@ -473,16 +478,18 @@ func TestFleetOnPostgresPagesOnceAndDeliversEveryOrderOnce(t *testing.T) {
 
 	// Feature usage: every process shows the fleet's uses, exactly, and its
 	// tenants (one per order) within the stated error (3 standard errors).
+	// A process SIGKILLed loses the uses it had not published (at most
+	// unseen), and their tenants with them.
 	for _, p := range alive {
 		var uses, tenants int64
 		var tenantsErr float64
 		waitForWithin(t, 15*time.Second, p.name+"'s /features to show the fleet's uses", func() bool {
 			uses, tenants, tenantsErr = featureReport(t, p.base)
-			return uses >= orders
+			return uses >= orders-unseen
 		})
-		if uses != orders || math.Abs(float64(tenants-orders)) > 3*tenantsErr {
-			t.Errorf("%s: /features shows orders.place with %d uses, %d ± %.2f tenants; want %d uses and %d tenants",
-				p.name, uses, tenants, tenantsErr, orders, orders)
+		if uses > orders || uses < orders-unseen || math.Abs(float64(tenants-uses)) > 3*tenantsErr {
+			t.Errorf("%s: /features shows orders.place with %d uses, %d ± %.2f tenants; want %d uses (at least %d) and as many tenants",
+				p.name, uses, tenants, tenantsErr, orders, orders-unseen)
 		}
 	}
 
