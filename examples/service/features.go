@@ -139,6 +139,10 @@ func (f *features) handler() http.Handler { return f.reg.Handler(feature.Policy{
 // (action support.read), one audit record per lookup.
 func (f *features) support(g *audit.Guard) http.Handler { return f.reg.SupportHandler(g) }
 
+// switches turns a feature off or on by hand for the operator token
+// (action feature.switch), audited; GET lists every feature's switch.
+func (f *features) switches(g *audit.Guard) http.Handler { return f.reg.SwitchHandler(g) }
+
 // Close saves the last snapshot, waiting at most 10 s for the registry.
 func (f *features) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -87,4 +88,58 @@ func TestFailingFeatureStory(t *testing.T) {
 	if strings.Count(trail, `"support.read"`) != 2 || strings.Contains(trail, "tenant-01") || strings.Contains(trail, "tenant-07") {
 		t.Errorf("audit trail: want 2 support.read records without raw tenant ids:\n%s", trail)
 	}
+
+	// The kill switch, by hand: only the operator token may switch, the
+	// switch is audited, refused bulk orders answer 503 and count as failed
+	// uses of orders.bulk, and /features says who switched it off and why.
+	toggle := func(on bool, token string) (int, string) {
+		form := url.Values{"name": {"orders.bulk"}, "on": {fmt.Sprint(on)}, "why": {"pricing vendor outage"}}
+		return do(t, "POST", base+"/features/switch", form.Encode(),
+			"Content-Type", "application/x-www-form-urlencoded", "Authorization", "Bearer "+token)
+	}
+	if code, _ := toggle(false, "not-the-token-0123456789"); code != 401 {
+		t.Errorf("switch with a wrong token: %d, want 401", code)
+	}
+	if code, body := toggle(false, testToken); code != 200 {
+		t.Fatalf("switch off: %d %s", code, body)
+	}
+	before := bulkFailures(t, base)
+	order("tenant-07", 5, 503) // worked a moment ago; now refused before any work
+	order("tenant-07", 1, 200)
+	if after := bulkFailures(t, base); after != before+1 {
+		t.Errorf("orders.bulk failures %d -> %d: a refused bulk order must count as failed", before, after)
+	}
+	if _, page := get(t, base+"/features"); !strings.Contains(page, "switched off by operator") || !strings.Contains(page, "pricing vendor outage") {
+		t.Error("/features does not say orders.bulk was switched off by the operator, and why")
+	}
+	if code, body := toggle(true, testToken); code != 200 {
+		t.Fatalf("switch on: %d %s", code, body)
+	}
+	order("tenant-07", 5, 200)
+	_, trail = get(t, base+"/audit", "Authorization", "Bearer "+testToken)
+	if n := strings.Count(trail, `"feature.switch"`); n != 2 {
+		t.Errorf("audit trail: %d feature.switch records, want 2 (off, on):\n%s", n, trail)
+	}
+}
+
+// bulkFailures reads the failed uses of orders.bulk from /features.
+func bulkFailures(t *testing.T, base string) int64 {
+	t.Helper()
+	_, body := get(t, base+"/features?format=json")
+	var rep struct {
+		Features []struct {
+			Name     string
+			Failures int64
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Features {
+		if f.Name == "orders.bulk" {
+			return f.Failures
+		}
+	}
+	t.Fatal("orders.bulk is not on /features")
+	return 0
 }

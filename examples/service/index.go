@@ -19,6 +19,8 @@ var endpoints = []struct{ Method, Path, What string }{
 	{"POST", "/slo/incident", "acknowledge or annotate an incident (operator token): form id=ID&action=ack, or action=note&text=..."},
 	{"GET", "/audit", "the audit trail of operator actions (JSON; operator token: Authorization: Bearer ...)"},
 	{"GET", "/features", "feature usage report (?format=html|md|csv|json, ?period=30d)"},
+	{"POST", "/support", "is tenant X affected? (operator token): form tenant=X; ?format=json"},
+	{"POST", "/features/switch", "switch a feature off or on (operator token): form name=orders.bulk&on=false&why=...[&trial=0.1]; GET lists the switches"},
 	{"GET", "/report", "the weekly ops report (operator token; ?week=2026-W49 or current, ?format=html|md|json); written to reports/ under -data each Monday 00:00"},
 	{"POST", "/api/orders", `place an order: {"item": "book", "quantity": 2}, tenant in X-Tenant`},
 }
