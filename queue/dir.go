@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/opskit/opskit/internal/filelock"
 )
 
 // dirLock holds a queue directory: an flock on the directory itself, so
@@ -29,8 +31,8 @@ func (l *dirLock) Close() error {
 
 // flockNB takes an exclusive flock on f without waiting.
 func flockNB(f *os.File, dir string) error {
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+	if err := filelock.File(f); err != nil {
+		if errors.Is(err, filelock.ErrLocked) {
 			return fmt.Errorf("%w: %s", ErrLocked, dir)
 		}
 		return fmt.Errorf("queue: lock %s: %w", dir, err)

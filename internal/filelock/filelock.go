@@ -26,7 +26,7 @@ func Lock(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := lock(f); err != nil {
+	if err := File(f); err != nil {
 		f.Close()
 		if errors.Is(err, ErrLocked) {
 			return nil, fmt.Errorf("%s: %w", path, ErrLocked)
@@ -35,3 +35,7 @@ func Lock(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// File locks the open file f without waiting, until f is closed: a lock
+// held elsewhere is ErrLocked. Where flock does not exist it succeeds.
+func File(f *os.File) error { return lock(f) }
