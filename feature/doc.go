@@ -216,7 +216,10 @@
 // # Reports
 //
 // Registry.Report compares a period of Policy.Days days with the period
-// before. Every format opens with the headline — "N % of features rarely or
+// before: the days ending today, or with Policy.End the whole UTC days
+// before End's day (End on Monday 00:00 UTC and 7 days: Monday to Sunday
+// of the week before), with every figure as of that end and the failing
+// features those of its last day. Every format opens with the headline — "N % of features rarely or
 // never used", rarity relative to the period's active tenants (default:
 // fewer than 1 % of them, and always fewer than 3; Policy.RareShare,
 // Policy.RareTenants) — and then the features failing now: those whose

@@ -9,15 +9,17 @@ import (
 // scripts or external assets. html/template escapes every value for the
 // context it lands in, so hostile names, owners and descriptions stay text.
 var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
-	"day":    day,
-	"seen":   seen,
-	"change": changeText,
-	"points": sparkPoints,
-	"pctf":   formatPct,
-	"last":   lastDay,
-	"trend":  trendText,
-	"est":    tenantsText,
-	"reason": reasonText,
+	"day":       day,
+	"seen":      seen,
+	"change":    changeText,
+	"points":    sparkPoints,
+	"pctf":      formatPct,
+	"last":      lastDay,
+	"trend":     trendText,
+	"est":       tenantsText,
+	"reason":    reasonText,
+	"failTitle": failingTitle,
+	"failDay":   failingDay,
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -32,7 +34,7 @@ td.n{text-align:right}.never{color:#b00}.rare{color:#a60}.grace{color:#777}.used
 </style></head><body>
 <h1>Feature usage</h1>
 <p class="headline">{{.Headline}}</p>
-<div class="failing"><h2 class="never">Failing now ({{len .Failing}})</h2>{{if .Failing}}<ul>{{range .Failing}}<li><b>{{.Summary}}</b>{{if .Reasons}}<ul>{{range .Reasons}}<li>{{reason .}}</li>{{end}}</ul>{{end}}</li>{{end}}</ul>{{else}}<p>None: no feature's failures rose today.</p>{{end}}</div>
+<div class="failing"><h2 class="never">{{failTitle .}} ({{len .Failing}})</h2>{{if .Failing}}<ul>{{range .Failing}}<li><b>{{.Summary}}</b>{{if .Reasons}}<ul>{{range .Reasons}}<li>{{reason .}}</li>{{end}}</ul>{{end}}</li>{{end}}</ul>{{else}}<p>None: no feature's failures rose {{failDay .}}.</p>{{end}}</div>
 {{if .Switched}}<div class="failing"><h2 class="never">Switched off ({{len .Switched}})</h2><ul>{{range .Switched}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
 <p>{{day .From}} to {{last .To}} ({{.Days}} days, compared with the {{.Days}} days before) · generated {{seen .Generated}} UTC · instances: {{range $i, $n := .Instances}}{{if $i}}, {{end}}{{$n}}{{end}}</p>
 {{with .Summary}}<div class="cards">

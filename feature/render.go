@@ -108,6 +108,28 @@ func trendText(f FeatureReport) string {
 	return fmt.Sprintf("%s %+.0f%%/month", f.Trend, *f.Monthly*100)
 }
 
+// ended reports whether the period was over when the report was made (a
+// report with Policy.End): its failing features are those of its last day.
+func (rep *Report) ended() bool { return !rep.To.After(rep.Generated) }
+
+// failingTitle heads the failing features: "Failing now", or for a period
+// that was over when the report was made (Policy.End), "Failing on
+// 2025-03-16", its last day.
+func failingTitle(rep *Report) string {
+	if rep.ended() {
+		return "Failing on " + lastDay(rep.To)
+	}
+	return "Failing now"
+}
+
+// failingDay is the day Failing is about: "today", or "on 2025-03-16".
+func failingDay(rep *Report) string {
+	if rep.ended() {
+		return "on " + lastDay(rep.To)
+	}
+	return "today"
+}
+
 // lastDay is the last day of a period whose end is exclusive.
 func lastDay(to time.Time) string { return day(to.Add(-time.Second)) }
 
@@ -116,9 +138,9 @@ func (rep *Report) writeMarkdown(w io.Writer) error {
 	s := rep.Summary
 	fmt.Fprintf(&b, "# Feature usage, %s to %s (%d days)\n\n", day(rep.From), lastDay(rep.To), rep.Days)
 	fmt.Fprintf(&b, "**%s**\n\n", mdEscape(rep.Headline))
-	fmt.Fprintf(&b, "## Failing now (%d)\n\n", len(rep.Failing))
+	fmt.Fprintf(&b, "## %s (%d)\n\n", failingTitle(rep), len(rep.Failing))
 	if len(rep.Failing) == 0 {
-		b.WriteString("None: no feature's failures rose today.\n")
+		fmt.Fprintf(&b, "None: no feature's failures rose %s.\n", failingDay(rep))
 	}
 	for _, fl := range rep.Failing {
 		fmt.Fprintf(&b, "- %s\n", mdEscape(fl.Summary))

@@ -17,9 +17,21 @@ import (
 // month or worse, from at least 20 uses); failing when today has at least 5
 // failures and its failure ratio or failing tenants rose against yesterday.
 type Policy struct {
-	// Days is the length of the period, ending today (UTC), compared with the
-	// period just before it. 1 to MaxPeriodDays; 0 means 7.
+	// Days is the length of the period, ending today (UTC) or before End's
+	// day, compared with the period just before it. 1 to MaxPeriodDays; 0
+	// means 7.
 	Days int
+	// End, when set, ends the period: the report covers the Days whole UTC
+	// days before End's UTC day (End on Monday: the Days days ending on
+	// Sunday), and every figure — uses, tenants, failing (on the period's
+	// last day against the day before), the comparison with the previous
+	// period, the trend (the weeks ending with the period), the grace period
+	// and the headline — is as of that end. End may be at most the end of
+	// today (tomorrow 00:00 UTC), and the period and the one before it must
+	// lie within the KeepDays days kept. Zero: the period ending today.
+	// Kill switches, first and last seen and catalog drift are as of the
+	// report whatever End is.
+	End time.Time
 	// Grace is how long a declared feature may go unused before it is
 	// reported as never used; 0 means 30 days.
 	Grace time.Duration
@@ -222,13 +234,44 @@ type DriftReport struct {
 	LastSeen  time.Time `json:"last_seen"`
 }
 
+// period is the days a report covers: from..last (UTC day numbers), today
+// and ref, the first day after the trend's weeks (today when the period
+// ends today, else End's day: the weeks ending with the period).
+type period struct {
+	from, last, today, ref int64
+	ended                  bool // End was set: the period is over
+}
+
+// periodAt checks p.End against now (p with defaults) and returns the period.
+func (p Policy) periodAt(now time.Time) (period, error) {
+	today := dayOf(unixMinute(now))
+	if p.End.IsZero() || p.End.Equal(dayTime(today+1)) { // the end of today: the period ending today
+		return period{from: today - int64(p.Days) + 1, last: today, today: today, ref: today}, nil
+	}
+	endDay := dayOf(unixMinute(p.End))
+	if p.End.After(dayTime(today + 1)) {
+		return period{}, fmt.Errorf("%w: policy end %s is after today's end (%s)", ErrInvalid,
+			p.End.UTC().Format(time.RFC3339), dayTime(today+1).Format(time.RFC3339))
+	}
+	if oldest := today - KeepDays + 1; endDay-2*int64(p.Days) < oldest {
+		return period{}, fmt.Errorf("%w: policy end %s: the %d days before it and the %d before those begin before the %d days kept (from %s)", ErrInvalid,
+			p.End.UTC().Format(time.RFC3339), p.Days, p.Days, KeepDays, day(dayTime(oldest)))
+	}
+	return period{from: endDay - int64(p.Days), last: endDay - 1, today: today, ref: endDay, ended: true}, nil
+}
+
 // Report computes the report for the policy over this instance's live counts
 // merged with the other instances' snapshots in the directory.
 func (r *Registry) Report(p Policy) (*Report, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
+	p = p.withDefaults()
 	st, instances, warnings := r.fleetState()
+	per, err := p.periodAt(st.Saved)
+	if err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
 	declared := make([]*featState, 0, len(r.features))
 	for _, f := range r.features {
@@ -241,17 +284,21 @@ func (r *Registry) Report(p Policy) (*Report, error) {
 	if evicted > 0 {
 		warnings = append(warnings, fmt.Sprintf("the drift table forgot %d undeclared names (raise WithDriftSize)", evicted))
 	}
-	rep := build(st.Saved, p.withDefaults(), declared, st.Drift)
+	rep := build(st.Saved, p, per, declared, st.Drift)
 	sort.Strings(instances)
 	rep.Instances, rep.Warnings = instances, warnings
 	return rep, nil
 }
 
-func build(now time.Time, p Policy, declared []*featState, drift map[string]*driftState) *Report {
-	today := dayOf(unixMinute(now))
-	from := today - int64(p.Days) + 1
+func build(now time.Time, p Policy, per period, declared []*featState, drift map[string]*driftState) *Report {
+	from, last := per.from, per.last
 	prevFrom := from - int64(p.Days)
-	rep := &Report{Generated: now, From: dayTime(from), To: dayTime(today + 1), Days: p.Days, Failing: []Failing{}, Switched: []string{},
+	// asOf is the moment the statuses are judged at: now, or the period's end.
+	asOf, failMin := now, unixMinute(now)
+	if per.ended {
+		asOf, failMin = dayTime(last+1), unixMinute(dayTime(last+1))-1
+	}
+	rep := &Report{Generated: now, From: dayTime(from), To: dayTime(last + 1), Days: p.Days, Failing: []Failing{}, Switched: []string{},
 		NeverUsed: []string{}, RarelyUsed: []string{}, Declining: []string{}, New: []string{}, Drift: []DriftReport{}}
 	var all [tenantWords]uint64
 	lines := make([]FeatureReport, 0, len(declared))
@@ -260,7 +307,7 @@ func build(now time.Time, p Policy, declared []*featState, drift map[string]*dri
 		fr := FeatureReport{Name: f.Name, Owner: f.Owner, Description: f.Description, Since: f.Since,
 			FirstSeen: seenTime(f.First), LastSeen: seenTime(f.Last), Daily: make([]int64, 0, 2*p.Days)}
 		var latNs, latN int64
-		for d := prevFrom; d <= today; d++ {
+		for d := prevFrom; d <= last; d++ {
 			ds := f.Days[d]
 			if ds == nil {
 				fr.Daily = append(fr.Daily, 0)
@@ -288,7 +335,7 @@ func build(now time.Time, p Policy, declared []*featState, drift map[string]*dri
 		fr.FailingTenants, fr.FailingTenantsErr, _ = estimateIfAny(&failing)
 		orInto(&all, &cur)
 		fr.Change, _ = change(fr.Uses, fr.PrevUses)
-		fr.Monthly, fr.Trend = trend(f, today, fr.Uses, fr.PrevUses)
+		fr.Monthly, fr.Trend = trend(f, per, fr.Uses, fr.PrevUses)
 		if len(f.Reasons) > 0 {
 			fr.Reasons = f.Reasons[:min(3, len(f.Reasons))]
 		}
@@ -299,7 +346,7 @@ func build(now time.Time, p Policy, declared []*featState, drift map[string]*dri
 				rep.Switched = append(rep.Switched, f.Name+": "+sw.String())
 			}
 		}
-		if fl, ok := failingToday(f, unixMinute(now), p); ok {
+		if fl, ok := failingOn(f, failMin, per.ended, p); ok {
 			rep.Failing = append(rep.Failing, fl)
 		}
 		lines = append(lines, fr)
@@ -308,7 +355,7 @@ func build(now time.Time, p Policy, declared []*featState, drift map[string]*dri
 	s.Tenants, s.TenantsErr, s.Saturated = estimateIfAny(&all)
 	s.HasTenants = s.Tenants > 0
 	s.RareBelow = max(p.RareTenants, int64(math.Ceil(p.RareShare*float64(s.Tenants))))
-	graceEnd := now.Add(-p.Grace)
+	graceEnd := asOf.Add(-p.Grace)
 	for i := range lines {
 		fr := &lines[i]
 		s.TotalUses += fr.Uses
@@ -320,7 +367,7 @@ func build(now time.Time, p Policy, declared []*featState, drift map[string]*dri
 		case fr.Uses == 0 && fr.Since.After(graceEnd):
 			fr.Status = StatusTooNew
 			s.InGrace++
-		case fr.Uses == 0 && !fr.LastSeen.IsZero():
+		case fr.Uses == 0 && !fr.LastSeen.IsZero() && fr.FirstSeen.Before(rep.To):
 			fr.Status = StatusUnused
 			s.Unused++
 			rep.RarelyUsed = append(rep.RarelyUsed, fr.Name)
@@ -336,7 +383,7 @@ func build(now time.Time, p Policy, declared []*featState, drift map[string]*dri
 			fr.Status = StatusUsed
 			s.Used++
 		}
-		if declining(fr, p, declared, today) {
+		if declining(fr, p, declared, per) {
 			rep.Declining = append(rep.Declining, fr.Name)
 		}
 		if fr.Uses > 0 && !fr.FirstSeen.Before(rep.From) {
@@ -384,7 +431,7 @@ func build(now time.Time, p Policy, declared []*featState, drift map[string]*dri
 		rep.Drift = append(rep.Drift, DriftReport{Name: d.Name, Uses: d.Uses, FirstSeen: seenTime(d.First), LastSeen: seenTime(d.Last)})
 	}
 	sort.SliceStable(rep.Drift, func(i, j int) bool { return rep.Drift[i].Uses > rep.Drift[j].Uses })
-	rep.Method = methodNote(p)
+	rep.Method = methodNote(p, per)
 	return rep
 }
 
@@ -420,11 +467,12 @@ func errText(err float64) string {
 	return strconv.FormatFloat(math.Round(err), 'f', 0, 64)
 }
 
-// failingToday says whether the feature's failures rose today against
-// yesterday: at least p.FailMin failures today, and a failure ratio at
-// least 1.5 times yesterday's and 1 point higher, or failing tenants at
-// least 1.5 times yesterday's and 2 more.
-func failingToday(f *featState, nowMin int64, p Policy) (Failing, bool) {
+// failingOn says whether the feature's failures rose on the day of nowMin
+// (today, or the last day of an ended period: past, with nowMin its last
+// minute) against the day before: at least p.FailMin failures that day, and
+// a failure ratio at least 1.5 times the day before's and 1 point higher,
+// or failing tenants at least 1.5 times the day before's and 2 more.
+func failingOn(f *featState, nowMin int64, past bool, p Policy) (Failing, bool) {
 	today := dayOf(nowMin)
 	cur, prev := f.Days[today], f.Days[today-1]
 	if cur == nil || cur.Fails < p.FailMin || cur.Fails == 0 {
@@ -434,7 +482,7 @@ func failingToday(f *featState, nowMin int64, p Policy) (Failing, bool) {
 		prev = &dayState{}
 	}
 	fl := Failing{Name: f.Name, Uses: cur.Uses, Failures: cur.Fails, Since: seenTime(cur.FirstFail), Reasons: []Reason{}}
-	if f.failingAt(nowMin) {
+	if f.failingAt(nowMin) && (!past || f.EpLast <= nowMin) { // a later episode says nothing of that day
 		fl.Since = seenTime(f.EpStart) // the current episode, also when it began before midnight
 	}
 	fl.Ratio = ratio(cur.Fails, cur.Uses)
@@ -453,18 +501,22 @@ func failingToday(f *featState, nowMin int64, p Policy) (Failing, bool) {
 	if len(f.Reasons) > 0 {
 		fl.Reasons = f.Reasons[:min(3, len(f.Reasons))]
 	}
-	fl.Summary = failingSentence(fl, minuteTime(nowMin))
+	fl.Summary = failingSentence(fl, minuteTime(nowMin), past)
 	return fl, true
 }
 
-func failingSentence(fl Failing, now time.Time) string {
+func failingSentence(fl Failing, now time.Time, past bool) string {
 	var b strings.Builder
 	if fl.Tenants > 0 {
 		fmt.Fprintf(&b, "%s is failing for %s tenants, %s of its users", fl.Name, tenantsText(fl.Tenants, fl.TenantsErr), pctText(fl.UsersPct))
 	} else {
 		fmt.Fprintf(&b, "%s is failing", fl.Name)
 	}
-	fmt.Fprintf(&b, " (%d of %d uses today, %s; yesterday %s), since %s", fl.Failures, fl.Uses, pctText(fl.Ratio*100), pctText(fl.PrevRatio*100), sinceText(fl.Since, now))
+	on, before := "today", "yesterday"
+	if past {
+		on, before = "on "+day(now), "the day before"
+	}
+	fmt.Fprintf(&b, " (%d of %d uses %s, %s; %s %s), since %s", fl.Failures, fl.Uses, on, pctText(fl.Ratio*100), before, pctText(fl.PrevRatio*100), sinceText(fl.Since, now))
 	if len(fl.Reasons) > 0 {
 		fmt.Fprintf(&b, "; top reason: %q (%d times)", fl.Reasons[0].Text, fl.Reasons[0].Count)
 	}
@@ -481,19 +533,20 @@ func ratio(n, of int64) float64 {
 // trendWeeks is how many complete weeks the monthly change is fitted over.
 const trendWeeks = 8
 
-// weekly returns the uses of the trendWeeks complete weeks ending
-// yesterday, oldest first, and how many of them lie after the feature's
-// first use (the weeks with history).
-func weekly(f *featState, today int64) (weeks [trendWeeks]float64, history int) {
+// weekly returns the uses of the trendWeeks complete weeks ending the day
+// before per.ref (yesterday, or the period's last day), oldest first, and
+// how many of them lie after the feature's first use and within the days
+// kept (the weeks with history).
+func weekly(f *featState, per period) (weeks [trendWeeks]float64, history int) {
 	firstDay := dayOf(f.First)
 	for w := range trendWeeks {
-		end := today - 1 - int64(trendWeeks-1-w)*7 // last day of week w
+		end := per.ref - 1 - int64(trendWeeks-1-w)*7 // last day of week w
 		for d := end - 6; d <= end; d++ {
 			if ds := f.Days[d]; ds != nil {
 				weeks[w] += float64(ds.Uses)
 			}
 		}
-		if f.First != 0 && end-6 >= firstDay && end-6 > today-KeepDays {
+		if f.First != 0 && end-6 >= firstDay && end-6 > per.today-KeepDays {
 			history++
 		}
 	}
@@ -502,17 +555,17 @@ func weekly(f *featState, today int64) (weeks [trendWeeks]float64, history int) 
 
 // declining: the monthly change, or without one the period's change, is
 // a fall of at least p.DeclineDrop from at least p.DeclineMin uses.
-func declining(fr *FeatureReport, p Policy, declared []*featState, today int64) bool {
+func declining(fr *FeatureReport, p Policy, declared []*featState, per period) bool {
 	if fr.Monthly != nil {
-		return *fr.Monthly <= -p.DeclineDrop && weeksUses(declared, fr.Name, today) >= p.DeclineMin
+		return *fr.Monthly <= -p.DeclineDrop && weeksUses(declared, fr.Name, per) >= p.DeclineMin
 	}
 	return fr.PrevUses >= p.DeclineMin && float64(fr.Uses) <= float64(fr.PrevUses)*(1-p.DeclineDrop)
 }
 
-func weeksUses(declared []*featState, name string, today int64) int64 {
+func weeksUses(declared []*featState, name string, per period) int64 {
 	for _, f := range declared {
 		if f.Name == name {
-			w, _ := weekly(f, today)
+			w, _ := weekly(f, per)
 			var n float64
 			for _, x := range w {
 				n += x
@@ -527,8 +580,8 @@ func weeksUses(declared []*featState, name string, today int64) int64 {
 // the change per 30 days and its label: up (+10 % a month or more), down
 // (−10 % or worse), flat; new with under 3 weeks of history; gone when the
 // period has no use but the previous one had; none when neither had.
-func trend(f *featState, today, uses, prevUses int64) (*float64, string) {
-	weeks, history := weekly(f, today)
+func trend(f *featState, per period, uses, prevUses int64) (*float64, string) {
+	weeks, history := weekly(f, per)
 	switch {
 	case uses == 0 && prevUses == 0:
 		return nil, "none"
@@ -596,20 +649,25 @@ func pct(n, of int) float64 {
 	return math.Round(1000*float64(n)/float64(of)) / 10
 }
 
-func methodNote(p Policy) string {
-	return fmt.Sprintf("Uses and failures are exact counts from every instance, summed per UTC day over the last %d days and compared with the %d days before. "+
+func methodNote(p Policy, per period) string {
+	over, failDay, before, weeks := fmt.Sprintf("over the last %d days", p.Days), "today (UTC)", "yesterday", "complete weeks"
+	if per.ended {
+		over = fmt.Sprintf("over the %d days from %s to %s", p.Days, day(dayTime(per.from)), day(dayTime(per.last)))
+		failDay, before, weeks = "on the period's last day (UTC)", "the day before", "weeks ending with the period"
+	}
+	return fmt.Sprintf("Uses and failures are exact counts from every instance, summed per UTC day %s and compared with the %d days before. "+
 		"Distinct tenants (and failing tenants) are estimated by linear counting over a %d-bit bitmap of keyed hashes per day (ORed across days and instances); "+
 		"every tenant figure is shown with its standard error (±): about 1%% up to 1,000 tenants, 1.3%% at 4,096, 2%% at 12,000; "+
 		"past about 15,000 the error grows fast, and from about 20,000 the figure is marked saturated (measured at 25,000: a few per cent high on average, single figures up to +25%% off). "+
 		"Rarely used: fewer than %s of the period's active tenants (and always fewer than %d), or fewer than %d uses when no use carries a tenant; "+
 		"not used in the period: used before but not in these %d days; never used: declared more than %s ago and never used. "+
 		"The headline counts rarely used, not used in the period and never used. "+
-		"Trend: the change per 30 days fitted to the weekly uses of the last %d complete weeks (up from +10%%, down from -10%%; with under 3 weeks of history, the change from the previous period); "+
+		"Trend: the change per 30 days fitted to the weekly uses of the last %d %s (up from +10%%, down from -10%%; with under 3 weeks of history, the change from the previous period); "+
 		"declining: %.0f%% a month or worse from at least %d uses. New: first used during the period. "+
-		"Failing: at least %d failures today (UTC) with the failure ratio or the failing tenants up against yesterday; since is the start of the failing episode (the first failure after 15 minutes without one, also before midnight). "+
+		"Failing: at least %d failures %s with the failure ratio or the failing tenants up against %s; since is the start of the failing episode (the first failure after 15 minutes without one, also before midnight). "+
 		"Catalog drift: names used but never declared.",
-		p.Days, p.Days, tenantBits, pctText(p.RareShare*100), p.RareTenants, p.RareUses, p.Days, graceText(p.Grace),
-		trendWeeks, -p.DeclineDrop*100, p.DeclineMin, p.FailMin)
+		over, p.Days, tenantBits, pctText(p.RareShare*100), p.RareTenants, p.RareUses, p.Days, graceText(p.Grace),
+		trendWeeks, weeks, -p.DeclineDrop*100, p.DeclineMin, p.FailMin, failDay, before)
 }
 
 func graceText(d time.Duration) string {
