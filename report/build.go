@@ -55,7 +55,7 @@ func build(ctx context.Context, src Sources, w Week, loc *time.Location, now tim
 	r.Maintenance, recs = maintenance(ctx, src.Audit, r.From, r.To)
 	r.Releases = releases(src, incs, recs, r.From, r.To)
 	r.Queue = queueSection(ctx, src.Queue, now, qc)
-	r.Features = features(src.Features, src)
+	r.Features = features(src.Features, src, from, end, now)
 	return r, nil
 }
 
@@ -286,18 +286,45 @@ func queueSection(ctx context.Context, q QueueSource, now time.Time, qc *queueCo
 	return s
 }
 
-func features(f FeatureSource, src Sources) FeatureSection {
+// featureDays is what the features section asks the registry for, which
+// counts per UTC day: the 7 whole UTC days ending at the last UTC midnight
+// at or before the week's end (in a UTC report exactly the week), cut at
+// the end of today while the week runs (then fewer days, the last one not
+// over). note says how that differs from the week, "" when it does not.
+func featureDays(from, end, now time.Time) (days int, until time.Time, note string) {
+	const utcDay = 24 * time.Hour
+	until = end.UTC().Truncate(utcDay)
+	first := until.Add(-7 * utcDay)
+	if !first.Equal(from) || !until.Equal(end) {
+		note = fmt.Sprintf("The registry counts per UTC day: these are the 7 UTC days ending at the last UTC midnight of the week, not the week in %s (%s to %s UTC).",
+			from.Location(), from.UTC().Format("Mon 2 Jan 15:04"), end.UTC().Format("Mon 2 Jan 15:04"))
+	}
+	if tomorrow := now.UTC().Truncate(utcDay).Add(utcDay); until.After(tomorrow) {
+		until = tomorrow
+		note = strings.TrimSpace("The week is still running: its UTC days up to today, which is not over. " + note)
+	}
+	return int(until.Sub(first) / utcDay), until, note
+}
+
+func features(f FeatureSource, src Sources, from, end, now time.Time) FeatureSection {
 	s := FeatureSection{NeverUsed: []string{}, Rarely: []string{}, Failing: []Failing{}, Changes: []Change{}}
 	if f == nil {
 		s.Section = notConfigured()
 		return s
 	}
-	rep, err := f.Report(src.FeaturePolicy)
+	days, until, note := featureDays(from, end, now)
+	if days < 1 { // a week in a zone east of UTC, begun minutes ago
+		s.Section = Section{Status: OK, Note: "No UTC day of the week has begun yet. " + note}
+		return s
+	}
+	p := src.FeaturePolicy
+	p.Days, p.End = days, until
+	rep, err := f.Report(p)
 	if err != nil {
 		s.Section = failed(err)
 		return s
 	}
-	s.Section = Section{Status: OK}
+	s.Section = Section{Status: OK, Note: note}
 	s.From, s.To, s.Headline = rep.From, rep.To, rep.Headline
 	s.Declared, s.Used = rep.Summary.Declared, rep.Summary.Used
 	s.NeverUsed = append(s.NeverUsed, rep.NeverUsed...)

@@ -116,9 +116,14 @@
 //     start, later in the week) and end in one process run; a week whose
 //     start this run did not see says "not recorded". The backlog (depth,
 //     oldest age, dead letters held) is as of the report.
-//   - Features: the registry's report for its period (7 days by default)
-//     ending on the day the report is made, with that period stated: for a
-//     report written when the week ends, Tuesday to Monday.
+//   - Features: the registry's report (Policy.End) of exactly the week's
+//     days. The registry counts per UTC day, so the section covers the 7
+//     whole UTC days ending at the last UTC midnight at or before the
+//     week's end: in a UTC report the week itself; in another zone days
+//     offset by the zone (Europe/Berlin: Sunday to Saturday UTC, all of them
+//     over when the week ends), and the section says so in its note. While
+//     the week runs, its UTC days up to today. Failing features are those
+//     of the period's last day against the day before.
 //
 // # Schedule
 //

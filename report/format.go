@@ -226,6 +226,22 @@ func plural(n int, noun string) string {
 	return strconv.Itoa(n) + " " + noun + "s"
 }
 
+// featureSpan says what the features section covers: "Usage on the UTC days
+// Mon 30 Nov 2026 to Sun 6 Dec 2026, compared with the 7 days before; 1 of
+// 2 declared features used.", then its note.
+func featureSpan(f FeatureSection) string {
+	if f.From.IsZero() {
+		return f.Note
+	}
+	n := int(f.To.Sub(f.From) / (24 * time.Hour))
+	s := fmt.Sprintf("Usage on the UTC days %s to %s, compared with the %s before; %d of %d declared features used.",
+		day(f.From, time.UTC), day(lastDay(f.To), time.UTC), plural(n, "day"), f.Used, f.Declared)
+	if f.Note != "" {
+		s += " " + f.Note
+	}
+	return s
+}
+
 // lastDay is the last day of a period ending (exclusive) at to.
 func lastDay(to time.Time) time.Time { return to.AddDate(0, 0, -1) }
 

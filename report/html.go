@@ -49,8 +49,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"plural":       plural,
 	"events":       events,
 	"verdictStyle": verdictStyle,
-	"lastDay":      lastDay,
-	"utcDay":       func(t time.Time) string { return day(t, time.UTC) },
+	"featureSpan":  featureSpan,
 }).Parse(pageHTML + releasesHTML))
 
 // htmlView is what the template reads: the report and its location.
@@ -180,7 +179,7 @@ const pageHTML = `<!DOCTYPE html>
 {{- with empty .Features.Section "feature registry"}}<p style="{{css "note"}}">{{.}}</p>{{end}}
 {{- if eq .Features.Status "ok"}}
 <p style="{{css "p"}}"><strong>{{.Features.Headline}}</strong></p>
-<p style="{{css "muted"}}">Usage from {{utcDay .Features.From}} to {{utcDay (lastDay .Features.To)}} (UTC days), compared with the period before; {{.Features.Used}} of {{.Features.Declared}} declared features used.</p>
+<p style="{{css "muted"}}">{{featureSpan .Features}}</p>
 {{- if .Features.Failing}}
 <p style="{{css "p"}}"><span style="{{css "bad"}}">Failing:</span></p>
 <div style="{{css "scroll"}}"><table role="presentation" style="{{css "table"}}" cellpadding="0" cellspacing="0">

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/opskit/opskit/internal/markdown"
 )
@@ -183,8 +182,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 	if f.Status == OK {
 		m.line("**%s**", markdown.Escape(f.Headline))
 		m.line("")
-		m.line("Usage from %s to %s (UTC days), compared with the period before; %d of %d declared features used.",
-			day(f.From, time.UTC), day(lastDay(f.To), time.UTC), f.Used, f.Declared)
+		m.line("%s", markdown.Escape(featureSpan(f)))
 		m.line("")
 		if len(f.Failing) > 0 {
 			var rows [][]string

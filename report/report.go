@@ -205,9 +205,11 @@ type QueueSection struct {
 }
 
 // FeatureSection is feature usage, from Sources.Features (its Report with
-// Sources.FeaturePolicy). The feature report covers the days ending on the
-// day it is made (From, To, in UTC), which for a report written at the
-// week's end is the week give or take the day of the week boundary.
+// Sources.FeaturePolicy, Days and End set to the week's). The registry counts
+// per UTC day: From and To (UTC midnights, To exclusive) are the 7 whole UTC
+// days ending at the last UTC midnight at or before the week's end — the
+// week itself in a UTC report — or, while the week runs, its UTC days up to
+// today. Note says how they differ from the week, when they do.
 type FeatureSection struct {
 	Section
 	From      time.Time `json:"from,omitzero"`

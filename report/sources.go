@@ -37,8 +37,9 @@ type Sources struct {
 	Queue QueueSource
 	// Features is the feature catalog: a *feature.Registry.
 	Features FeatureSource
-	// FeaturePolicy is the policy the features section asks Features for;
-	// its zero value is feature's default (a 7-day period).
+	// FeaturePolicy is the policy the features section asks Features for,
+	// with its Days and End replaced by the week's UTC days; its zero value
+	// is feature's default thresholds.
 	FeaturePolicy feature.Policy
 	// Release is what this process runs; the zero value says nothing.
 	Release release.Info

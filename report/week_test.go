@@ -46,16 +46,24 @@ func readFile(t *testing.T, path string) string {
 // end the Writer writes the week, and every figure of the report equals
 // the truth the script recorded or the record it came from.
 func TestScriptedWeek(t *testing.T) {
-	w, out := scriptedWeek(t, nil)
+	w, out := scriptedWeek(t, func(w *world) {
+		// Checkout on the Sunday before the week (the previous period) and
+		// at the first minute after it: neither is the week's.
+		if err := w.reg.Import(feature.DayUsage{Feature: "checkout", Day: monday.Add(-time.Minute), Uses: 5, Tenants: []string{"tenant-2"}}); err != nil {
+			t.Fatal(err)
+		}
+		w.atWeekEnd = func() { w.used.Use(w.reg.WithTenant(context.Background(), "tenant-3")) }
+	})
 	dir := w.dir
-	// What the features section came from, read at the same moment.
-	fr, err := w.reg.Report(feature.Policy{})
+	end := monday.AddDate(0, 0, 7)
+	// What the features section came from, read at the same moment: the
+	// registry's report of the 7 UTC days before the week's end.
+	fr, err := w.reg.Report(feature.Policy{Days: 7, End: end})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	r := readReport(t, filepath.Join(out, "2026-W49.json"))
-	end := monday.AddDate(0, 0, 7)
 	if r.Week != "2026-W49" || !r.From.Equal(monday) || !r.To.Equal(end) || !r.Complete || r.Location != "UTC" || r.Release != rel {
 		t.Fatalf("header: week %s from %v to %v complete %v location %s release %+v", r.Week, r.From, r.To, r.Complete, r.Location, r.Release)
 	}
@@ -193,11 +201,18 @@ func TestScriptedWeek(t *testing.T) {
 	}
 
 	// Features: the registry's report at the same moment.
+	// Exactly the week: the 12 uses of Tuesday, not the Sunday before (the
+	// previous period's 5) nor the Monday after.
 	fs := r.Features
 	if fs.Headline != fr.Headline || !slices.Equal(fs.NeverUsed, fr.NeverUsed) || !slices.Equal(fs.NeverUsed, []string{"fax"}) ||
-		fs.Declared != 2 || fs.Used != fr.Summary.Used || len(fs.Changes) != 1 || fs.Changes[0].Name != "checkout" || fs.Changes[0].Uses != 12 {
+		fs.Declared != 2 || fs.Used != fr.Summary.Used || len(fs.Changes) != 1 || fs.Changes[0].Name != "checkout" ||
+		fs.Changes[0].Uses != 12 || fs.Changes[0].PrevUses != 5 {
 		t.Errorf("features: %+v\nregistry: %q never %v", fs, fr.Headline, fr.NeverUsed)
 	}
+	if !fs.From.Equal(monday) || !fs.To.Equal(end) || fs.Note != "" {
+		t.Errorf("features cover %s to %s (note %q), want exactly the week %s to %s", fs.From, fs.To, fs.Note, monday, end)
+	}
+	span := "Usage on the UTC days Mon 30 Nov 2026 to Sun 6 Dec 2026, compared with the 7 days before; 0 of 2 declared features used." // checkout is rarely used
 
 	// The other formats show the same figures.
 	md := readFile(t, filepath.Join(out, "2026-W49.md"))
@@ -218,6 +233,24 @@ func TestScriptedWeek(t *testing.T) {
 	}
 	if h := "100 % of features rarely or never used"; !strings.HasPrefix(fr.Headline, h) || !strings.Contains(page, h) || !strings.Contains(md, h) {
 		t.Errorf("the features headline %q is missing", fr.Headline)
+	}
+	if !strings.Contains(page, span) || !strings.Contains(md, span) {
+		t.Errorf("the features period %q is missing", span)
+	}
+
+	// In Berlin the week starts an hour before the UTC Monday and the
+	// registry counts UTC days: the section covers the 7 whole UTC days
+	// before the week's end there (Sunday 29 Nov to Saturday 5 Dec) and
+	// says so.
+	berlin := time.FixedZone("CET", 3600)
+	rb, err := report.Build(context.Background(), w.sources(), report.WeekOf(monday), berlin, w.fc.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := rb.Features
+	if !fb.From.Equal(monday.AddDate(0, 0, -1)) || !fb.To.Equal(end.AddDate(0, 0, -1)) || len(fb.Changes) != 1 || fb.Changes[0].Uses != 5+12 ||
+		!strings.Contains(fb.Note, "not the week in CET (Sun 29 Nov 23:00 to Sun 6 Dec 23:00 UTC)") {
+		t.Errorf("features in CET: %s to %s, changes %+v, note %q", fb.From, fb.To, fb.Changes, fb.Note)
 	}
 }
 

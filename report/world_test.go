@@ -41,7 +41,10 @@ type world struct {
 	log   *audit.Log
 	q     *queue.Queue
 	reg   *feature.Registry
-	used  *feature.Feature
+	// atWeekEnd, if set, runs at the week's end (the next Monday 00:00),
+	// before a Writer writes the week.
+	atWeekEnd func()
+	used      *feature.Feature
 
 	// truth
 	events, bad         int64
@@ -220,6 +223,9 @@ func (w *world) script() {
 func (w *world) toWeekEnd() {
 	for w.fc.Now().Before(monday.AddDate(0, 0, 7)) {
 		w.step(10*time.Minute, 100, 0)
+	}
+	if w.atWeekEnd != nil {
+		w.atWeekEnd()
 	}
 	w.fc.Advance(report.Settle)
 }
