@@ -411,7 +411,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /slo", a.objectives.mon.Handler())
 	mux.HandleFunc("GET /fleet", a.serveFleet)
 	mux.Handle("GET /features", a.features.handler())
-	mux.Handle("/support", a.features.support(a.ops.admin)) // is tenant X affected? operator token, audited
+	mux.Handle("/support", a.features.support(a.ops.admin))          // is tenant X affected? operator token, audited
 	mux.Handle("/features/switch", a.features.switches(a.ops.admin)) // kill switch, operator token, audited
 	mux.HandleFunc("GET /queue", a.queue.serveStats)
 	// Admin routes: same-origin, the operator token, one audit record each.
