@@ -193,7 +193,11 @@
 // Replicas that share no disk share a fleet.Store instead (WithStore, for
 // example the PostgreSQL store of github.com/opskit/opskit/postgres): the
 // tenant key is the store's (FleetKeyName), created once by the first
-// replica to ask; each replica publishes its snapshot under its instance
+// replica to ask (a replica whose directory already holds a key proposes
+// that one, so turning the store on keeps its history consistent; a
+// replica whose directory key differs from the fleet's keeps its history
+// and its reports warn that a tenant seen before and after may count
+// twice until that history leaves the period); each replica publishes its snapshot under its instance
 // name (kind FleetKind) every snapshot interval and on Shutdown, restores
 // it from the store at start, and takes up kill switches made on other
 // replicas at each publish (within one snapshot interval). Report,

@@ -30,11 +30,21 @@ func storeCtx(parent context.Context) (context.Context, context.CancelFunc) {
 // openStore takes the fleet's tenant key (unless one was given) and, when
 // no directory snapshot was restored, this instance's state from the
 // store. Both are needed before any use is counted, so an error fails New.
-func (r *Registry) openStore(needKey, restore bool) error {
+//
+// dirKey is the key a data directory already holds (nil: none). It is
+// what this instance proposes, so the first replica to turn the store on
+// keeps counting its history under the same key. A replica whose
+// directory holds another key keeps its history, but tenants counted
+// before and after the change are hashed differently and may count twice
+// until that history leaves the period: its reports say so.
+func (r *Registry) openStore(needKey, restore bool, dirKey *[2]uint64) error {
 	ctx, cancel := storeCtx(context.Background())
 	defer cancel()
 	if needKey {
 		proposed := randomKey()
+		if dirKey != nil {
+			proposed = *dirKey
+		}
 		k, err := r.store.Key(ctx, FleetKeyName, keyBytes(proposed))
 		if err != nil {
 			return fmt.Errorf("feature: fleet store: tenant key: %w", err)
@@ -43,6 +53,11 @@ func (r *Registry) openStore(needKey, restore bool) error {
 			return fmt.Errorf("%w: the fleet store's tenant key %s is %d bytes, want 16", ErrInvalid, FleetKeyName, len(k))
 		}
 		r.key = keyOf(k)
+		if dirKey != nil && *dirKey != r.key && !restore {
+			r.keyNote = fmt.Sprintf("instance %s: usage restored from %s was counted under that directory's own tenant key, not the fleet's (since %s): a tenant seen before and after may count twice until that history leaves the period",
+				r.instance, r.dir, r.clock.Now().UTC().Format("2006-01-02 15:04 MST"))
+			r.log.Warn("feature: "+r.keyNote, "instance", r.instance)
+		}
 	}
 	if !restore {
 		return nil
@@ -168,8 +183,8 @@ func (r *Registry) otherStates() (states []*state, warnings []string) {
 	if r.store == nil {
 		return r.dirStates()
 	}
-	for _, msg := range []*string{r.storeErr.Load(), r.clash.Load()} {
-		if msg != nil {
+	for _, msg := range []*string{r.storeErr.Load(), r.clash.Load(), &r.keyNote} {
+		if msg != nil && *msg != "" {
 			warnings = append(warnings, *msg)
 		}
 	}

@@ -217,6 +217,57 @@ func TestFleetRestartRestoresFromTheStore(t *testing.T) {
 	}
 }
 
+// TestTurningTheStoreOnKeepsTheHistory: a replica that already counted
+// usage in its directory proposes that directory's key to the store, so
+// once the store is on, a tenant seen before and after counts once. A
+// replica whose directory holds another key than the fleet's keeps its
+// history, and its reports say its tenants may count twice.
+func TestTurningTheStoreOnKeepsTheHistory(t *testing.T) {
+	ctx := context.Background()
+	fc := clock.NewFake(start)
+	store := fleet.NewMemory(fc)
+	// Another replica made the fleet's key already: b's directory differs.
+	if _, err := store.Key(ctx, feature.FleetKeyName, []byte("0123456789abcdef")); err != nil {
+		t.Fatal(err)
+	}
+	fresh := fleet.NewMemory(fc)
+
+	for _, tc := range []struct {
+		name      string
+		store     fleet.Store
+		tenants   int64
+		mixedKeys bool
+	}{
+		{"first replica on a new store", fresh, 2, false},
+		{"directory key differs from the fleet's", store, 3, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			before := member(t, fc, "a", feature.WithDir(dir))
+			f := define(t, before, "x", start)
+			f.Use(before.WithTenant(ctx, "acme"))
+			f.Use(before.WithTenant(ctx, "beta"))
+			if err := before.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			after := member(t, fc, "a", feature.WithDir(dir), feature.WithStore(tc.store))
+			f = define(t, after, "x", start)
+			f.Use(after.WithTenant(ctx, "acme"))
+			if s := stat(t, after, "x"); s.Total != 3 || s.TenantsToday != tc.tenants {
+				t.Errorf("after the store was turned on: %d uses by %d tenants, want 3 by %d", s.Total, s.TenantsToday, tc.tenants)
+			}
+			rep, err := after.Report(feature.Policy{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			warned := strings.Contains(strings.Join(rep.Warnings, "\n"), "own tenant key")
+			if warned != tc.mixedKeys {
+				t.Errorf("report warnings %q: want a mixed-key warning = %v", rep.Warnings, tc.mixedKeys)
+			}
+		})
+	}
+}
+
 // TestSharedDirFirstStartsAgreeOnOneKey: 30 registries started at once on
 // one fresh directory hash tenants alike, and each keeps its own snapshot.
 func TestSharedDirFirstStartsAgreeOnOneKey(t *testing.T) {

@@ -77,6 +77,7 @@ type Registry struct {
 	lastPut   uint32                 // CRC-32C of the state this registry last put in the store
 	putDone   bool
 	clash     atomic.Pointer[string] // another process publishes under this instance's name
+	keyNote   string                 // set in New: the directory's history was counted under another key
 
 	byName           atomic.Pointer[map[string]*Feature] // copy-on-write, replaced by Define
 	drift            *lru.Cache[string, *driftEntry]
@@ -156,7 +157,14 @@ func New(opts ...Option) (*Registry, error) {
 		}
 	}
 	if r.store != nil {
-		if err := r.openStore(cfg.key == nil, !restored); err != nil {
+		var dirKey *[2]uint64
+		if r.dir != "" && cfg.key == nil {
+			if dirKey, err = readKey(filepath.Join(r.dir, keyFile)); err != nil {
+				r.closeDir()
+				return nil, err
+			}
+		}
+		if err := r.openStore(cfg.key == nil, !restored, dirKey); err != nil {
 			r.closeDir()
 			return nil, err
 		}

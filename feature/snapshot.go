@@ -479,23 +479,35 @@ func (r *Registry) dirStates() (states []*state, warnings []string) {
 // but the first; everyone else reads the winner's key.
 func loadOrCreateKey(path string) ([2]uint64, error) {
 	for range 3 {
-		b, err := os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			err = createKey(path)
-			if err == nil || errors.Is(err, os.ErrExist) {
-				continue // read whichever key won
-			}
+		k, err := readKey(path)
+		if err != nil {
+			return [2]uint64{}, err
+		}
+		if k != nil {
+			return *k, nil
+		}
+		if err := createKey(path); err != nil && !errors.Is(err, os.ErrExist) {
 			return [2]uint64{}, fmt.Errorf("feature: create tenant key: %w", err)
 		}
-		if err != nil {
-			return [2]uint64{}, fmt.Errorf("feature: read tenant key: %w", err)
-		}
-		if len(b) != 16 {
-			return [2]uint64{}, fmt.Errorf("%w: tenant key %s is %d bytes, want 16", ErrInvalid, path, len(b))
-		}
-		return keyOf(b), nil
+		// read whichever key won
 	}
 	return [2]uint64{}, fmt.Errorf("feature: tenant key %s: created but not readable", path)
+}
+
+// readKey returns the key stored at path, or nil when there is none.
+func readKey(path string) (*[2]uint64, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("feature: read tenant key: %w", err)
+	}
+	if len(b) != 16 {
+		return nil, fmt.Errorf("%w: tenant key %s is %d bytes, want 16", ErrInvalid, path, len(b))
+	}
+	k := keyOf(b)
+	return &k, nil
 }
 
 // createKey writes a new random key to path unless a key is there already
